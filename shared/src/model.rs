@@ -1,0 +1,464 @@
+//! The entities: organizations, service accounts, tokens, the actors who change them, and the
+//! audit events those changes become.
+//!
+//! Every entity records who created and last changed it ([`Actor`]) and carries a `version`
+//! that the store uses for optimistic concurrency (and the API exposes as an `ETag`).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::access::{Grants, IpAllowlist, Roles, Scopes};
+use crate::ids::{OrgId, ServiceAccountId, TokenId};
+use crate::policy::TokenPolicy;
+use crate::text::{Description, DisplayName, sanitize_metadata};
+use crate::token::{ParsedToken, TokenHash, TokenOwner};
+
+/// What kind of principal made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A service account acting through one of its tokens.
+    ServiceAccount,
+    /// An org-wide service token.
+    OrgToken,
+    /// An AWS IAM principal, through API Gateway's IAM authorization.
+    IamPrincipal,
+    /// An operator running the bootstrap command with their own AWS credentials.
+    Operator,
+    /// The system itself: DynamoDB's TTL, the audit writer.
+    System,
+}
+
+/// Who made a change, and from where. Recorded on every item it changes and copied into the
+/// audit event the change becomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub kind: ActorKind,
+    /// The service-account id, org-token id, IAM ARN, or operator name.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<TokenId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    const MAX_ID_CHARS: usize = 256;
+    const MAX_USER_AGENT_CHARS: usize = 512;
+    const MAX_REQUEST_ID_CHARS: usize = 128;
+
+    /// An actor with no request metadata. `id` is made safe to store and print.
+    pub fn new(kind: ActorKind, id: &str) -> Self {
+        Self {
+            kind,
+            id: sanitize_metadata(id, Self::MAX_ID_CHARS),
+            token_id: None,
+            source_ip: None,
+            user_agent: None,
+            request_id: None,
+        }
+    }
+
+    /// The principal a token stands for: its service account, or the org for org-wide tokens.
+    pub fn for_token(token: &ParsedToken) -> Self {
+        let (kind, id) = match token.owner() {
+            TokenOwner::Account(account) => (ActorKind::ServiceAccount, account.as_str()),
+            TokenOwner::Org => (ActorKind::OrgToken, token.org().as_str()),
+        };
+        Self {
+            token_id: Some(token.id().clone()),
+            ..Self::new(kind, id)
+        }
+    }
+
+    /// The deployment itself (TTL expiry, migrations).
+    pub fn system(id: &str) -> Self {
+        Self::new(ActorKind::System, id)
+    }
+
+    /// Adds the request's metadata, each value cut to a sane length and stripped of control
+    /// characters, since all of it is caller-controlled.
+    pub fn with_request(
+        mut self,
+        source_ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Self {
+        self.source_ip = source_ip;
+        self.user_agent = user_agent.map(|ua| sanitize_metadata(ua, Self::MAX_USER_AGENT_CHARS));
+        self.request_id = request_id.map(|id| sanitize_metadata(id, Self::MAX_REQUEST_ID_CHARS));
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OrgStatus {
+    Active,
+    Disabled,
+}
+
+/// An organization: the tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: DisplayName,
+    pub status: OrgStatus,
+    pub token_policy: TokenPolicy,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Actor,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub updated_by: Actor,
+    pub version: u64,
+}
+
+impl Organization {
+    pub fn new(
+        id: OrgId,
+        name: DisplayName,
+        token_policy: TokenPolicy,
+        actor: Actor,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            status: OrgStatus::Active,
+            token_policy,
+            created_at: now,
+            created_by: actor.clone(),
+            updated_at: now,
+            updated_by: actor,
+            version: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AccountStatus {
+    Active,
+    Disabled,
+}
+
+/// A non-human identity. It never signs in anywhere: it only holds tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccount {
+    pub org: OrgId,
+    pub id: ServiceAccountId,
+    pub name: DisplayName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Description>,
+    pub status: AccountStatus,
+    pub roles: Roles,
+    pub grants: Grants,
+    pub ip_allowlist: IpAllowlist,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Actor,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub updated_by: Actor,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    pub version: u64,
+}
+
+/// What a new service account is made of; the rest is set by [`ServiceAccount::new`].
+#[derive(Debug, Clone)]
+pub struct NewServiceAccount {
+    pub name: DisplayName,
+    pub description: Option<Description>,
+    pub roles: Roles,
+    pub grants: Grants,
+    pub ip_allowlist: IpAllowlist,
+}
+
+impl ServiceAccount {
+    pub fn new(
+        org: OrgId,
+        id: ServiceAccountId,
+        fields: NewServiceAccount,
+        actor: Actor,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            org,
+            id,
+            name: fields.name,
+            description: fields.description,
+            status: AccountStatus::Active,
+            roles: fields.roles,
+            grants: fields.grants,
+            ip_allowlist: fields.ip_allowlist,
+            created_at: now,
+            created_by: actor.clone(),
+            updated_at: now,
+            updated_by: actor,
+            last_used_at: None,
+            version: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// A token of a service account, minted by an admin.
+    ServiceAccount,
+    /// An org-wide service token, not tied to any account.
+    Org,
+    /// A short-lived OAuth2 access token, issued for client credentials.
+    Access,
+}
+
+/// What a token's metadata says about it at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenStatus {
+    Active,
+    Revoked,
+    Expired,
+}
+
+/// A token's metadata. The token itself is never stored: only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub org: OrgId,
+    pub id: TokenId,
+    pub kind: TokenKind,
+    /// The owning account; `None` for org-wide tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<ServiceAccountId>,
+    pub name: DisplayName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Description>,
+    pub display_prefix: String,
+    pub hash: TokenHash,
+    pub scopes: Scopes,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub created_by: Actor,
+    /// `None`: the token never expires (only where the org's policy allows it).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<Actor>,
+    pub version: u64,
+}
+
+/// What a new token's metadata is made of, beside the parsed token itself.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: DisplayName,
+    pub description: Option<Description>,
+    pub scopes: Scopes,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl Token {
+    /// The metadata to store for a freshly generated token: its hash, never its text.
+    pub fn new(
+        kind: TokenKind,
+        token: &ParsedToken,
+        fields: NewToken,
+        actor: Actor,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            org: token.org().clone(),
+            id: token.id().clone(),
+            kind,
+            account: token.owner().account().cloned(),
+            name: fields.name,
+            description: fields.description,
+            display_prefix: token.display_prefix().to_owned(),
+            hash: token.hash(),
+            scopes: fields.scopes,
+            created_at: now,
+            created_by: actor,
+            expires_at: fields.expires_at,
+            last_used_at: None,
+            revoked_at: None,
+            revoked_by: None,
+            version: 1,
+        }
+    }
+
+    /// Revoked wins over expired: a revocation is an admin's decision and stays visible.
+    /// A revocation dated in the future (a rotation's grace period) is not yet in force.
+    pub fn status(&self, now: OffsetDateTime) -> TokenStatus {
+        if self.revoked_at.is_some_and(|at| at <= now) {
+            TokenStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    /// Whether `presented` is this token and it is active at `now`. The hash comparison is
+    /// constant-time; the ids were already matched by the key it was read with.
+    pub fn accepts(&self, presented: &ParsedToken, now: OffsetDateTime) -> bool {
+        self.id == *presented.id()
+            && self.org == *presented.org()
+            && self.account.as_ref() == presented.owner().account()
+            && self.hash.matches(presented)
+            && self.status(now) == TokenStatus::Active
+    }
+}
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "org.created")]
+    OrgCreated,
+    #[serde(rename = "org.updated")]
+    OrgUpdated,
+    #[serde(rename = "service_account.created")]
+    ServiceAccountCreated,
+    #[serde(rename = "service_account.updated")]
+    ServiceAccountUpdated,
+    #[serde(rename = "service_account.disabled")]
+    ServiceAccountDisabled,
+    #[serde(rename = "service_account.enabled")]
+    ServiceAccountEnabled,
+    #[serde(rename = "service_account.deleted")]
+    ServiceAccountDeleted,
+    #[serde(rename = "token.created")]
+    TokenCreated,
+    #[serde(rename = "token.rotated")]
+    TokenRotated,
+    #[serde(rename = "token.revoked")]
+    TokenRevoked,
+    #[serde(rename = "token.expired")]
+    TokenExpired,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditTargetKind {
+    Org,
+    ServiceAccount,
+    Token,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditTarget {
+    pub kind: AuditTargetKind,
+    pub id: String,
+}
+
+/// One immutable entry of the audit trail. It names what changed (field names with their old
+/// and new values) but never holds a token, a secret or a hash: the audit writer builds
+/// `changes` from an allowlist of fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub id: String,
+    pub org: OrgId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub actor: Actor,
+    pub action: AuditAction,
+    pub target: AuditTarget,
+    #[serde(default)]
+    pub changes: serde_json::Map<String, serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::TokenPrefix;
+    use time::Duration;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-05-01 00:00 UTC);
+
+    fn minted(expires_at: Option<OffsetDateTime>) -> (ParsedToken, Token) {
+        let org = OrgId::parse("acme").unwrap();
+        let account = ServiceAccountId::generate().unwrap();
+        let parsed =
+            ParsedToken::generate(&TokenPrefix::default(), &org, TokenOwner::Account(account))
+                .unwrap();
+        let fields = NewToken {
+            name: DisplayName::parse("deploy").unwrap(),
+            description: None,
+            scopes: Scopes::default(),
+            expires_at,
+        };
+        let actor = Actor::system("test");
+        let token = Token::new(TokenKind::ServiceAccount, &parsed, fields, actor, NOW);
+        (parsed, token)
+    }
+
+    #[test]
+    fn a_token_is_active_until_it_expires() {
+        let (parsed, token) = minted(Some(NOW + Duration::days(1)));
+        assert!(token.accepts(&parsed, NOW));
+        assert_eq!(token.status(NOW + Duration::days(1)), TokenStatus::Expired);
+        assert!(!token.accepts(&parsed, NOW + Duration::days(1)));
+    }
+
+    #[test]
+    fn revocation_wins_and_a_future_revocation_is_a_grace_period() {
+        let (parsed, mut token) = minted(None);
+        token.revoked_at = Some(NOW + Duration::hours(1));
+        assert!(token.accepts(&parsed, NOW));
+        assert_eq!(token.status(NOW + Duration::hours(1)), TokenStatus::Revoked);
+        assert!(!token.accepts(&parsed, NOW + Duration::hours(2)));
+    }
+
+    #[test]
+    fn only_the_minted_token_is_accepted() {
+        let (_, token) = minted(None);
+        let (other, _) = minted(None);
+        assert!(!token.accepts(&other, NOW));
+    }
+
+    #[test]
+    fn the_stored_metadata_holds_no_token_text() {
+        let (parsed, token) = minted(None);
+        let json = serde_json::to_string(&token).unwrap();
+        assert!(!json.contains(parsed.secret().expose_secret()));
+        assert!(json.contains(&parsed.hash().to_hex()));
+    }
+
+    #[test]
+    fn actors_neutralise_request_metadata() {
+        let actor = Actor::new(ActorKind::Operator, "ops\nforged").with_request(
+            None,
+            Some(&"agent\r\n".repeat(200)),
+            Some("req-1"),
+        );
+        assert_eq!(actor.id, "ops?forged");
+        let user_agent = actor.user_agent.unwrap();
+        assert_eq!(user_agent.chars().count(), 512);
+        assert!(!user_agent.contains('\n'));
+    }
+
+    #[test]
+    fn audit_actions_use_their_dotted_names() {
+        let json = serde_json::to_string(&AuditAction::ServiceAccountCreated).unwrap();
+        assert_eq!(json, "\"service_account.created\"");
+        let back: AuditAction = serde_json::from_str("\"token.expired\"").unwrap();
+        assert_eq!(back, AuditAction::TokenExpired);
+    }
+}

@@ -1,0 +1,343 @@
+//! Token lifetimes and the organization's token policy.
+//!
+//! A token's lifetime is a preset (`1h` … `5y`), an explicit expiry, or none at all; the
+//! organization's policy supplies the default, caps the maximum, and decides whether tokens
+//! that never expire are allowed. [`TokenPolicy::resolve_expiry`] turns a request into the
+//! expiry that is stored (and that becomes the item's TTL).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::ParseError;
+use crate::access::IpAllowlist;
+
+/// The lifetimes offered to admins, as the reference products offer them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum LifetimePreset {
+    OneHour,
+    OneDay,
+    ThirtyDays,
+    NinetyDays,
+    OneYear,
+    TwoYears,
+    FiveYears,
+}
+
+impl LifetimePreset {
+    pub const ALL: [LifetimePreset; 7] = [
+        Self::OneHour,
+        Self::OneDay,
+        Self::ThirtyDays,
+        Self::NinetyDays,
+        Self::OneYear,
+        Self::TwoYears,
+        Self::FiveYears,
+    ];
+
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|preset| preset.as_str() == value)
+            .ok_or_else(|| {
+                ParseError::new("a lifetime is one of `1h`, `1d`, `30d`, `90d`, `1y`, `2y`, `5y`")
+            })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OneHour => "1h",
+            Self::OneDay => "1d",
+            Self::ThirtyDays => "30d",
+            Self::NinetyDays => "90d",
+            Self::OneYear => "1y",
+            Self::TwoYears => "2y",
+            Self::FiveYears => "5y",
+        }
+    }
+
+    /// The duration; a year is 365 days.
+    pub fn duration(self) -> Duration {
+        match self {
+            Self::OneHour => Duration::hours(1),
+            Self::OneDay => Duration::days(1),
+            Self::ThirtyDays => Duration::days(30),
+            Self::NinetyDays => Duration::days(90),
+            Self::OneYear => Duration::days(365),
+            Self::TwoYears => Duration::days(730),
+            Self::FiveYears => Duration::days(1_825),
+        }
+    }
+}
+
+impl fmt::Display for LifetimePreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for LifetimePreset {
+    type Error = ParseError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<LifetimePreset> for String {
+    fn from(value: LifetimePreset) -> Self {
+        value.as_str().to_owned()
+    }
+}
+
+/// The lifetime asked for when a token is minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLifetime {
+    Preset(LifetimePreset),
+    ExpiresAt(OffsetDateTime),
+    NonExpiring,
+}
+
+/// A requested lifetime that the organization's policy does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyViolation {
+    #[error("the lifetime exceeds the organization's maximum of {max}")]
+    BeyondMaximum { max: LifetimePreset },
+    #[error("the organization does not allow tokens that never expire")]
+    NonExpiringNotAllowed,
+    #[error("the expiry must be in the future")]
+    ExpiryInPast,
+}
+
+/// An organization's rules for its tokens, and the networks its callers may come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "RawTokenPolicy")]
+pub struct TokenPolicy {
+    default_lifetime: LifetimePreset,
+    max_lifetime: LifetimePreset,
+    allow_non_expiring: bool,
+    ip_allowlist: IpAllowlist,
+}
+
+/// The unchecked shape of a policy, so that deserializing one re-checks its invariant.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawTokenPolicy {
+    default_lifetime: LifetimePreset,
+    max_lifetime: LifetimePreset,
+    allow_non_expiring: bool,
+    #[serde(default)]
+    ip_allowlist: IpAllowlist,
+}
+
+impl TryFrom<RawTokenPolicy> for TokenPolicy {
+    type Error = ParseError;
+
+    fn try_from(raw: RawTokenPolicy) -> Result<Self, Self::Error> {
+        Self::new(
+            raw.default_lifetime,
+            raw.max_lifetime,
+            raw.allow_non_expiring,
+            raw.ip_allowlist,
+        )
+    }
+}
+
+impl Default for TokenPolicy {
+    /// Default one year, maximum one year, every token expires, any network.
+    fn default() -> Self {
+        Self {
+            default_lifetime: LifetimePreset::OneYear,
+            max_lifetime: LifetimePreset::OneYear,
+            allow_non_expiring: false,
+            ip_allowlist: IpAllowlist::default(),
+        }
+    }
+}
+
+impl TokenPolicy {
+    pub fn new(
+        default_lifetime: LifetimePreset,
+        max_lifetime: LifetimePreset,
+        allow_non_expiring: bool,
+        ip_allowlist: IpAllowlist,
+    ) -> Result<Self, ParseError> {
+        if default_lifetime > max_lifetime {
+            return Err(ParseError::new(
+                "the default lifetime must not exceed the maximum lifetime",
+            ));
+        }
+        Ok(Self {
+            default_lifetime,
+            max_lifetime,
+            allow_non_expiring,
+            ip_allowlist,
+        })
+    }
+
+    pub fn default_lifetime(&self) -> LifetimePreset {
+        self.default_lifetime
+    }
+
+    pub fn max_lifetime(&self) -> LifetimePreset {
+        self.max_lifetime
+    }
+
+    pub fn allow_non_expiring(&self) -> bool {
+        self.allow_non_expiring
+    }
+
+    pub fn ip_allowlist(&self) -> &IpAllowlist {
+        &self.ip_allowlist
+    }
+
+    /// The expiry of a token minted at `now` with the `requested` lifetime (`None`: the
+    /// default), or `Ok(None)` for a token that never expires. Expiries are whole seconds,
+    /// because the TTL attribute is.
+    pub fn resolve_expiry(
+        &self,
+        requested: Option<TokenLifetime>,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, PolicyViolation> {
+        let now = truncate_to_seconds(now);
+        let latest = now + self.max_lifetime.duration();
+        match requested.unwrap_or(TokenLifetime::Preset(self.default_lifetime)) {
+            TokenLifetime::NonExpiring if self.allow_non_expiring => Ok(None),
+            TokenLifetime::NonExpiring => Err(PolicyViolation::NonExpiringNotAllowed),
+            TokenLifetime::Preset(preset) if preset <= self.max_lifetime => {
+                Ok(Some(now + preset.duration()))
+            }
+            TokenLifetime::Preset(_) => Err(PolicyViolation::BeyondMaximum {
+                max: self.max_lifetime,
+            }),
+            TokenLifetime::ExpiresAt(at) => {
+                let at = truncate_to_seconds(at);
+                if at <= now {
+                    Err(PolicyViolation::ExpiryInPast)
+                } else if at > latest {
+                    Err(PolicyViolation::BeyondMaximum {
+                        max: self.max_lifetime,
+                    })
+                } else {
+                    Ok(Some(at))
+                }
+            }
+        }
+    }
+}
+
+/// Drops sub-second precision (DynamoDB's TTL, and most clients, count whole seconds).
+pub fn truncate_to_seconds(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(0).unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-03-01 12:00:00.75 UTC);
+    const NOW_SECONDS: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);
+
+    fn policy(default: LifetimePreset, max: LifetimePreset, never: bool) -> TokenPolicy {
+        TokenPolicy::new(default, max, never, IpAllowlist::default()).unwrap()
+    }
+
+    #[test]
+    fn presets_parse_and_have_their_durations() {
+        let days: Vec<i64> = LifetimePreset::ALL
+            .iter()
+            .map(|p| {
+                LifetimePreset::parse(p.as_str())
+                    .unwrap()
+                    .duration()
+                    .whole_hours()
+            })
+            .collect();
+        assert_eq!(days, [1, 24, 720, 2_160, 8_760, 17_520, 43_800]);
+        assert!(LifetimePreset::parse("1w").is_err());
+    }
+
+    #[test]
+    fn the_default_lifetime_is_one_year() {
+        let expiry = TokenPolicy::default().resolve_expiry(None, NOW).unwrap();
+        assert_eq!(expiry, Some(NOW_SECONDS + Duration::days(365)));
+    }
+
+    #[test]
+    fn presets_up_to_the_maximum_are_allowed_and_beyond_it_refused() {
+        let policy = policy(
+            LifetimePreset::ThirtyDays,
+            LifetimePreset::NinetyDays,
+            false,
+        );
+        let ninety = Some(TokenLifetime::Preset(LifetimePreset::NinetyDays));
+        assert_eq!(
+            policy.resolve_expiry(ninety, NOW).unwrap(),
+            Some(NOW_SECONDS + Duration::days(90))
+        );
+        let year = Some(TokenLifetime::Preset(LifetimePreset::OneYear));
+        assert_eq!(
+            policy.resolve_expiry(year, NOW),
+            Err(PolicyViolation::BeyondMaximum {
+                max: LifetimePreset::NinetyDays
+            })
+        );
+    }
+
+    #[test]
+    fn explicit_expiries_must_be_future_and_within_the_maximum() {
+        let policy = TokenPolicy::default();
+        let at = |when| Some(TokenLifetime::ExpiresAt(when));
+        assert_eq!(
+            policy
+                .resolve_expiry(at(NOW + Duration::days(10)), NOW)
+                .unwrap(),
+            Some(NOW_SECONDS + Duration::days(10))
+        );
+        assert_eq!(
+            policy.resolve_expiry(at(NOW - Duration::seconds(1)), NOW),
+            Err(PolicyViolation::ExpiryInPast)
+        );
+        assert!(
+            policy
+                .resolve_expiry(at(NOW_SECONDS + Duration::days(365)), NOW)
+                .is_ok()
+        );
+        assert!(matches!(
+            policy.resolve_expiry(
+                at(NOW_SECONDS + Duration::days(365) + Duration::seconds(1)),
+                NOW
+            ),
+            Err(PolicyViolation::BeyondMaximum { .. })
+        ));
+    }
+
+    #[test]
+    fn non_expiring_tokens_need_the_policy_to_allow_them() {
+        let never = Some(TokenLifetime::NonExpiring);
+        assert_eq!(
+            TokenPolicy::default().resolve_expiry(never, NOW),
+            Err(PolicyViolation::NonExpiringNotAllowed)
+        );
+        let lenient = policy(LifetimePreset::OneYear, LifetimePreset::FiveYears, true);
+        assert_eq!(lenient.resolve_expiry(never, NOW), Ok(None));
+    }
+
+    #[test]
+    fn a_default_beyond_the_maximum_is_not_a_policy() {
+        assert!(
+            TokenPolicy::new(
+                LifetimePreset::TwoYears,
+                LifetimePreset::OneYear,
+                false,
+                IpAllowlist::default()
+            )
+            .is_err()
+        );
+        let json = r#"{"defaultLifetime":"2y","maxLifetime":"1y","allowNonExpiring":false}"#;
+        assert!(serde_json::from_str::<TokenPolicy>(json).is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! The table's key design: every item type, its keys and its TTL.
+//!
+//! One table, string keys `pk` / `sk`, numeric TTL attribute `ttl` (epoch seconds). Everything
+//! an organization owns lives in the organization's partition, so that:
+//!
+//! * an id taken from another organization cannot even be addressed: every key is built from
+//!   the organization in the request path, so a foreign id is simply not found (404);
+//! * every list the admin API offers is one `Query` of that partition, with `ConsistentRead`
+//!   (a list right after a create shows it), and needs no secondary index;
+//! * a token names all three keys the authorizer needs (org, owner, token id), so authorizing
+//!   it is one `BatchGetItem`.
+//!
+//! | item | `pk` | `sk` | `ttl` |
+//! | --- | --- | --- | --- |
+//! | organization | `ORG#<org>` | `ORG` | — |
+//! | service account | `ORG#<org>` | `SA#<account id>` | — |
+//! | account token | `ORG#<org>` | `TK#<account id>#<token id>` | expiry |
+//! | org-wide token | `ORG#<org>` | `TK#org#<token id>` | expiry |
+//!
+//! Account ids are 16 base62 characters, so the owner segment `org` cannot collide with one.
+
+use crate::ids::{OrgId, ServiceAccountId, TokenId};
+use crate::token::TokenOwner;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// DynamoDB's TTL attribute, in epoch seconds: DynamoDB deletes the item some time after it.
+pub const TTL: &str = "ttl";
+/// The item type (`org`, `service_account`, `token`), for readers of raw items and streams.
+pub const ENTITY: &str = "entity";
+pub const VERSION: &str = "version";
+
+pub const ORG_SK: &str = "ORG";
+pub const ACCOUNT_SK_PREFIX: &str = "SA#";
+pub const TOKEN_SK_PREFIX: &str = "TK#";
+const ORG_OWNER: &str = "org";
+
+pub fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+pub fn account_sk(account: &ServiceAccountId) -> String {
+    format!("{ACCOUNT_SK_PREFIX}{account}")
+}
+
+pub fn token_sk(owner: &TokenOwner, token: &TokenId) -> String {
+    format!("{}{token}", token_owner_prefix(owner))
+}
+
+/// The `sk` prefix shared by all tokens of one owner.
+pub fn token_owner_prefix(owner: &TokenOwner) -> String {
+    match owner {
+        TokenOwner::Account(account) => format!("{TOKEN_SK_PREFIX}{account}#"),
+        TokenOwner::Org => format!("{TOKEN_SK_PREFIX}{ORG_OWNER}#"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_the_documented_design() {
+        let org = OrgId::parse("acme").unwrap();
+        let account = ServiceAccountId::parse("0123456789abcdef").unwrap();
+        let token = TokenId::parse("ABCDEFGHIJKLMNOP").unwrap();
+        assert_eq!(org_pk(&org), "ORG#acme");
+        assert_eq!(account_sk(&account), "SA#0123456789abcdef");
+        let owner = TokenOwner::Account(account);
+        assert_eq!(
+            token_sk(&owner, &token),
+            "TK#0123456789abcdef#ABCDEFGHIJKLMNOP"
+        );
+        assert_eq!(
+            token_sk(&TokenOwner::Org, &token),
+            "TK#org#ABCDEFGHIJKLMNOP"
+        );
+        assert!(token_sk(&owner, &token).starts_with(&token_owner_prefix(&owner)));
+    }
+}

@@ -1,0 +1,614 @@
+//! The DynamoDB store of organizations, service accounts and tokens.
+//!
+//! Items are converted with `serde_dynamo`; the keys, TTL and item type are added beside the
+//! entity's own fields ([`keys`] documents the design). Writes are conditional:
+//!
+//! * creates use `attribute_not_exists(pk)`, so a duplicate fails with
+//!   [`StoreError::AlreadyExists`] instead of overwriting;
+//! * updates replace the item only if its `version` is still the one that was read, and write
+//!   the next version, so of two concurrent updates one wins and the other gets
+//!   [`StoreError::VersionConflict`] (the admin API's `409` and `If-Match`);
+//!
+//! and every read that a decision depends on is strongly consistent.
+
+pub mod keys;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::TableName;
+use crate::ids::{OrgId, ServiceAccountId, TokenId};
+use crate::model::{Organization, ServiceAccount, Token};
+use crate::token::{ParsedToken, TokenOwner};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Why a store operation failed. The messages carry ids and causes, never token text (the
+/// store never sees any: only hashes).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the {entity} already exists")]
+    AlreadyExists { entity: &'static str },
+    #[error("the {entity} does not exist")]
+    NotFound { entity: &'static str },
+    #[error("the {entity} was changed concurrently (expected version {expected})")]
+    VersionConflict { entity: &'static str, expected: u64 },
+    #[error("the pagination cursor is not valid for this list")]
+    InvalidCursor,
+    #[error("a stored {entity} could not be read: {reason}")]
+    Corrupt {
+        entity: &'static str,
+        reason: String,
+    },
+    #[error("DynamoDB {operation} failed: {source}")]
+    Dynamo {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("DynamoDB left keys unprocessed after {attempts} attempts")]
+    Throttled { attempts: u32 },
+}
+
+impl StoreError {
+    fn dynamo(
+        operation: &'static str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Dynamo {
+            operation,
+            source: Box::new(error),
+        }
+    }
+}
+
+/// An entity that is stored as one item.
+pub trait Record: Serialize + DeserializeOwned {
+    /// The item type, stored in the `entity` attribute.
+    const ENTITY: &'static str;
+    fn partition_key(&self) -> String;
+    fn sort_key(&self) -> String;
+    fn version(&self) -> u64;
+    fn set_version(&mut self, version: u64);
+    /// The epoch second after which DynamoDB may delete the item.
+    fn expires_at_epoch(&self) -> Option<i64> {
+        None
+    }
+}
+
+impl Record for Organization {
+    const ENTITY: &'static str = "org";
+
+    fn partition_key(&self) -> String {
+        keys::org_pk(&self.id)
+    }
+
+    fn sort_key(&self) -> String {
+        keys::ORG_SK.to_owned()
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+}
+
+impl Record for ServiceAccount {
+    const ENTITY: &'static str = "service_account";
+
+    fn partition_key(&self) -> String {
+        keys::org_pk(&self.org)
+    }
+
+    fn sort_key(&self) -> String {
+        keys::account_sk(&self.id)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+}
+
+impl Record for Token {
+    const ENTITY: &'static str = "token";
+
+    fn partition_key(&self) -> String {
+        keys::org_pk(&self.org)
+    }
+
+    fn sort_key(&self) -> String {
+        keys::token_sk(&token_owner(self), &self.id)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
+    fn expires_at_epoch(&self) -> Option<i64> {
+        self.expires_at.map(|at| at.unix_timestamp())
+    }
+}
+
+fn token_owner(token: &Token) -> TokenOwner {
+    match &token.account {
+        Some(account) => TokenOwner::Account(account.clone()),
+        None => TokenOwner::Org,
+    }
+}
+
+/// How many items a list page holds: 1–100, default 50.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u16);
+
+impl PageLimit {
+    pub const MAX: u16 = 100;
+
+    pub fn parse(value: u64) -> Result<Self, crate::ParseError> {
+        match u16::try_from(value) {
+            Ok(limit @ 1..=Self::MAX) => Ok(Self(limit)),
+            _ => Err(crate::ParseError::new("`limit` is between 1 and 100")),
+        }
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        Self(50)
+    }
+}
+
+/// One page of a list, and the cursor of the next page if there is one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The tokens a list covers.
+#[derive(Debug, Clone)]
+pub enum TokenListScope {
+    /// Every token in the organization.
+    All,
+    /// The tokens of one owner: an account, or the org-wide tokens.
+    Owner(TokenOwner),
+}
+
+/// What the authorizer needs to decide on a token, fetched in one round trip.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationRecords {
+    pub org: Option<Organization>,
+    /// Always `None` for org-wide tokens.
+    pub account: Option<ServiceAccount>,
+    pub token: Option<Token>,
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+impl DynamoStore {
+    /// How often a `BatchGetItem` with unprocessed keys is retried before giving up.
+    const BATCH_ATTEMPTS: u32 = 6;
+
+    pub fn new(client: Client, table: &TableName) -> Self {
+        Self {
+            client,
+            table: table.as_str().to_owned(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub async fn create_org(&self, org: &Organization) -> Result<(), StoreError> {
+        self.put_new(org).await
+    }
+
+    pub async fn get_org(&self, org: &OrgId) -> Result<Option<Organization>, StoreError> {
+        self.get(keys::org_pk(org), keys::ORG_SK.to_owned()).await
+    }
+
+    /// Stores `org` if the stored version is still `org.version`; returns what was stored.
+    pub async fn update_org(&self, org: &Organization) -> Result<Organization, StoreError> {
+        self.put_next_version(org).await
+    }
+
+    pub async fn create_account(&self, account: &ServiceAccount) -> Result<(), StoreError> {
+        self.put_new(account).await
+    }
+
+    pub async fn get_account(
+        &self,
+        org: &OrgId,
+        account: &ServiceAccountId,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        self.get(keys::org_pk(org), keys::account_sk(account)).await
+    }
+
+    /// Stores `account` if the stored version is still `account.version`.
+    pub async fn update_account(
+        &self,
+        account: &ServiceAccount,
+    ) -> Result<ServiceAccount, StoreError> {
+        self.put_next_version(account).await
+    }
+
+    pub async fn list_accounts(
+        &self,
+        org: &OrgId,
+        limit: PageLimit,
+        cursor: Option<&str>,
+    ) -> Result<Page<ServiceAccount>, StoreError> {
+        self.query_page(org, keys::ACCOUNT_SK_PREFIX, limit, cursor)
+            .await
+    }
+
+    pub async fn create_token(&self, token: &Token) -> Result<(), StoreError> {
+        self.put_new(token).await
+    }
+
+    pub async fn get_token(
+        &self,
+        org: &OrgId,
+        owner: &TokenOwner,
+        token: &TokenId,
+    ) -> Result<Option<Token>, StoreError> {
+        self.get(keys::org_pk(org), keys::token_sk(owner, token))
+            .await
+    }
+
+    /// Stores `token` if the stored version is still `token.version`.
+    pub async fn update_token(&self, token: &Token) -> Result<Token, StoreError> {
+        self.put_next_version(token).await
+    }
+
+    pub async fn list_tokens(
+        &self,
+        org: &OrgId,
+        scope: &TokenListScope,
+        limit: PageLimit,
+        cursor: Option<&str>,
+    ) -> Result<Page<Token>, StoreError> {
+        let prefix = match scope {
+            TokenListScope::All => keys::TOKEN_SK_PREFIX.to_owned(),
+            TokenListScope::Owner(owner) => keys::token_owner_prefix(owner),
+        };
+        self.query_page(org, &prefix, limit, cursor).await
+    }
+
+    /// Reads the token, its account (if it has one) and its organization in one strongly
+    /// consistent `BatchGetItem`, retrying unprocessed keys with backoff.
+    pub async fn fetch_for_authorization(
+        &self,
+        token: &ParsedToken,
+    ) -> Result<AuthorizationRecords, StoreError> {
+        let pk = keys::org_pk(token.org());
+        let mut wanted = vec![
+            key(pk.clone(), keys::token_sk(token.owner(), token.id())),
+            key(pk.clone(), keys::ORG_SK.to_owned()),
+        ];
+        if let TokenOwner::Account(account) = token.owner() {
+            wanted.push(key(pk, keys::account_sk(account)));
+        }
+        let mut records = AuthorizationRecords::default();
+        for item in self.batch_get(wanted).await? {
+            match entity_of(&item) {
+                Some(Organization::ENTITY) => records.org = Some(decode(item)?),
+                Some(ServiceAccount::ENTITY) => records.account = Some(decode(item)?),
+                Some(Token::ENTITY) => records.token = Some(decode(item)?),
+                _ => {
+                    return Err(StoreError::Corrupt {
+                        entity: "item",
+                        reason: "unknown entity type".into(),
+                    });
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    async fn batch_get(&self, wanted: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(wanted.len());
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(wanted))
+            .consistent_read(true)
+            .build()
+            .map_err(|error| StoreError::dynamo("BatchGetItem", error))?;
+        for attempt in 0..Self::BATCH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending.clone())
+                .send()
+                .await
+                .map_err(|error| StoreError::dynamo("BatchGetItem", error))?;
+            if let Some(mut responses) = output.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            match output
+                .unprocessed_keys
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+            {
+                Some(rest) if !rest.keys().is_empty() => pending = rest,
+                _ => return Ok(found),
+            }
+        }
+        Err(StoreError::Throttled {
+            attempts: Self::BATCH_ATTEMPTS,
+        })
+    }
+
+    async fn get<T: Record>(&self, pk: String, sk: String) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| StoreError::dynamo("GetItem", error))?;
+        output.item.map(decode).transpose()
+    }
+
+    async fn put_new<T: Record>(&self, record: &T) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(record)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists { entity: T::ENTITY })
+            }
+            Err(error) => Err(StoreError::dynamo("PutItem", error)),
+        }
+    }
+
+    async fn put_next_version<T: Record + Clone>(&self, record: &T) -> Result<T, StoreError> {
+        let expected = record.version();
+        let mut next = record.clone();
+        next.set_version(expected + 1);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(&next)?))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(next),
+            Err(error) => match error.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
+                    if failed.item().is_some() {
+                        Err(StoreError::VersionConflict {
+                            entity: T::ENTITY,
+                            expected,
+                        })
+                    } else {
+                        Err(StoreError::NotFound { entity: T::ENTITY })
+                    }
+                }
+                _ => Err(StoreError::dynamo("PutItem", error)),
+            },
+        }
+    }
+
+    async fn query_page<T: Record>(
+        &self,
+        org: &OrgId,
+        sk_prefix: &str,
+        limit: PageLimit,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>, StoreError> {
+        let pk = keys::org_pk(org);
+        let start = cursor
+            .map(|cursor| decode_cursor(cursor, org, sk_prefix))
+            .transpose()?;
+        let wanted = usize::from(limit.get());
+        // One extra item tells whether another page exists, so the last page has no cursor.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+            .consistent_read(true)
+            .limit(i32::from(limit.get()) + 1)
+            .set_exclusive_start_key(start.map(|sk| key(pk, sk)))
+            .send()
+            .await
+            .map_err(|error| StoreError::dynamo("Query", error))?;
+        let more_beyond = output
+            .last_evaluated_key
+            .as_ref()
+            .is_some_and(|key| !key.is_empty());
+        let mut items: Vec<T> = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        let has_more = items.len() > wanted || more_beyond;
+        items.truncate(wanted);
+        let next_cursor = match items.last() {
+            Some(last) if has_more => Some(encode_cursor(org, &last.sort_key())),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([
+        (keys::PK.to_owned(), AttributeValue::S(pk)),
+        (keys::SK.to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+fn entity_of(item: &Item) -> Option<&str> {
+    match item.get(keys::ENTITY) {
+        Some(AttributeValue::S(entity)) => Some(entity.as_str()),
+        _ => None,
+    }
+}
+
+fn encode<T: Record>(record: &T) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(record).map_err(|error| StoreError::Corrupt {
+        entity: T::ENTITY,
+        reason: error.to_string(),
+    })?;
+    item.insert(
+        keys::PK.to_owned(),
+        AttributeValue::S(record.partition_key()),
+    );
+    item.insert(keys::SK.to_owned(), AttributeValue::S(record.sort_key()));
+    item.insert(
+        keys::ENTITY.to_owned(),
+        AttributeValue::S(T::ENTITY.to_owned()),
+    );
+    if let Some(epoch) = record.expires_at_epoch() {
+        item.insert(keys::TTL.to_owned(), AttributeValue::N(epoch.to_string()));
+    }
+    Ok(item)
+}
+
+fn decode<T: Record>(item: Item) -> Result<T, StoreError> {
+    if entity_of(&item) != Some(T::ENTITY) {
+        return Err(StoreError::Corrupt {
+            entity: T::ENTITY,
+            reason: "the item is of another type".into(),
+        });
+    }
+    serde_dynamo::from_item(item).map_err(|error| StoreError::Corrupt {
+        entity: T::ENTITY,
+        reason: error.to_string(),
+    })
+}
+
+/// A cursor names the organization and the last sort key seen. It is checked against the
+/// organization and the list it is used with, so a cursor can neither read another
+/// organization nor jump into another kind of item.
+fn encode_cursor(org: &OrgId, sort_key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1\n{org}\n{sort_key}"))
+}
+
+fn decode_cursor(cursor: &str, org: &OrgId, sk_prefix: &str) -> Result<String, StoreError> {
+    if cursor.len() > 512 {
+        return Err(StoreError::InvalidCursor);
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let mut parts = text.splitn(3, '\n');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(cursor_org), Some(sort_key))
+            if cursor_org == org.as_str()
+                && sort_key.len() > sk_prefix.len()
+                && sort_key.starts_with(sk_prefix)
+                && sort_key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'#') =>
+        {
+            Ok(sort_key.to_owned())
+        }
+        _ => Err(StoreError::InvalidCursor),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_bound_to_their_org_and_list() {
+        let acme = OrgId::parse("acme").unwrap();
+        let other = OrgId::parse("other").unwrap();
+        let cursor = encode_cursor(&acme, "SA#0123456789abcdef");
+        assert_eq!(
+            decode_cursor(&cursor, &acme, "SA#").unwrap(),
+            "SA#0123456789abcdef"
+        );
+        assert!(decode_cursor(&cursor, &other, "SA#").is_err());
+        assert!(decode_cursor(&cursor, &acme, "TK#").is_err());
+        for tampered in [
+            "",
+            "!!!",
+            "djEKYWNtZQ",
+            &format!("{cursor}x"),
+            &"A".repeat(600),
+        ] {
+            assert!(decode_cursor(tampered, &acme, "SA#").is_err(), "{tampered}");
+        }
+    }
+
+    #[test]
+    fn page_limits_are_between_one_and_a_hundred() {
+        assert!(PageLimit::parse(0).is_err());
+        assert_eq!(PageLimit::parse(1).unwrap().get(), 1);
+        assert_eq!(PageLimit::parse(100).unwrap().get(), 100);
+        assert!(PageLimit::parse(101).is_err());
+        assert!(PageLimit::parse(u64::MAX).is_err());
+        assert_eq!(PageLimit::default().get(), 50);
+    }
+}
