@@ -38,7 +38,7 @@ impl DynamoDbLocal {
         let java = which_java()?;
         let script = r#"
             "$0" -Djava.library.path="$1/DynamoDBLocal_lib" -jar "$1/DynamoDBLocal.jar" \
-                -inMemory -port "$2" </dev/null &
+                -inMemory -disableTelemetry -port "$2" </dev/null &
             java=$!
             trap 'kill $java 2>/dev/null; exit 0' TERM INT
             read -r _ignored
@@ -51,6 +51,8 @@ impl DynamoDbLocal {
             .arg(&java)
             .arg(&dir)
             .arg(port.to_string())
+            // DynamoDB Local writes a metadata file into its working directory.
+            .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

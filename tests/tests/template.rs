@@ -1,0 +1,162 @@
+//! The tables created from `infra/template.yaml` are the tables the template declares, and the
+//! code's key design names the same attributes.
+
+use aws_sdk_dynamodb::types::{KeyType, StreamViewType, TimeToLiveStatus};
+use infra::template::{AUDIT_TABLE, MAIN_TABLE, TableDefinition, Template};
+use shared::store::keys;
+use tests::TestTables;
+
+fn key_names(schema: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> Vec<(String, KeyType)> {
+    schema
+        .iter()
+        .map(|key| (key.attribute_name().to_owned(), key.key_type().clone()))
+        .collect()
+}
+
+fn declared_keys(table: &TableDefinition) -> Vec<(String, KeyType)> {
+    table
+        .key_schema
+        .iter()
+        .map(|key| {
+            (
+                key.attribute_name.clone(),
+                KeyType::from(key.key_type.as_str()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_main_table_has_the_keys_stream_and_ttl_the_template_declares() -> anyhow::Result<()> {
+    let tables = TestTables::create().await?;
+    let template = Template::load_default()?;
+    let declared = template.table(MAIN_TABLE)?;
+
+    let description = tables
+        .client
+        .describe_table()
+        .table_name(tables.table.as_str())
+        .send()
+        .await?
+        .table
+        .unwrap();
+    assert_eq!(key_names(description.key_schema()), declared_keys(declared));
+    assert_eq!(
+        key_names(description.key_schema()),
+        [("pk".into(), KeyType::Hash), ("sk".into(), KeyType::Range)]
+    );
+
+    let stream = description.stream_specification().unwrap();
+    assert!(stream.stream_enabled());
+    let declared_view = &declared
+        .stream_specification
+        .as_ref()
+        .unwrap()
+        .stream_view_type;
+    assert_eq!(
+        stream.stream_view_type(),
+        Some(&StreamViewType::from(declared_view.as_str()))
+    );
+    assert_eq!(
+        stream.stream_view_type(),
+        Some(&StreamViewType::NewAndOldImages)
+    );
+    assert!(description.latest_stream_arn().is_some());
+
+    let ttl = tables
+        .client
+        .describe_time_to_live()
+        .table_name(tables.table.as_str())
+        .send()
+        .await?
+        .time_to_live_description
+        .unwrap();
+    let declared_ttl = declared.time_to_live_specification.as_ref().unwrap();
+    assert!(declared_ttl.enabled);
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+    assert_eq!(
+        ttl.attribute_name(),
+        Some(declared_ttl.attribute_name.as_str())
+    );
+    assert_eq!(ttl.attribute_name(), Some("ttl"));
+
+    // What only a deployment enforces is declared all the same.
+    assert!(
+        declared
+            .point_in_time_recovery_specification
+            .as_ref()
+            .unwrap()
+            .point_in_time_recovery_enabled
+    );
+    assert!(declared.sse_specification.as_ref().unwrap().sse_enabled);
+    assert_eq!(declared.deletion_protection_enabled, Some(true));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_audit_table_has_its_declared_index_and_ttl() -> anyhow::Result<()> {
+    let tables = TestTables::create().await?;
+    let template = Template::load_default()?;
+    let declared = template.table(AUDIT_TABLE)?;
+    let description = tables
+        .client
+        .describe_table()
+        .table_name(&tables.audit_table)
+        .send()
+        .await?
+        .table
+        .unwrap();
+    assert_eq!(key_names(description.key_schema()), declared_keys(declared));
+    let indexes = description.global_secondary_indexes();
+    assert_eq!(indexes.len(), declared.global_secondary_indexes.len());
+    let by_target = indexes
+        .iter()
+        .find(|i| i.index_name() == Some("by-target"))
+        .unwrap();
+    assert_eq!(
+        key_names(by_target.key_schema()),
+        declared_keys_of_index(declared, "by-target")
+    );
+    let ttl = tables
+        .client
+        .describe_time_to_live()
+        .table_name(&tables.audit_table)
+        .send()
+        .await?
+        .time_to_live_description
+        .unwrap();
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+    Ok(())
+}
+
+fn declared_keys_of_index(table: &TableDefinition, name: &str) -> Vec<(String, KeyType)> {
+    let index = table
+        .global_secondary_indexes
+        .iter()
+        .find(|index| index.index_name == name)
+        .unwrap();
+    index
+        .key_schema
+        .iter()
+        .map(|key| {
+            (
+                key.attribute_name.clone(),
+                KeyType::from(key.key_type.as_str()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_store_key_design_names_the_template_attributes() {
+    let template = Template::load_default().unwrap();
+    let main = template.table(MAIN_TABLE).unwrap();
+    assert_eq!(main.key_attribute("HASH"), Some(keys::PK));
+    assert_eq!(main.key_attribute("RANGE"), Some(keys::SK));
+    assert_eq!(
+        main.time_to_live_specification
+            .as_ref()
+            .map(|ttl| ttl.attribute_name.as_str()),
+        Some(keys::TTL)
+    );
+}
