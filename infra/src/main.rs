@@ -1,7 +1,7 @@
 //! `infra`: local infrastructure from the template.
 //!
 //! ```text
-//! infra serve [--port N]   start DynamoDB Local (default port 8000) with the template's
+//! infra serve [--port N]   start DynamoDB Local (default port 8000, 0: any free port) with the template's
 //!                          tables, print how to reach it, and run until Ctrl-C
 //! infra create-tables      create the template's tables at the endpoint that the standard
 //!                          AWS variables name (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...)
@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::Client;
 use infra::local::{DynamoDbLocal, client_for};
 use infra::template::{AUDIT_TABLE, MAIN_TABLE, Template};
 use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
+use tokio::signal::unix::{SignalKind, signal};
 
 const USAGE: &str = "usage: infra serve [--port N] | infra create-tables";
 
@@ -38,7 +39,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(port: u16) -> anyhow::Result<()> {
-    let server = DynamoDbLocal::start(port)?;
+    let server = if port == 0 {
+        DynamoDbLocal::start_on_free_port()?
+    } else {
+        DynamoDbLocal::start(port)?
+    };
     let client = client_for(server.endpoint()).await;
     let (table, audit_table) = create_tables(&client).await?;
     println!(
@@ -52,9 +57,11 @@ async fn serve(port: u16) -> anyhow::Result<()> {
     );
     println!("  export TABLE_NAME={table} AUDIT_TABLE_NAME={audit_table}");
     println!("ready");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted.context("waiting for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
     println!("stopping DynamoDB Local");
     drop(server);
     Ok(())

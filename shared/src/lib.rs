@@ -13,6 +13,7 @@ pub mod model;
 pub mod policy;
 pub mod random;
 pub mod store;
+pub mod telemetry;
 pub mod text;
 pub mod token;
 

@@ -6,6 +6,8 @@
 //! * Every test gets its own tables, created from `infra/template.yaml` under fresh names, so
 //!   tests run in parallel without seeing each other's items.
 
+pub mod runtime_api;
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 

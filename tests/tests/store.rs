@@ -2,6 +2,9 @@
 //! type; conflicts instead of overwrites; optimistic concurrency; TTL; and that no item ever
 //! holds a token's text.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,6 +1,9 @@
 //! The tables created from `infra/template.yaml` are the tables the template declares, and the
 //! code's key design names the same attributes.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use aws_sdk_dynamodb::types::{KeyType, StreamViewType, TimeToLiveStatus};
 use infra::template::{AUDIT_TABLE, MAIN_TABLE, TableDefinition, Template};
 use shared::store::keys;

@@ -1,1 +1,17 @@
-fn main() {}
+//! The `accounts` function: the service-account half of the admin API (`/v1/orgs/{org}/service-accounts...`),
+//! behind API Gateway (REST or HTTP API) or a Lambda function URL.
+
+mod handler;
+
+use lambda_http::{Error, run, service_fn};
+use shared::config::Settings;
+use shared::store::DynamoStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let settings = Settings::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.table_name);
+    run(service_fn(|request| handler::handle(&store, request))).await
+}

@@ -1,1 +1,17 @@
-fn main() {}
+//! The `tokens` function: the token half of the admin API and `POST /oauth2/token`,
+//! behind API Gateway (REST or HTTP API) or a Lambda function URL.
+
+mod handler;
+
+use lambda_http::{Error, run, service_fn};
+use shared::config::Settings;
+use shared::store::DynamoStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let settings = Settings::from_env()?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.table_name);
+    run(service_fn(|request| handler::handle(&store, request))).await
+}

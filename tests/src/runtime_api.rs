@@ -1,0 +1,212 @@
+//! A local AWS Lambda Runtime API, enough to run a function binary exactly as Lambda does:
+//! the binary starts with `AWS_LAMBDA_RUNTIME_API` pointing here, long-polls
+//! `/invocation/next`, and posts its response or error back.
+//!
+//! Tests use it to prove that each function binary starts, reads its configuration and
+//! answers; later, to measure start-up and first-request latency.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// What a function answered to one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Response(Value),
+    Error(Value),
+}
+
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+}
+
+struct ApiState {
+    next: Mutex<mpsc::Receiver<(String, Value)>>,
+    shared: Arc<Shared>,
+}
+
+/// A function binary running against a local Runtime API. The process is killed on drop.
+#[derive(Debug)]
+pub struct LocalFunction {
+    child: Child,
+    events: mpsc::Sender<(String, Value)>,
+    shared: Arc<SharedHandle>,
+    invocations: u64,
+}
+
+/// Keeps `Shared` out of `Debug` output.
+struct SharedHandle(Arc<Shared>);
+
+impl std::fmt::Debug for SharedHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared")
+    }
+}
+
+impl LocalFunction {
+    /// Starts the workspace binary `name` (built by `cargo build --workspace`) with `env`.
+    pub async fn start(name: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let binary = workspace_binary(name)?;
+        let (events, next) = mpsc::channel(16);
+        let shared = Arc::new(Shared::default());
+        let state = Arc::new(ApiState {
+            next: Mutex::new(next),
+            shared: shared.clone(),
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(invocation_response),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(invocation_error),
+            )
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let child = Command::new(&binary)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        Ok(Self {
+            child,
+            events,
+            shared: Arc::new(SharedHandle(shared)),
+            invocations: 0,
+        })
+    }
+
+    /// Sends one event and waits for the function's answer.
+    pub async fn invoke(&mut self, event: Value) -> anyhow::Result<Outcome> {
+        self.invocations += 1;
+        let id = format!("local-request-{}", self.invocations);
+        let (answer, answered) = oneshot::channel();
+        self.shared
+            .0
+            .pending
+            .lock()
+            .await
+            .insert(id.clone(), answer);
+        self.events
+            .send((id, event))
+            .await
+            .map_err(|_| anyhow!("the runtime API stopped"))?;
+        tokio::select! {
+            outcome = answered => outcome.context("the invocation was dropped"),
+            status = self.child.wait() => bail!("the function exited before answering: {:?}", status?),
+            () = tokio::time::sleep(Duration::from_secs(60)) => bail!("no answer within 60 s"),
+        }
+    }
+}
+
+async fn next_invocation(State(state): State<Arc<ApiState>>) -> (StatusCode, HeaderMap, String) {
+    let Some((id, event)) = state.next.lock().await.recv().await else {
+        return (StatusCode::GONE, HeaderMap::new(), String::new());
+    };
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_millis() + 30_000)
+        .unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    set("lambda-runtime-aws-request-id", id);
+    set("lambda-runtime-deadline-ms", deadline.to_string());
+    set(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:000000000000:function:local".into(),
+    );
+    set(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000".into(),
+    );
+    (StatusCode::OK, headers, event.to_string())
+}
+
+async fn invocation_response(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    answer(&state, &id, Outcome::Response(parse(&body))).await
+}
+
+async fn invocation_error(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    answer(&state, &id, Outcome::Error(parse(&body))).await
+}
+
+async fn init_error(body: Bytes) -> StatusCode {
+    eprintln!("function init error: {}", String::from_utf8_lossy(&body));
+    StatusCode::ACCEPTED
+}
+
+async fn answer(state: &ApiState, id: &str, outcome: Outcome) -> StatusCode {
+    match state.shared.pending.lock().await.remove(id) {
+        Some(waiting) => {
+            let _ = waiting.send(outcome);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn parse(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into()))
+}
+
+/// The path of a workspace binary built in the same profile as the running test.
+pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
+    // Test binaries live in `target/<profile>/deps/`; workspace binaries in `target/<profile>/`.
+    let test_binary = std::env::current_exe()?;
+    let profile_dir = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("locating the target directory")?;
+    let binary = profile_dir.join(name);
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        bail!(
+            "{} is not built: run `cargo build --workspace` before the tests (scripts/test does)",
+            binary.display()
+        )
+    }
+}
