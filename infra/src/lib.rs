@@ -2,6 +2,7 @@
 //! `infra/template.yaml` ([`template`]) and DynamoDB Local for development and tests
 //! ([`local`]).
 
+pub mod bootstrap;
 pub mod local;
 pub mod template;
 

@@ -1,40 +1,176 @@
-//! `infra`: local infrastructure from the template.
+//! `infra`: the operator's command-line tool.
 //!
-//! ```text
-//! infra serve [--port N]   start DynamoDB Local (default port 8000, 0: any free port) with the template's
-//!                          tables, print how to reach it, and run until Ctrl-C
-//! infra create-tables      create the template's tables at the endpoint that the standard
-//!                          AWS variables name (AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION, ...)
-//! ```
+//! * `infra serve [--port N]`: DynamoDB Local with the template's tables, until Ctrl-C.
+//! * `infra create-tables`: the template's tables, at the endpoint the AWS variables name.
+//! * `infra bootstrap --org SLUG ...`: the first organization, admin account and token.
 //!
-//! Table names come from `TABLE_NAME` and `AUDIT_TABLE_NAME` (defaults `service-accounts` and
-//! `service-accounts-audit`).
+//! Table names come from `TABLE_NAME` and `AUDIT_TABLE_NAME` (defaults `service-accounts`
+//! and `service-accounts-audit`); AWS endpoint, region and credentials from the standard AWS
+//! variables.
 
-use anyhow::{Context, bail};
+use std::process::ExitCode;
+
+use anyhow::Context;
 use aws_sdk_dynamodb::Client;
+use clap::{Parser, Subcommand};
+use infra::bootstrap::{BootstrapError, BootstrapRequest, bootstrap};
 use infra::local::{DynamoDbLocal, client_for};
 use infra::template::{AUDIT_TABLE, MAIN_TABLE, Template};
 use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
+use shared::access::IpAllowlist;
+use shared::config::Settings;
+use shared::ids::OrgId;
+use shared::policy::{LifetimePreset, TokenPolicy};
+use shared::store::DynamoStore;
+use shared::text::DisplayName;
 use tokio::signal::unix::{SignalKind, signal};
 
-const USAGE: &str = "usage: infra serve [--port N] | infra create-tables";
+#[derive(Parser)]
+#[command(
+    name = "infra",
+    about = "Service accounts for AWS: local infrastructure and bootstrap"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start DynamoDB Local with the tables of infra/template.yaml and run until Ctrl-C.
+    Serve {
+        /// The port (0: any free port).
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+    },
+    /// Create the template's tables at the endpoint the standard AWS variables name.
+    CreateTables,
+    /// Create an organization with its token policy, its first admin service account and
+    /// that account's first token, and print the token once. Refuses if the organization
+    /// exists. Needs TABLE_NAME (and TOKEN_PREFIX if the deployment sets one).
+    Bootstrap {
+        /// The organization id (slug), e.g. `acme`.
+        #[arg(long)]
+        org: String,
+        /// The organization's display name (default: the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// The admin service account's name.
+        #[arg(long, default_value = "bootstrap-admin")]
+        admin_name: String,
+        /// The admin token's lifetime (1h, 1d, 30d, 90d, 1y, 2y, 5y; default: the policy's).
+        #[arg(long)]
+        token_lifetime: Option<String>,
+        /// The policy's default token lifetime.
+        #[arg(long, default_value = "1y")]
+        default_lifetime: String,
+        /// The policy's maximum token lifetime.
+        #[arg(long, default_value = "1y")]
+        max_lifetime: String,
+        /// Allow tokens that never expire in this organization.
+        #[arg(long)]
+        allow_non_expiring: bool,
+        /// A CIDR range every caller of this organization must come from (repeatable).
+        #[arg(long = "ip-allowlist")]
+        ip_allowlist: Vec<String>,
+        /// Who is recorded as the actor (default: $USER).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Print one JSON object: {"org", "serviceAccountId", "token"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["serve"] => serve(8000).await,
-        ["serve", "--port", port] => serve(port.parse().context("--port takes a number")?).await,
-        ["create-tables"] => {
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { port } => serve(port).await,
+        Command::CreateTables => {
             let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             create_tables(&Client::new(&config)).await.map(drop)
         }
-        _ => bail!(USAGE),
+        Command::Bootstrap {
+            org,
+            name,
+            admin_name,
+            token_lifetime,
+            default_lifetime,
+            max_lifetime,
+            allow_non_expiring,
+            ip_allowlist,
+            operator,
+            json,
+        } => {
+            let invalid =
+                |flag: &str, error: shared::ParseError| anyhow::anyhow!("{flag}: {error}");
+            let org = OrgId::parse(&org).map_err(|e| invalid("--org", e))?;
+            let org_name = DisplayName::parse(name.as_deref().unwrap_or(org.as_str()))
+                .map_err(|e| invalid("--name", e))?;
+            let policy = TokenPolicy::new(
+                LifetimePreset::parse(&default_lifetime)
+                    .map_err(|e| invalid("--default-lifetime", e))?,
+                LifetimePreset::parse(&max_lifetime).map_err(|e| invalid("--max-lifetime", e))?,
+                allow_non_expiring,
+                IpAllowlist::parse(&ip_allowlist).map_err(|e| invalid("--ip-allowlist", e))?,
+            )
+            .map_err(|e| invalid("--default-lifetime", e))?;
+            let request = BootstrapRequest {
+                org,
+                org_name,
+                policy,
+                admin_name: DisplayName::parse(&admin_name)
+                    .map_err(|e| invalid("--admin-name", e))?,
+                token_lifetime: token_lifetime
+                    .map(|preset| {
+                        LifetimePreset::parse(&preset).map_err(|e| invalid("--token-lifetime", e))
+                    })
+                    .transpose()?,
+                operator: operator
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "operator".into()),
+            };
+            let settings = Settings::from_env()?;
+            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let store = DynamoStore::new(Client::new(&config), &settings.table_name);
+            let now = time::OffsetDateTime::now_utc();
+            let created = match bootstrap(&store, &settings.token_prefix, request, now).await {
+                Ok(created) => created,
+                Err(BootstrapError::OrgExists(org)) => {
+                    anyhow::bail!("organization {org} already exists; nothing was changed")
+                }
+                Err(error) => return Err(error.into()),
+            };
+            if json {
+                let out = serde_json::json!({
+                    "org": created.org.as_str(),
+                    "serviceAccountId": created.service_account_id.as_str(),
+                    "token": created.token.expose_secret(),
+                });
+                println!("{out}");
+            } else {
+                println!(
+                    "Created organization {} and its admin service account {}.",
+                    created.org, created.service_account_id
+                );
+                match created.expires_at {
+                    Some(at) => println!("Admin token (expires {at}); it is shown only this once:"),
+                    None => println!("Admin token (never expires); it is shown only this once:"),
+                }
+                println!("{}", created.token.expose_secret());
+            }
+            Ok(())
+        }
     }
 }
 

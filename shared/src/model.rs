@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::access::{Grants, IpAllowlist, Roles, Scopes};
 use crate::ids::{OrgId, ServiceAccountId, TokenId};
@@ -170,8 +170,29 @@ pub struct ServiceAccount {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub updated_by: Actor,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_used_at: Option<OffsetDateTime>,
+    /// Set when the account is deleted: the item stays as a tombstone that names who deleted
+    /// it (for the audit trail) until `purge_after`, when DynamoDB's TTL removes it. A deleted
+    /// account is gone for every reader and never authorizes anything.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deleted_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<Actor>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub purge_after: Option<OffsetDateTime>,
     pub version: u64,
 }
 
@@ -207,8 +228,24 @@ impl ServiceAccount {
             updated_at: now,
             updated_by: actor,
             last_used_at: None,
+            deleted_at: None,
+            deleted_by: None,
+            purge_after: None,
             version: 1,
         }
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    /// Turns the account into a tombstone attributed to `actor`, kept for `retention`.
+    pub fn delete(&mut self, actor: Actor, now: OffsetDateTime, retention: Duration) {
+        self.deleted_at = Some(now);
+        self.deleted_by = Some(actor.clone());
+        self.purge_after = Some(now + retention);
+        self.updated_at = now;
+        self.updated_by = actor;
     }
 }
 
@@ -252,14 +289,34 @@ pub struct Token {
     pub created_at: OffsetDateTime,
     pub created_by: Actor,
     /// `None`: the token never expires (only where the org's policy allows it).
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_used_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_by: Option<Actor>,
+    /// When a revoked token's record may be removed (its retention): it overrides the expiry
+    /// as the item's TTL, so a revoked token stays listed as revoked until then.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub purge_after: Option<OffsetDateTime>,
     pub version: u64,
 }
 
@@ -297,8 +354,21 @@ impl Token {
             last_used_at: None,
             revoked_at: None,
             revoked_by: None,
+            purge_after: None,
             version: 1,
         }
+    }
+
+    /// Revokes the token at `at` (now, or the end of a rotation's grace period) and keeps
+    /// its record for `retention` after that. Revoking a token that is already revoked
+    /// keeps the earlier revocation.
+    pub fn revoke(&mut self, actor: Actor, at: OffsetDateTime, retention: Duration) {
+        if self.revoked_at.is_some_and(|earlier| earlier <= at) {
+            return;
+        }
+        self.revoked_at = Some(at);
+        self.revoked_by = Some(actor);
+        self.purge_after = Some(at + retention);
     }
 
     /// Revoked wins over expired: a revocation is an admin's decision and stays visible.
@@ -387,7 +457,6 @@ pub struct AuditEvent {
 mod tests {
     use super::*;
     use crate::token::TokenPrefix;
-    use time::Duration;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-05-01 00:00 UTC);

@@ -6,6 +6,11 @@
 //! * Every test gets its own tables, created from `infra/template.yaml` under fresh names, so
 //!   tests run in parallel without seeing each other's items.
 
+// Test-support code: a broken fixture or a failed set-up is a failed test.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod admin;
+pub mod events;
 pub mod runtime_api;
 
 use std::collections::HashMap;
@@ -89,6 +94,18 @@ impl TestTables {
                 return Ok(items);
             }
         }
+    }
+
+    /// Every item of the main table in a canonical form (sorted keys, items sorted), for
+    /// before/after comparisons.
+    pub async fn snapshot(&self) -> anyhow::Result<Vec<String>> {
+        let mut items = Vec::new();
+        for item in self.scan().await? {
+            let value: serde_json::Value = serde_dynamo::from_item(item)?;
+            items.push(value.to_string());
+        }
+        items.sort();
+        Ok(items)
     }
 
     /// The raw item under `pk` / `sk`.

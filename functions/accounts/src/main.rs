@@ -1,8 +1,7 @@
-//! The `accounts` function: the service-account half of the admin API (`/v1/orgs/{org}/service-accounts...`),
-//! behind API Gateway (REST or HTTP API) or a Lambda function URL.
+//! The `accounts` function: the service-account half of the admin API, behind API Gateway
+//! (REST or HTTP API) or a Lambda function URL.
 
-mod handler;
-
+use admin_api::AdminContext;
 use lambda_http::{Error, run, service_fn};
 use shared::config::Settings;
 use shared::store::DynamoStore;
@@ -13,5 +12,6 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.table_name);
-    run(service_fn(|request| handler::handle(&store, request))).await
+    let context = AdminContext::from_env(store, settings.token_prefix)?;
+    run(service_fn(|request| accounts::handle(&context, request))).await
 }

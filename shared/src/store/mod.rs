@@ -19,16 +19,17 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
 
 use crate::config::TableName;
 use crate::ids::{OrgId, ServiceAccountId, TokenId};
-use crate::model::{Organization, ServiceAccount, Token};
+use crate::model::{Actor, Organization, ServiceAccount, Token};
 use crate::token::{ParsedToken, TokenOwner};
 
 type Item = HashMap<String, AttributeValue>;
@@ -124,6 +125,10 @@ impl Record for ServiceAccount {
     fn set_version(&mut self, version: u64) {
         self.version = version;
     }
+
+    fn expires_at_epoch(&self) -> Option<i64> {
+        self.purge_after.map(|at| at.unix_timestamp())
+    }
 }
 
 impl Record for Token {
@@ -146,7 +151,9 @@ impl Record for Token {
     }
 
     fn expires_at_epoch(&self) -> Option<i64> {
-        self.expires_at.map(|at| at.unix_timestamp())
+        self.purge_after
+            .or(self.expires_at)
+            .map(|at| at.unix_timestamp())
     }
 }
 
@@ -273,14 +280,61 @@ impl DynamoStore {
         self.put_next_version(account).await
     }
 
+    /// One page of the organization's service accounts, deleted ones (tombstones) left out.
     pub async fn list_accounts(
         &self,
         org: &OrgId,
         limit: PageLimit,
         cursor: Option<&str>,
     ) -> Result<Page<ServiceAccount>, StoreError> {
-        self.query_page(org, keys::ACCOUNT_SK_PREFIX, limit, cursor)
-            .await
+        self.query_page(
+            org,
+            keys::ACCOUNT_SK_PREFIX,
+            Some("attribute_not_exists(deletedAt)"),
+            limit,
+            cursor,
+        )
+        .await
+    }
+
+    /// Creates an organization, its first admin account and that account's first token,
+    /// all or nothing. Refuses (`AlreadyExists`) if the organization exists.
+    pub async fn create_org_with_admin(
+        &self,
+        org: &Organization,
+        account: &ServiceAccount,
+        token: &Token,
+    ) -> Result<(), StoreError> {
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", keys::PK)
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|error| StoreError::dynamo("TransactWriteItems", error))
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(encode(org)?)?)
+            .transact_items(put(encode(account)?)?)
+            .transact_items(put(encode(token)?)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error.as_service_error().is_some_and(|e| {
+                    e.is_transaction_canceled_exception()
+                        && e.to_string().contains("ConditionalCheckFailed")
+                }) =>
+            {
+                Err(StoreError::AlreadyExists { entity: "org" })
+            }
+            Err(error) => Err(StoreError::dynamo("TransactWriteItems", error)),
+        }
     }
 
     pub async fn create_token(&self, token: &Token) -> Result<(), StoreError> {
@@ -313,7 +367,54 @@ impl DynamoStore {
             TokenListScope::All => keys::TOKEN_SK_PREFIX.to_owned(),
             TokenListScope::Owner(owner) => keys::token_owner_prefix(owner),
         };
-        self.query_page(org, &prefix, limit, cursor).await
+        self.query_page(org, &prefix, None, limit, cursor).await
+    }
+
+    /// Revokes every token of `owner` that is not revoked yet, as `actor`, keeping each
+    /// record for `retention`. A token changed concurrently (its last-used time, say) is
+    /// re-read and revoked again. Returns how many tokens this call revoked.
+    pub async fn revoke_tokens(
+        &self,
+        org: &OrgId,
+        owner: &TokenOwner,
+        actor: &Actor,
+        at: OffsetDateTime,
+        retention: time::Duration,
+    ) -> Result<usize, StoreError> {
+        let scope = TokenListScope::Owner(owner.clone());
+        let mut revoked = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .list_tokens(org, &scope, PageLimit(PageLimit::MAX), cursor.as_deref())
+                .await?;
+            for mut token in page.items {
+                for _attempt in 0..3 {
+                    if token.revoked_at.is_some_and(|earlier| earlier <= at) {
+                        break;
+                    }
+                    token.revoke(actor.clone(), at, retention);
+                    match self.update_token(&token).await {
+                        Ok(_) => {
+                            revoked += 1;
+                            break;
+                        }
+                        Err(StoreError::VersionConflict { .. }) => {
+                            match self.get_token(org, owner, &token.id).await? {
+                                Some(fresh) => token = fresh,
+                                None => break,
+                            }
+                        }
+                        Err(StoreError::NotFound { .. }) => break,
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(revoked),
+            }
+        }
     }
 
     /// Reads the token, its account (if it has one) and its organization in one strongly
@@ -450,45 +551,52 @@ impl DynamoStore {
         }
     }
 
+    /// One page of the items of `org` whose sort key starts with `sk_prefix` and that pass
+    /// `filter`. DynamoDB applies `Limit` before a filter, so this keeps querying until it has
+    /// one item more than the page holds (which proves another page exists) or the
+    /// partition is exhausted.
     async fn query_page<T: Record>(
         &self,
         org: &OrgId,
         sk_prefix: &str,
+        filter: Option<&str>,
         limit: PageLimit,
         cursor: Option<&str>,
     ) -> Result<Page<T>, StoreError> {
         let pk = keys::org_pk(org);
-        let start = cursor
+        let mut start = cursor
             .map(|cursor| decode_cursor(cursor, org, sk_prefix))
-            .transpose()?;
+            .transpose()?
+            .map(|sk| key(pk.clone(), sk));
         let wanted = usize::from(limit.get());
-        // One extra item tells whether another page exists, so the last page has no cursor.
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
-            .consistent_read(true)
-            .limit(i32::from(limit.get()) + 1)
-            .set_exclusive_start_key(start.map(|sk| key(pk, sk)))
-            .send()
-            .await
-            .map_err(|error| StoreError::dynamo("Query", error))?;
-        let more_beyond = output
-            .last_evaluated_key
-            .as_ref()
-            .is_some_and(|key| !key.is_empty());
-        let mut items: Vec<T> = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        let has_more = items.len() > wanted || more_beyond;
+        let mut items: Vec<T> = Vec::with_capacity(wanted + 1);
+        loop {
+            let missing = wanted + 1 - items.len();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .set_filter_expression(filter.map(str::to_owned))
+                .expression_attribute_names("#pk", keys::PK)
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+                .consistent_read(true)
+                .limit(i32::try_from(missing).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| StoreError::dynamo("Query", error))?;
+            for item in output.items.unwrap_or_default() {
+                items.push(decode(item)?);
+            }
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if items.len() > wanted || start.is_none() {
+                break;
+            }
+        }
+        let has_more = items.len() > wanted;
         items.truncate(wanted);
         let next_cursor = match items.last() {
             Some(last) if has_more => Some(encode_cursor(org, &last.sort_key())),

@@ -1,0 +1,291 @@
+//! The service-account half of the admin API.
+//!
+//! ```text
+//! POST   /v1/orgs/{org}/service-accounts                 create         201 + Location + ETag
+//! GET    /v1/orgs/{org}/service-accounts                 list           ?limit=1..100&cursor=
+//! GET    /v1/orgs/{org}/service-accounts/{id}            read           ETag
+//! PATCH  /v1/orgs/{org}/service-accounts/{id}            update         If-Match
+//! POST   /v1/orgs/{org}/service-accounts/{id}/disable    disable        {"revokeTokens": true}
+//! POST   /v1/orgs/{org}/service-accounts/{id}/enable     enable
+//! DELETE /v1/orgs/{org}/service-accounts/{id}            delete         204; every token stops
+//! ```
+//!
+//! Every route needs an admin of the organization (or an allowed IAM principal); see
+//! [`admin_api::identity`].
+
+mod dto;
+
+use admin_api::AdminContext;
+use admin_api::body::{json_body, optional_json_body};
+use admin_api::identity::{Caller, resolve_caller};
+use admin_api::problem::ApiError;
+use admin_api::request::ApiRequest;
+use admin_api::response::{check_if_match, if_match, json, no_content, with_etag, with_location};
+use admin_api::router::{Matched, Route, route};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use shared::ids::{OrgId, ServiceAccountId};
+use shared::model::{AccountStatus, ServiceAccount};
+use shared::store::PageLimit;
+use shared::token::TokenOwner;
+
+use crate::dto::{AccountList, AccountView, CreateAccount, DisableAccount, PatchAccount};
+
+const COLLECTION: &str = "/v1/orgs/{org}/service-accounts";
+const ITEM: &str = "/v1/orgs/{org}/service-accounts/{id}";
+const DISABLE: &str = "/v1/orgs/{org}/service-accounts/{id}/disable";
+const ENABLE: &str = "/v1/orgs/{org}/service-accounts/{id}/enable";
+
+/// Every route this function serves (the OpenAPI description is checked against it).
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        pattern: COLLECTION,
+    },
+    Route {
+        method: "GET",
+        pattern: COLLECTION,
+    },
+    Route {
+        method: "GET",
+        pattern: ITEM,
+    },
+    Route {
+        method: "PATCH",
+        pattern: ITEM,
+    },
+    Route {
+        method: "DELETE",
+        pattern: ITEM,
+    },
+    Route {
+        method: "POST",
+        pattern: DISABLE,
+    },
+    Route {
+        method: "POST",
+        pattern: ENABLE,
+    },
+];
+
+/// Handles one request. Every outcome, errors included, is an HTTP response: an `Err` would
+/// be a failed invocation, not a status code.
+pub async fn handle(context: &AdminContext, request: Request) -> Result<Response<Body>, Error> {
+    let request = ApiRequest::from_lambda(request);
+    Ok(match dispatch(context, &request).await {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status().is_client_error() {
+                tracing::info!(
+                    status = error.status().as_u16(),
+                    kind = error.kind(),
+                    method = %request.method,
+                    "refused"
+                );
+            }
+            error.into_response()
+        }
+    })
+}
+
+async fn dispatch(
+    context: &AdminContext,
+    request: &ApiRequest,
+) -> Result<Response<Body>, ApiError> {
+    let matched = route(ROUTES, &request.method, &request.path)?;
+    let caller = resolve_caller(context, request).await?;
+    let org = OrgId::parse(matched.param("org"))
+        .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`org`: {error}")))?;
+    caller.require_admin(&org)?;
+    if context.store.get_org(&org).await?.is_none() {
+        return Err(ApiError::NotFound("organization"));
+    }
+    let call = Call {
+        context,
+        request,
+        caller: &caller,
+        org,
+    };
+    match (matched.route.method, matched.route.pattern) {
+        ("POST", COLLECTION) => call.create().await,
+        ("GET", COLLECTION) => call.list().await,
+        ("GET", ITEM) => call.read(&account_id(&matched)?).await,
+        ("PATCH", ITEM) => call.update(&account_id(&matched)?).await,
+        ("DELETE", ITEM) => call.delete(&account_id(&matched)?).await,
+        ("POST", DISABLE) => call.disable(&account_id(&matched)?).await,
+        ("POST", ENABLE) => call.enable(&account_id(&matched)?).await,
+        _ => Err(ApiError::NotFound("route")),
+    }
+}
+
+fn account_id(matched: &Matched) -> Result<ServiceAccountId, ApiError> {
+    ServiceAccountId::parse(matched.param("id"))
+        .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`id`: {error}")))
+}
+
+/// One authorized request against one organization.
+struct Call<'a> {
+    context: &'a AdminContext,
+    request: &'a ApiRequest,
+    caller: &'a Caller,
+    org: OrgId,
+}
+
+impl Call<'_> {
+    async fn create(&self) -> Result<Response<Body>, ApiError> {
+        let body: CreateAccount = json_body(self.request)?;
+        let fields = body.validate()?;
+        let id = ServiceAccountId::generate()
+            .map_err(|error| ApiError::internal("generating an id", &error))?;
+        let account = ServiceAccount::new(
+            self.org.clone(),
+            id,
+            fields,
+            self.caller.actor(self.request),
+            self.context.clock.now(),
+        );
+        self.context.store.create_account(&account).await?;
+        let location = format!("/v1/orgs/{}/service-accounts/{}", account.org, account.id);
+        let response = json(StatusCode::CREATED, &AccountView::from(&account))?;
+        Ok(with_location(
+            with_etag(response, account.version),
+            &location,
+        ))
+    }
+
+    async fn list(&self) -> Result<Response<Body>, ApiError> {
+        let mut limit = PageLimit::default();
+        let mut cursor = None;
+        for (name, value) in &self.request.query {
+            match name.as_str() {
+                "limit" => {
+                    limit = value
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|n| PageLimit::parse(n).ok())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                "invalid-parameter",
+                                "`limit` is a whole number from 1 to 100",
+                            )
+                        })?;
+                }
+                "cursor" => cursor = Some(value.as_str()),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "invalid-parameter",
+                        "the only query parameters are `limit` and `cursor`",
+                    ));
+                }
+            }
+        }
+        let page = self
+            .context
+            .store
+            .list_accounts(&self.org, limit, cursor)
+            .await?;
+        json(StatusCode::OK, &AccountList::from(page))
+    }
+
+    async fn read(&self, id: &ServiceAccountId) -> Result<Response<Body>, ApiError> {
+        let account = self.existing(id).await?;
+        Ok(with_etag(
+            json(StatusCode::OK, &AccountView::from(&account))?,
+            account.version,
+        ))
+    }
+
+    async fn update(&self, id: &ServiceAccountId) -> Result<Response<Body>, ApiError> {
+        let expected = if_match(self.request)?;
+        let patch: PatchAccount = json_body(self.request)?;
+        let patch = patch.validate()?;
+        let mut account = self.existing(id).await?;
+        check_if_match(expected, account.version, "service account")?;
+        patch.apply_to(&mut account);
+        self.save(account).await
+    }
+
+    async fn disable(&self, id: &ServiceAccountId) -> Result<Response<Body>, ApiError> {
+        let expected = if_match(self.request)?;
+        let options: DisableAccount = optional_json_body(self.request)?;
+        let mut account = self.existing(id).await?;
+        check_if_match(expected, account.version, "service account")?;
+        let response = if account.status == AccountStatus::Disabled {
+            with_etag(
+                json(StatusCode::OK, &AccountView::from(&account))?,
+                account.version,
+            )
+        } else {
+            account.status = AccountStatus::Disabled;
+            self.save(account).await?
+        };
+        if options.revoke_tokens {
+            self.revoke_all_tokens(id).await?;
+        }
+        Ok(response)
+    }
+
+    async fn enable(&self, id: &ServiceAccountId) -> Result<Response<Body>, ApiError> {
+        let expected = if_match(self.request)?;
+        let mut account = self.existing(id).await?;
+        check_if_match(expected, account.version, "service account")?;
+        if account.status == AccountStatus::Active {
+            return Ok(with_etag(
+                json(StatusCode::OK, &AccountView::from(&account))?,
+                account.version,
+            ));
+        }
+        account.status = AccountStatus::Active;
+        self.save(account).await
+    }
+
+    /// The account becomes a tombstone naming who deleted it, so the delete is attributed in
+    /// the audit trail; from that write on, neither it nor any of its tokens authorizes
+    /// anything. Its tokens are then revoked one by one, for the record.
+    async fn delete(&self, id: &ServiceAccountId) -> Result<Response<Body>, ApiError> {
+        let expected = if_match(self.request)?;
+        let mut account = self.existing(id).await?;
+        check_if_match(expected, account.version, "service account")?;
+        let now = self.context.clock.now();
+        account.delete(self.caller.actor(self.request), now, self.context.retention);
+        self.context.store.update_account(&account).await?;
+        self.revoke_all_tokens(id).await?;
+        Ok(no_content())
+    }
+
+    async fn revoke_all_tokens(&self, id: &ServiceAccountId) -> Result<usize, ApiError> {
+        let revoked = self
+            .context
+            .store
+            .revoke_tokens(
+                &self.org,
+                &TokenOwner::Account(id.clone()),
+                &self.caller.actor(self.request),
+                self.context.clock.now(),
+                self.context.retention,
+            )
+            .await?;
+        tracing::info!(account = %id, revoked, "revoked the account's tokens");
+        Ok(revoked)
+    }
+
+    /// The account, unless it does not exist or is deleted.
+    async fn existing(&self, id: &ServiceAccountId) -> Result<ServiceAccount, ApiError> {
+        match self.context.store.get_account(&self.org, id).await? {
+            Some(account) if !account.is_deleted() => Ok(account),
+            _ => Err(ApiError::NotFound("service account")),
+        }
+    }
+
+    /// Stores a changed account (conditional on the version it was read at) and answers
+    /// with it.
+    async fn save(&self, mut account: ServiceAccount) -> Result<Response<Body>, ApiError> {
+        account.updated_at = self.context.clock.now();
+        account.updated_by = self.caller.actor(self.request);
+        let stored = self.context.store.update_account(&account).await?;
+        Ok(with_etag(
+            json(StatusCode::OK, &AccountView::from(&stored))?,
+            stored.version,
+        ))
+    }
+}

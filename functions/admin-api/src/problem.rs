@@ -1,0 +1,200 @@
+//! Errors as RFC 9457 problem documents (`application/problem+json`).
+//!
+//! Every kind of error has a stable `type` (`/problems/<kind>`, a URI reference relative to
+//! the API) and one status. Validation errors list each field that failed and why. Internal
+//! errors are logged with their cause and answered with a generic 500 that says nothing more.
+
+use lambda_http::http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use shared::store::StoreError;
+
+/// One invalid field: its JSON path (`roles[1]`, `grants[0].level`) and the rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no valid credentials")]
+    Unauthenticated,
+    #[error("the caller may not do this")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<Method>),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("bad request: {detail}")]
+    BadRequest { kind: &'static str, detail: String },
+    #[error("invalid request")]
+    Validation(Vec<FieldError>),
+    /// The cause is logged where the error is made; the client sees none of it.
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_request(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, reason)])
+    }
+
+    /// Logs `cause` with context and returns the generic 500.
+    pub fn internal(context: &str, cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, context, "internal error");
+        Self::Internal
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable last segment of the problem `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not-found",
+            Self::MethodNotAllowed(_) => "method-not-allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::BadRequest { kind, .. } => kind,
+            Self::Validation(_) => "validation",
+            Self::Internal => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "Authentication required",
+            Self::Forbidden(_) => "Forbidden",
+            Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed(_) => "Method not allowed",
+            Self::Conflict(_) => "Conflict",
+            Self::PayloadTooLarge(_) => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::BadRequest { .. } => "Bad request",
+            Self::Validation(_) => "Invalid request",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Unauthenticated => {
+                "send `Authorization: Bearer <token>` with a valid token of an admin".into()
+            }
+            Self::Forbidden(why) => (*why).into(),
+            Self::NotFound(what) => format!("no such {what}"),
+            Self::MethodNotAllowed(_) => "this path does not accept this method".into(),
+            Self::Conflict(detail) | Self::BadRequest { detail, .. } => detail.clone(),
+            Self::PayloadTooLarge(limit) => format!("the body is larger than {limit} bytes"),
+            Self::UnsupportedMediaType => "send the body as `application/json`".into(),
+            Self::Validation(errors) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                format!("invalid field(s): {}", fields.join(", "))
+            }
+            Self::Internal => "the request could not be completed".into(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut problem = serde_json::json!({
+            "type": format!("/problems/{}", self.kind()),
+            "title": self.title(),
+            "status": self.status().as_u16(),
+            "detail": self.detail(),
+        });
+        if let Self::Validation(errors) = &self {
+            problem["errors"] = serde_json::json!(errors);
+        }
+        let mut response = Response::new(Body::from(problem.to_string()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match &self {
+            Self::Unauthenticated => {
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"admin\""),
+                );
+            }
+            Self::MethodNotAllowed(allowed) => {
+                let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                if let Ok(value) = allow.join(", ").parse() {
+                    headers.insert(ALLOW, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyExists { entity } => {
+                Self::Conflict(format!("the {} already exists", entity.replace('_', " ")))
+            }
+            StoreError::NotFound { entity } => Self::NotFound(entity_name(entity)),
+            StoreError::VersionConflict { entity, .. } => Self::Conflict(format!(
+                "the {} was changed by another request; read it again and retry",
+                entity.replace('_', " ")
+            )),
+            StoreError::InvalidCursor => Self::bad_request(
+                "invalid-cursor",
+                "`cursor` is not a cursor this list handed out",
+            ),
+            other => Self::internal("store", &other),
+        }
+    }
+}
+
+fn entity_name(entity: &'static str) -> &'static str {
+    match entity {
+        "service_account" => "service account",
+        "org" => "organization",
+        other => other,
+    }
+}

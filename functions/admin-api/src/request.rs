@@ -1,0 +1,120 @@
+//! What the handlers need from a request, lifted out of whichever event shape carried it.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use lambda_http::http::{HeaderMap, Method};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::Value;
+use shared::token::TokenSecret;
+
+/// A request to the admin API.
+#[derive(Debug)]
+pub struct ApiRequest {
+    pub method: Method,
+    /// The path without the API Gateway stage (`/v1/orgs/acme/service-accounts`).
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub source_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// The context a Lambda authorizer attached, values as strings.
+    pub authorizer: HashMap<String, String>,
+    /// The caller's IAM ARN when API Gateway (or the function URL) authenticated it with IAM.
+    pub iam_arn: Option<String>,
+}
+
+impl ApiRequest {
+    pub fn from_lambda(request: Request) -> Self {
+        let path = request.raw_http_path().to_owned();
+        let query = request
+            .query_string_parameters_ref()
+            .map(|query| {
+                query
+                    .iter()
+                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut this = Self {
+            method: request.method().clone(),
+            path,
+            query,
+            headers: request.headers().clone(),
+            body: Vec::new(),
+            source_ip: None,
+            user_agent: None,
+            request_id: None,
+            authorizer: HashMap::new(),
+            iam_arn: None,
+        };
+        match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(context)) => {
+                this.source_ip = parse_ip(context.identity.source_ip.as_deref());
+                this.user_agent = context.identity.user_agent.clone();
+                this.request_id = context.request_id.clone();
+                this.authorizer = strings(&context.authorizer.fields);
+                this.iam_arn = context.identity.user_arn.clone();
+            }
+            Some(RequestContext::ApiGatewayV2(context)) => {
+                this.source_ip = parse_ip(context.http.source_ip.as_deref());
+                this.user_agent = context.http.user_agent.clone();
+                this.request_id = context.request_id.clone();
+                if let Some(authorizer) = &context.authorizer {
+                    this.authorizer = strings(&authorizer.fields);
+                    this.iam_arn = authorizer.iam.as_ref().and_then(|iam| iam.user_arn.clone());
+                }
+            }
+            _ => {}
+        }
+        if this.user_agent.is_none() {
+            this.user_agent = this.header("user-agent").map(str::to_owned);
+        }
+        this.body = match request.into_body() {
+            Body::Empty => Vec::new(),
+            Body::Text(text) => text.into_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => Vec::new(),
+        };
+        this
+    }
+
+    /// The first value of a header, if it is valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header (the scheme is matched without
+    /// regard to case). `None` when there is no such header or it uses another scheme (IAM's
+    /// SigV4 signature, for one).
+    pub fn bearer_token(&self) -> Option<TokenSecret> {
+        let value = self.header("authorization")?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| TokenSecret::new(token.trim().to_owned()))
+    }
+}
+
+fn parse_ip(value: Option<&str>) -> Option<IpAddr> {
+    value.and_then(|ip| ip.parse().ok())
+}
+
+/// API Gateway passes authorizer context values as strings, numbers or booleans.
+fn strings(fields: &HashMap<String, Value>) -> HashMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
+                _ => return None,
+            };
+            Some((name.clone(), text))
+        })
+        .collect()
+}

@@ -1,0 +1,531 @@
+//! Who is calling: a presented token checked against what the store holds, and the
+//! permissions it carries. Pure: it takes the records one `BatchGetItem` returned and decides,
+//! so the authorizer and the admin functions (which verify bearer tokens themselves when no
+//! authorizer stands in front of them) share one decision, tested without I/O.
+//!
+//! It also defines the context our authorizer attaches to a request
+//! ([`Principal::to_context`]), which the admin functions read back
+//! ([`Principal::from_context`]) instead of verifying the token a second time.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::ParseError;
+use crate::access::{Grant, Grants, Role, Roles, Scope, Scopes};
+use crate::ids::{OrgId, ServiceAccountId, TokenId};
+use crate::model::{AccountStatus, Actor, ActorKind, OrgStatus, TokenKind, TokenStatus};
+use crate::store::AuthorizationRecords;
+use crate::token::{ParsedToken, TokenOwner};
+
+/// What a caller may do: roles and per-resource grants, after the token's scopes narrowed
+/// the account's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Permissions {
+    pub roles: Roles,
+    pub grants: Grants,
+}
+
+impl Permissions {
+    /// An account's permissions seen through a token's scopes. No scopes: everything the
+    /// account holds. Otherwise each scope is clamped to what the account holds *now* (its
+    /// roles may have been reduced since the token was minted).
+    pub fn narrowed(roles: &Roles, grants: &Grants, scopes: &Scopes) -> Self {
+        if scopes.is_empty() {
+            return Self {
+                roles: roles.clone(),
+                grants: grants.clone(),
+            };
+        }
+        let strongest = roles.iter().max().copied();
+        let mut narrowed_roles = Vec::new();
+        let mut narrowed_grants = Vec::new();
+        for scope in scopes.iter() {
+            match scope {
+                Scope::Role(wanted) => {
+                    if let Some(held) = strongest {
+                        narrowed_roles.push((*wanted).min(held));
+                    }
+                }
+                Scope::Grant(wanted) => {
+                    if let Some(held) = grants.level_on(&wanted.resource) {
+                        narrowed_grants.push(Grant {
+                            resource: wanted.resource.clone(),
+                            level: wanted.level.min(held),
+                        });
+                    }
+                }
+            }
+        }
+        Self {
+            roles: Roles::new(narrowed_roles),
+            grants: merge_grants(narrowed_grants),
+        }
+    }
+
+    /// An org-wide token holds exactly its scopes.
+    pub fn of_org_token(scopes: &Scopes) -> Self {
+        let mut roles = Vec::new();
+        let mut grants = Vec::new();
+        for scope in scopes.iter() {
+            match scope {
+                Scope::Role(role) => roles.push(*role),
+                Scope::Grant(grant) => grants.push(grant.clone()),
+            }
+        }
+        Self {
+            roles: Roles::new(roles),
+            grants: merge_grants(grants),
+        }
+    }
+}
+
+/// Keeps the strongest level per resource.
+fn merge_grants(mut grants: Vec<Grant>) -> Grants {
+    grants.sort_by(|a, b| a.resource.cmp(&b.resource).then(b.level.cmp(&a.level)));
+    grants.dedup_by(|later, kept| later.resource == kept.resource);
+    Grants::parse(grants).unwrap_or_default()
+}
+
+/// The principal behind a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub org: OrgId,
+    /// The service account; `None` for an org-wide token.
+    pub account: Option<ServiceAccountId>,
+    pub token_id: TokenId,
+    pub token_kind: TokenKind,
+    pub permissions: Permissions,
+}
+
+/// Why a request is refused: `Unauthenticated` is a 401, `Forbidden` a 403. The reasons are
+/// for logs and metrics; clients only see the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+}
+
+/// Checks a well-formed token against the records fetched for it: the token must exist,
+/// match its hash, be neither revoked nor expired; its organization and account (if any)
+/// must exist and be active; and the source address must be inside both allowlists.
+pub fn authenticate(
+    presented: &ParsedToken,
+    records: &AuthorizationRecords,
+    source_ip: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<Principal, Denial> {
+    let token = records
+        .token
+        .as_ref()
+        .filter(|token| token.hash.matches(presented) && token.id == *presented.id())
+        .ok_or(Denial::Unauthenticated("unknown token"))?;
+    match token.status(now) {
+        TokenStatus::Active => {}
+        TokenStatus::Revoked => return Err(Denial::Unauthenticated("revoked token")),
+        TokenStatus::Expired => return Err(Denial::Unauthenticated("expired token")),
+    }
+    let org = records
+        .org
+        .as_ref()
+        .filter(|org| org.id == *presented.org())
+        .ok_or(Denial::Unauthenticated("no such organization"))?;
+    if org.status != OrgStatus::Active {
+        return Err(Denial::Unauthenticated("organization disabled"));
+    }
+    let permissions = match presented.owner() {
+        TokenOwner::Account(account_id) => {
+            let account = records
+                .account
+                .as_ref()
+                .filter(|account| account.id == *account_id && !account.is_deleted())
+                .ok_or(Denial::Unauthenticated("no such service account"))?;
+            if token.account.as_ref() != Some(account_id) {
+                return Err(Denial::Unauthenticated(
+                    "token does not belong to the account",
+                ));
+            }
+            if account.status != AccountStatus::Active {
+                return Err(Denial::Unauthenticated("service account disabled"));
+            }
+            if !allowed_from(&account.ip_allowlist, source_ip) {
+                return Err(Denial::Forbidden(
+                    "source address not in the account's allowlist",
+                ));
+            }
+            Permissions::narrowed(&account.roles, &account.grants, &token.scopes)
+        }
+        TokenOwner::Org => {
+            if token.account.is_some() || token.kind != TokenKind::Org {
+                return Err(Denial::Unauthenticated(
+                    "token does not belong to the organization",
+                ));
+            }
+            Permissions::of_org_token(&token.scopes)
+        }
+    };
+    if !allowed_from(org.token_policy.ip_allowlist(), source_ip) {
+        return Err(Denial::Forbidden(
+            "source address not in the organization's allowlist",
+        ));
+    }
+    Ok(Principal {
+        org: org.id.clone(),
+        account: presented.owner().account().cloned(),
+        token_id: token.id.clone(),
+        token_kind: token.kind,
+        permissions,
+    })
+}
+
+/// An empty allowlist allows anyone; a non-empty one needs a known address inside it.
+fn allowed_from(allowlist: &crate::access::IpAllowlist, source_ip: Option<IpAddr>) -> bool {
+    allowlist.is_empty() || source_ip.is_some_and(|ip| allowlist.allows(ip))
+}
+
+/// Context keys, as API Gateway passes them on to the backend (values are strings).
+mod context_keys {
+    pub const ORG: &str = "org";
+    pub const ACCOUNT: &str = "account";
+    pub const TOKEN_ID: &str = "tokenId";
+    pub const TOKEN_KIND: &str = "tokenKind";
+    pub const ROLES: &str = "roles";
+    pub const GRANTS: &str = "grants";
+}
+
+impl Principal {
+    /// Whether the principal holds `role` (or a stronger one) in `org`.
+    pub fn has_role_in(&self, org: &OrgId, role: Role) -> bool {
+        self.org == *org && self.permissions.roles.at_least(role)
+    }
+
+    /// The actor recorded for changes this principal makes.
+    pub fn actor(&self) -> Actor {
+        let (kind, id) = match &self.account {
+            Some(account) => (ActorKind::ServiceAccount, account.as_str()),
+            None => (ActorKind::OrgToken, self.org.as_str()),
+        };
+        Actor {
+            token_id: Some(self.token_id.clone()),
+            ..Actor::new(kind, id)
+        }
+    }
+
+    /// The context our authorizer attaches to an allowed request: org, account (empty for
+    /// org-wide tokens), token id and kind, and the effective roles and grants, each a
+    /// comma-separated string.
+    pub fn to_context(&self) -> BTreeMap<String, String> {
+        let roles: Vec<&str> = self.permissions.roles.iter().map(|r| r.as_str()).collect();
+        let grants: Vec<String> = self
+            .permissions
+            .grants
+            .iter()
+            .map(|g| format!("{}:{}", g.resource.as_str(), g.level.as_str()))
+            .collect();
+        BTreeMap::from([
+            (context_keys::ORG.into(), self.org.to_string()),
+            (
+                context_keys::ACCOUNT.into(),
+                self.account
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+            (context_keys::TOKEN_ID.into(), self.token_id.to_string()),
+            (
+                context_keys::TOKEN_KIND.into(),
+                token_kind_name(self.token_kind).into(),
+            ),
+            (context_keys::ROLES.into(), roles.join(",")),
+            (context_keys::GRANTS.into(), grants.join(",")),
+        ])
+    }
+
+    /// Reads back the context our authorizer attached. `Ok(None)` when the request carries
+    /// no such context (no authorizer, or another one); an error when it looks like ours but
+    /// is malformed.
+    pub fn from_context(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ParseError> {
+        let (Some(org), Some(token_id)) =
+            (lookup(context_keys::ORG), lookup(context_keys::TOKEN_ID))
+        else {
+            return Ok(None);
+        };
+        let account = match lookup(context_keys::ACCOUNT).unwrap_or_default().as_str() {
+            "" => None,
+            id => Some(ServiceAccountId::parse(id)?),
+        };
+        let token_kind = match lookup(context_keys::TOKEN_KIND).as_deref() {
+            Some("service_account") => TokenKind::ServiceAccount,
+            Some("org") => TokenKind::Org,
+            Some("access") => TokenKind::Access,
+            _ => {
+                return Err(ParseError::new(
+                    "the authorizer context has no valid token kind",
+                ));
+            }
+        };
+        let roles = split_list(lookup(context_keys::ROLES))
+            .map(|role| Role::parse(&role))
+            .collect::<Result<Vec<_>, _>>()?;
+        let grants = split_list(lookup(context_keys::GRANTS))
+            .map(|grant| match Scope::parse(&grant)? {
+                Scope::Grant(grant) => Ok(grant),
+                Scope::Role(_) => Err(ParseError::new("a grant is `<resource>:<level>`")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Self {
+            org: OrgId::parse(&org)?,
+            account,
+            token_id: TokenId::parse(&token_id)?,
+            token_kind,
+            permissions: Permissions {
+                roles: Roles::new(roles),
+                grants: Grants::parse(grants)?,
+            },
+        }))
+    }
+}
+
+fn split_list(value: Option<String>) -> impl Iterator<Item = String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+fn token_kind_name(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::ServiceAccount => "service_account",
+        TokenKind::Org => "org",
+        TokenKind::Access => "access",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::{AccessLevel, IpAllowlist, ResourceName};
+    use crate::model::{NewServiceAccount, NewToken, Organization, ServiceAccount, Token};
+    use crate::policy::TokenPolicy;
+    use crate::text::DisplayName;
+    use crate::token::TokenPrefix;
+    use time::Duration;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-07-01 12:00 UTC);
+
+    fn grant(resource: &str, level: AccessLevel) -> Grant {
+        Grant {
+            resource: ResourceName::parse(resource).unwrap(),
+            level,
+        }
+    }
+
+    fn scopes(texts: &[&str]) -> Scopes {
+        Scopes::parse(texts.iter().map(|t| Scope::parse(t).unwrap()).collect()).unwrap()
+    }
+
+    struct World {
+        presented: ParsedToken,
+        records: AuthorizationRecords,
+    }
+
+    fn world(owner_is_account: bool, token_scopes: Scopes) -> World {
+        let actor = Actor::system("test");
+        let org_id = OrgId::parse("acme").unwrap();
+        let org = Organization::new(
+            org_id.clone(),
+            DisplayName::parse("Acme").unwrap(),
+            TokenPolicy::default(),
+            actor.clone(),
+            NOW,
+        );
+        let account = ServiceAccount::new(
+            org_id.clone(),
+            ServiceAccountId::generate().unwrap(),
+            NewServiceAccount {
+                name: DisplayName::parse("ci").unwrap(),
+                description: None,
+                roles: Roles::new([Role::Writer]),
+                grants: Grants::parse(vec![grant("brain-1", AccessLevel::Write)]).unwrap(),
+                ip_allowlist: IpAllowlist::default(),
+            },
+            actor.clone(),
+            NOW,
+        );
+        let (owner, kind) = if owner_is_account {
+            (
+                TokenOwner::Account(account.id.clone()),
+                TokenKind::ServiceAccount,
+            )
+        } else {
+            (TokenOwner::Org, TokenKind::Org)
+        };
+        let presented = ParsedToken::generate(&TokenPrefix::default(), &org_id, owner).unwrap();
+        let token = Token::new(
+            kind,
+            &presented,
+            NewToken {
+                name: DisplayName::parse("t").unwrap(),
+                description: None,
+                scopes: token_scopes,
+                expires_at: Some(NOW + Duration::days(1)),
+            },
+            actor,
+            NOW,
+        );
+        World {
+            presented,
+            records: AuthorizationRecords {
+                org: Some(org),
+                account: owner_is_account.then_some(account),
+                token: Some(token),
+            },
+        }
+    }
+
+    fn decide(world: &World, ip: Option<&str>, now: OffsetDateTime) -> Result<Principal, Denial> {
+        authenticate(
+            &world.presented,
+            &world.records,
+            ip.map(|ip| ip.parse().unwrap()),
+            now,
+        )
+    }
+
+    #[test]
+    fn a_valid_account_token_carries_the_accounts_permissions() {
+        let w = world(true, Scopes::default());
+        let principal = decide(&w, None, NOW).unwrap();
+        assert_eq!(principal.org.as_str(), "acme");
+        assert!(principal.permissions.roles.contains(Role::Writer));
+        assert_eq!(principal.actor().kind, ActorKind::ServiceAccount);
+    }
+
+    #[test]
+    fn scopes_narrow_and_are_clamped_to_what_the_account_still_holds() {
+        let w = world(true, scopes(&["admin", "brain-1:owner", "brain-2:read"]));
+        let principal = decide(&w, None, NOW).unwrap();
+        assert_eq!(principal.permissions.roles, Roles::new([Role::Writer]));
+        let grants: Vec<_> = principal.permissions.grants.iter().cloned().collect();
+        assert_eq!(grants, vec![grant("brain-1", AccessLevel::Write)]);
+    }
+
+    #[test]
+    fn every_reason_to_refuse_is_a_401() {
+        type Change = Box<dyn Fn(&mut World)>;
+        let cases: Vec<(&str, Change)> = vec![
+            ("unknown", Box::new(|w| w.records.token = None)),
+            (
+                "revoked",
+                Box::new(|w| {
+                    w.records.token.as_mut().unwrap().revoked_at = Some(NOW - Duration::seconds(1))
+                }),
+            ),
+            (
+                "expired",
+                Box::new(|w| w.records.token.as_mut().unwrap().expires_at = Some(NOW)),
+            ),
+            ("no org", Box::new(|w| w.records.org = None)),
+            (
+                "org disabled",
+                Box::new(|w| w.records.org.as_mut().unwrap().status = OrgStatus::Disabled),
+            ),
+            ("no account", Box::new(|w| w.records.account = None)),
+            (
+                "account disabled",
+                Box::new(|w| w.records.account.as_mut().unwrap().status = AccountStatus::Disabled),
+            ),
+            (
+                "account deleted",
+                Box::new(|w| w.records.account.as_mut().unwrap().deleted_at = Some(NOW)),
+            ),
+        ];
+        for (name, change) in cases {
+            let mut w = world(true, Scopes::default());
+            change(&mut w);
+            assert!(
+                matches!(decide(&w, None, NOW), Err(Denial::Unauthenticated(_))),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_token_with_the_same_ids_is_unknown() {
+        let w = world(true, Scopes::default());
+        let forged = ParsedToken::generate(
+            &TokenPrefix::default(),
+            w.presented.org(),
+            w.presented.owner().clone(),
+        )
+        .unwrap();
+        let forged_world = World {
+            presented: forged,
+            records: w.records.clone(),
+        };
+        assert_eq!(
+            decide(&forged_world, None, NOW),
+            Err(Denial::Unauthenticated("unknown token"))
+        );
+    }
+
+    #[test]
+    fn allowlists_of_the_org_and_the_account_both_apply() {
+        let mut w = world(true, Scopes::default());
+        w.records.account.as_mut().unwrap().ip_allowlist =
+            IpAllowlist::parse(&["10.0.0.0/8", "2001:db8::/32"]).unwrap();
+        assert!(decide(&w, Some("10.1.1.1"), NOW).is_ok());
+        assert!(decide(&w, Some("2001:db8::5"), NOW).is_ok());
+        assert!(matches!(
+            decide(&w, Some("192.0.2.1"), NOW),
+            Err(Denial::Forbidden(_))
+        ));
+        assert!(matches!(decide(&w, None, NOW), Err(Denial::Forbidden(_))));
+
+        let policy = TokenPolicy::new(
+            crate::policy::LifetimePreset::OneYear,
+            crate::policy::LifetimePreset::OneYear,
+            false,
+            IpAllowlist::parse(&["10.1.0.0/16"]).unwrap(),
+        )
+        .unwrap();
+        w.records.org.as_mut().unwrap().token_policy = policy;
+        assert!(decide(&w, Some("10.1.1.1"), NOW).is_ok());
+        assert!(matches!(
+            decide(&w, Some("10.2.1.1"), NOW),
+            Err(Denial::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn org_tokens_hold_exactly_their_scopes() {
+        let w = world(false, scopes(&["admin", "brain-9:read"]));
+        let principal = decide(&w, None, NOW).unwrap();
+        assert_eq!(principal.account, None);
+        assert!(principal.has_role_in(&OrgId::parse("acme").unwrap(), Role::Admin));
+        assert!(!principal.has_role_in(&OrgId::parse("other").unwrap(), Role::Admin));
+        assert_eq!(principal.actor().kind, ActorKind::OrgToken);
+    }
+
+    #[test]
+    fn the_context_round_trips() {
+        let w = world(true, scopes(&["reader", "brain-1:read"]));
+        let principal = decide(&w, None, NOW).unwrap();
+        let context = principal.to_context();
+        let back = Principal::from_context(|key| context.get(key).cloned()).unwrap();
+        assert_eq!(back, Some(principal));
+        assert_eq!(Principal::from_context(|_| None).unwrap(), None);
+        let mut broken = context.clone();
+        broken.insert("roles".into(), "superuser".into());
+        assert!(Principal::from_context(|key| broken.get(key).cloned()).is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! Builds admin-API requests as the three event shapes `lambda_http` receives them: API
+//! Gateway REST (payload 1.0), HTTP API (payload 2.0) and Lambda function URL, each starting
+//! from a real event in `tests/fixtures/`.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+/// Which front door a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    RestV1,
+    HttpV2,
+    FunctionUrl,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 3] = [Shape::RestV1, Shape::HttpV2, Shape::FunctionUrl];
+}
+
+/// One request, before it is turned into an event.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub shape: Shape,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    source_ip: String,
+    authorizer: Option<Map<String, Value>>,
+    iam_arn: Option<String>,
+}
+
+impl ApiCall {
+    pub fn new(shape: Shape, method: &str, path: &str) -> Self {
+        Self {
+            shape,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: Vec::new(),
+            headers: vec![("user-agent".into(), "integration-tests/1.0".into())],
+            body: None,
+            source_ip: "198.51.100.7".into(),
+            authorizer: None,
+            iam_arn: None,
+        }
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(self, body: Value) -> Self {
+        self.raw_body(&body.to_string(), Some("application/json"))
+    }
+
+    pub fn raw_body(mut self, body: &str, content_type: Option<&str>) -> Self {
+        if let Some(content_type) = content_type {
+            self.headers
+                .push(("content-type".into(), content_type.into()));
+        }
+        self.body = Some(body.to_owned());
+        self
+    }
+
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
+        self
+    }
+
+    /// The context a Lambda authorizer attached.
+    pub fn authorizer_context(mut self, context: Map<String, Value>) -> Self {
+        self.authorizer = Some(context);
+        self
+    }
+
+    /// The caller authenticated with IAM (SigV4) by API Gateway or the function URL.
+    pub fn iam(mut self, arn: &str) -> Self {
+        self.iam_arn = Some(arn.to_owned());
+        self
+    }
+
+    /// The event JSON.
+    pub fn event(&self) -> Value {
+        match self.shape {
+            Shape::RestV1 => self.rest_event(),
+            Shape::HttpV2 => self.http_event(fixture("apigw-http-request.json")),
+            Shape::FunctionUrl => self.http_event(fixture("function-url-request.json")),
+        }
+    }
+
+    /// The request `lambda_http` hands the handler for this event.
+    pub fn request(&self) -> lambda_http::Request {
+        lambda_http::request::from_str(&self.event().to_string())
+            .unwrap_or_else(|error| panic!("{:?} event does not parse: {error}", self.shape))
+    }
+
+    fn header_map(&self) -> Map<String, Value> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect()
+    }
+
+    fn rest_event(&self) -> Value {
+        let mut event = fixture("apigw-rest-request.json");
+        event["path"] = json!(self.path);
+        event["httpMethod"] = json!(self.method);
+        event["resource"] = json!("/{proxy+}");
+        event["pathParameters"] = json!({"proxy": self.path.trim_start_matches('/')});
+        event["headers"] = Value::Object(self.header_map());
+        event["multiValueHeaders"] = Value::Object(
+            self.headers
+                .iter()
+                .map(|(name, value)| (name.clone(), json!([value])))
+                .collect(),
+        );
+        if self.query.is_empty() {
+            event["queryStringParameters"] = Value::Null;
+            event["multiValueQueryStringParameters"] = Value::Null;
+        } else {
+            event["queryStringParameters"] = Value::Object(
+                self.query
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect(),
+            );
+            let mut multi = Map::new();
+            for (name, value) in &self.query {
+                if let Some(values) = multi
+                    .entry(name.clone())
+                    .or_insert_with(|| json!([]))
+                    .as_array_mut()
+                {
+                    values.push(json!(value));
+                }
+            }
+            event["multiValueQueryStringParameters"] = Value::Object(multi);
+        }
+        event["body"] = self.body.as_ref().map_or(Value::Null, |body| json!(body));
+        event["isBase64Encoded"] = json!(false);
+        let context = &mut event["requestContext"];
+        context["path"] = json!(format!("/testStage{}", self.path));
+        context["httpMethod"] = json!(self.method);
+        context["identity"] = json!({
+            "sourceIp": self.source_ip,
+            "userAgent": "integration-tests/1.0",
+            "userArn": self.iam_arn,
+            "caller": null, "user": null, "accessKey": null, "accountId": null,
+            "apiKey": null, "apiKeyId": null, "cognitoIdentityPoolId": null,
+            "cognitoIdentityId": null, "cognitoAuthenticationType": null,
+            "cognitoAuthenticationProvider": null
+        });
+        match &self.authorizer {
+            Some(fields) => {
+                let mut authorizer = fields.clone();
+                authorizer.insert("principalId".into(), json!("principal"));
+                context["authorizer"] = Value::Object(authorizer);
+            }
+            None => {
+                if let Some(context) = context.as_object_mut() {
+                    context.remove("authorizer");
+                }
+            }
+        }
+        event
+    }
+
+    fn http_event(&self, mut event: Value) -> Value {
+        let query: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        event["rawPath"] = json!(self.path);
+        event["rawQueryString"] = json!(query.join("&"));
+        event["headers"] = Value::Object(self.header_map());
+        if !self.query.is_empty() {
+            event["queryStringParameters"] = Value::Object(
+                self.query
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect(),
+            );
+        }
+        match &self.body {
+            Some(body) => event["body"] = json!(body),
+            None => {
+                if let Some(event) = event.as_object_mut() {
+                    event.remove("body");
+                }
+            }
+        }
+        event["isBase64Encoded"] = json!(false);
+        let context = &mut event["requestContext"];
+        context["http"]["method"] = json!(self.method);
+        context["http"]["path"] = json!(self.path);
+        context["http"]["sourceIp"] = json!(self.source_ip);
+        if let Some(context) = context.as_object_mut() {
+            context.remove("authentication");
+            context.remove("authorizer");
+        }
+        let mut authorizer = Map::new();
+        if let Some(fields) = &self.authorizer {
+            authorizer.insert("lambda".into(), Value::Object(fields.clone()));
+        }
+        if let Some(arn) = &self.iam_arn {
+            authorizer.insert(
+                "iam".into(),
+                json!({
+                    "accessKey": "ASIAEXAMPLE",
+                    "accountId": "111122223333",
+                    "callerId": "AROAEXAMPLE:admin",
+                    "principalOrgId": null,
+                    "userArn": arn,
+                    "userId": "AROAEXAMPLE:admin"
+                }),
+            );
+        }
+        if !authorizer.is_empty() {
+            context["authorizer"] = Value::Object(authorizer);
+        }
+        event
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("parsing {}: {error}", path.display()))
+}
