@@ -76,7 +76,16 @@ async fn the_full_lifecycle_works_in_every_event_shape() {
             .await;
         assert_eq!(created.status, 201, "{shape:?}: {:?}", created.body);
         let id = created.body["id"].as_str().unwrap().to_owned();
-        assert_eq!(created.header("location"), Some(item(&id).as_str()));
+        // REST API URLs carry the stage; HTTP APIs ($default stage) and function URLs do not.
+        let stage = if shape == Shape::RestV1 {
+            "/testStage"
+        } else {
+            ""
+        };
+        assert_eq!(
+            created.header("location"),
+            Some(format!("{stage}{}", item(&id)).as_str())
+        );
         assert_eq!(created.header("etag"), Some("\"1\""));
         assert_eq!(created.header("cache-control"), Some("no-store"));
         assert_eq!(created.body["status"], "ACTIVE");

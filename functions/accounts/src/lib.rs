@@ -145,7 +145,10 @@ impl Call<'_> {
             self.context.clock.now(),
         );
         self.context.store.create_account(&account).await?;
-        let location = format!("/v1/orgs/{}/service-accounts/{}", account.org, account.id);
+        let location = format!(
+            "{}/v1/orgs/{}/service-accounts/{}",
+            self.request.base_path, account.org, account.id
+        );
         let response = json(StatusCode::CREATED, &AccountView::from(&account))?;
         Ok(with_location(
             with_etag(response, account.version),

@@ -15,6 +15,9 @@ pub struct ApiRequest {
     pub method: Method,
     /// The path without the API Gateway stage (`/v1/orgs/acme/service-accounts`).
     pub path: String,
+    /// What precedes `path` in the URL the client called: the REST API stage (`/prod`), or
+    /// nothing. Links (`Location`) are built with it so they resolve for the client.
+    pub base_path: String,
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
@@ -30,6 +33,12 @@ pub struct ApiRequest {
 impl ApiRequest {
     pub fn from_lambda(request: Request) -> Self {
         let path = request.raw_http_path().to_owned();
+        let base_path = request
+            .uri()
+            .path()
+            .strip_suffix(path.as_str())
+            .unwrap_or_default()
+            .to_owned();
         let query = request
             .query_string_parameters_ref()
             .map(|query| {
@@ -42,6 +51,7 @@ impl ApiRequest {
         let mut this = Self {
             method: request.method().clone(),
             path,
+            base_path,
             query,
             headers: request.headers().clone(),
             body: Vec::new(),
