@@ -309,6 +309,16 @@ pub struct Token {
     pub revoked_at: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_by: Option<Actor>,
+    /// The token this one replaced by rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_from: Option<TokenId>,
+    /// The token that replaced this one by rotation (this one dies at `revoked_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_to: Option<TokenId>,
+    /// For an OAuth2 access token: the client secret (a token of the same account) it was
+    /// issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_for: Option<TokenId>,
     /// When a revoked token's record may be removed (its retention): it overrides the expiry
     /// as the item's TTL, so a revoked token stays listed as revoked until then.
     #[serde(
@@ -354,6 +364,9 @@ impl Token {
             last_used_at: None,
             revoked_at: None,
             revoked_by: None,
+            rotated_from: None,
+            rotated_to: None,
+            issued_for: None,
             purge_after: None,
             version: 1,
         }

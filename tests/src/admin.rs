@@ -53,6 +53,7 @@ pub struct OrgAdmin {
 pub struct AdminWorld {
     pub tables: TestTables,
     pub context: AdminContext,
+    pub tokens_context: tokens::TokensContext,
     pub clock: Arc<ManualClock>,
     pub acme: OrgAdmin,
 }
@@ -68,9 +69,14 @@ impl AdminWorld {
             retention: Duration::days(30),
             clock: clock.clone(),
         };
+        let tokens_context = tokens::TokensContext {
+            admin: context.clone(),
+            access_token_lifetime: Duration::hours(1),
+        };
         let mut world = Self {
             tables,
             context,
+            tokens_context,
             clock,
             acme: OrgAdmin {
                 org: OrgId::parse("acme").unwrap(),
@@ -168,6 +174,15 @@ impl AdminWorld {
     pub async fn accounts(&self, call: ApiCall) -> Reply {
         reply(
             accounts::handle(&self.context, call.request())
+                .await
+                .unwrap(),
+        )
+    }
+
+    /// Calls the tokens function's handler with `call` as a real event.
+    pub async fn tokens(&self, call: ApiCall) -> Reply {
+        reply(
+            tokens::handle(&self.tokens_context, call.request())
                 .await
                 .unwrap(),
         )

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod events;
+pub mod logs;
 pub mod runtime_api;
 
 use std::collections::HashMap;

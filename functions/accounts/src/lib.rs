@@ -26,7 +26,6 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{AccountStatus, ServiceAccount};
-use shared::store::PageLimit;
 use shared::token::TokenOwner;
 
 use crate::dto::{AccountList, AccountView, CreateAccount, DisableAccount, PatchAccount};
@@ -157,31 +156,7 @@ impl Call<'_> {
     }
 
     async fn list(&self) -> Result<Response<Body>, ApiError> {
-        let mut limit = PageLimit::default();
-        let mut cursor = None;
-        for (name, value) in &self.request.query {
-            match name.as_str() {
-                "limit" => {
-                    limit = value
-                        .parse::<u64>()
-                        .ok()
-                        .and_then(|n| PageLimit::parse(n).ok())
-                        .ok_or_else(|| {
-                            ApiError::bad_request(
-                                "invalid-parameter",
-                                "`limit` is a whole number from 1 to 100",
-                            )
-                        })?;
-                }
-                "cursor" => cursor = Some(value.as_str()),
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "invalid-parameter",
-                        "the only query parameters are `limit` and `cursor`",
-                    ));
-                }
-            }
-        }
+        let (limit, cursor) = self.request.page()?;
         let page = self
             .context
             .store

@@ -7,7 +7,10 @@ use lambda_http::http::{HeaderMap, Method};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
+use shared::store::PageLimit;
 use shared::token::TokenSecret;
+
+use crate::problem::ApiError;
 
 /// A request to the admin API.
 #[derive(Debug)]
@@ -90,6 +93,37 @@ impl ApiRequest {
             _ => Vec::new(),
         };
         this
+    }
+
+    /// `limit` and `cursor` of a list request; any other query parameter is refused, so a
+    /// typo (`limt`) is not silently ignored.
+    pub fn page(&self) -> Result<(PageLimit, Option<&str>), ApiError> {
+        let mut limit = PageLimit::default();
+        let mut cursor = None;
+        for (name, value) in &self.query {
+            match name.as_str() {
+                "limit" => {
+                    limit = value
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|n| PageLimit::parse(n).ok())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                "invalid-parameter",
+                                "`limit` is a whole number from 1 to 100",
+                            )
+                        })?;
+                }
+                "cursor" => cursor = Some(value.as_str()),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "invalid-parameter",
+                        "the only query parameters are `limit` and `cursor`",
+                    ));
+                }
+            }
+        }
+        Ok((limit, cursor))
     }
 
     /// The first value of a header, if it is valid text.

@@ -370,6 +370,51 @@ impl DynamoStore {
         self.query_page(org, &prefix, None, limit, cursor).await
     }
 
+    /// Stores `new` and the changed `old` token (revoked at once or at the end of a grace
+    /// period, pointing at `new`) in one transaction: either the rotation happened or
+    /// nothing did. `old` must still be at the version it was read at.
+    pub async fn rotate_token(&self, old: &Token, new: &Token) -> Result<Token, StoreError> {
+        let mut next = old.clone();
+        next.set_version(old.version + 1);
+        let create = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(new)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .build()
+            .map_err(|error| StoreError::dynamo("TransactWriteItems", error))?;
+        let replace = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(encode(&next)?))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()))
+            .build()
+            .map_err(|error| StoreError::dynamo("TransactWriteItems", error))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(create).build())
+            .transact_items(TransactWriteItem::builder().put(replace).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(next),
+            Err(error)
+                if error.as_service_error().is_some_and(|e| {
+                    e.is_transaction_canceled_exception()
+                        && e.to_string().contains("ConditionalCheckFailed")
+                }) =>
+            {
+                Err(StoreError::VersionConflict {
+                    entity: "token",
+                    expected: old.version,
+                })
+            }
+            Err(error) => Err(StoreError::dynamo("TransactWriteItems", error)),
+        }
+    }
+
     /// Revokes every token of `owner` that is not revoked yet, as `actor`, keeping each
     /// record for `retention`. A token changed concurrently (its last-used time, say) is
     /// re-read and revoked again. Returns how many tokens this call revoked.

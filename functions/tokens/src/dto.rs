@@ -1,0 +1,260 @@
+//! Request bodies and response views of the token routes. The secret appears in exactly one
+//! view, [`MintedToken`], the answer to a mint or a rotation; every other view carries only
+//! the display prefix.
+
+use admin_api::problem::{ApiError, FieldError};
+use serde::{Deserialize, Serialize};
+use shared::access::{Scope, Scopes};
+use shared::model::{Actor, ActorKind, NewToken, Token, TokenKind, TokenStatus};
+use shared::policy::{LifetimePreset, PolicyViolation, TokenLifetime, TokenPolicy};
+use shared::store::Page;
+use shared::text::{Description, DisplayName};
+use shared::token::ParsedToken;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::MAX_GRACE;
+
+/// `POST .../tokens` and `POST .../service-tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MintToken {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// A preset (`1h` `1d` `30d` `90d` `1y` `2y` `5y`) or `never`.
+    #[serde(default)]
+    lifetime: Option<String>,
+    /// An explicit expiry (RFC 3339), instead of `lifetime`.
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// A validated mint request.
+#[derive(Debug)]
+pub struct MintRequest {
+    pub fields: NewToken,
+}
+
+impl MintToken {
+    pub fn validate(
+        self,
+        policy: &TokenPolicy,
+        now: OffsetDateTime,
+    ) -> Result<MintRequest, ApiError> {
+        let mut errors = Vec::new();
+        let name = DisplayName::parse(&self.name)
+            .map_err(|e| errors.push(FieldError::new("name", e.reason())))
+            .ok();
+        let description = match self.description.as_deref().map(Description::parse) {
+            None => Some(None),
+            Some(Ok(description)) => Some(Some(description)),
+            Some(Err(e)) => {
+                errors.push(FieldError::new("description", e.reason()));
+                None
+            }
+        };
+        let mut scopes = Vec::new();
+        for (i, scope) in self.scopes.iter().enumerate() {
+            match Scope::parse(scope) {
+                Ok(scope) => scopes.push(scope),
+                Err(e) => errors.push(FieldError::new(format!("scopes[{i}]"), e.reason())),
+            }
+        }
+        let scopes = Scopes::parse(scopes)
+            .map_err(|e| errors.push(FieldError::new("scopes", e.reason())))
+            .ok();
+        let (field, lifetime) = match (&self.lifetime, &self.expires_at) {
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new(
+                    "expiresAt",
+                    "give either `lifetime` or `expiresAt`, not both",
+                ));
+                ("lifetime", None)
+            }
+            (Some(lifetime), None) if lifetime == "never" => {
+                ("lifetime", Some(TokenLifetime::NonExpiring))
+            }
+            (Some(lifetime), None) => match LifetimePreset::parse(lifetime) {
+                Ok(preset) => ("lifetime", Some(TokenLifetime::Preset(preset))),
+                Err(e) => {
+                    errors.push(FieldError::new(
+                        "lifetime",
+                        format!("{} (or `never`)", e.reason()),
+                    ));
+                    ("lifetime", None)
+                }
+            },
+            (None, Some(at)) => match OffsetDateTime::parse(at, &Rfc3339) {
+                Ok(at) => ("expiresAt", Some(TokenLifetime::ExpiresAt(at))),
+                Err(_) => {
+                    errors.push(FieldError::new(
+                        "expiresAt",
+                        "an RFC 3339 date-time such as 2027-01-31T00:00:00Z",
+                    ));
+                    ("expiresAt", None)
+                }
+            },
+            (None, None) => ("lifetime", None),
+        };
+        let expires_at = match policy.resolve_expiry(lifetime, now) {
+            Ok(expires_at) => Some(expires_at),
+            Err(violation) => {
+                if errors.is_empty() || !matches!(violation, PolicyViolation::BeyondMaximum { .. })
+                {
+                    errors.push(FieldError::new(field, violation.to_string()));
+                }
+                None
+            }
+        };
+        match (name, description, scopes, expires_at) {
+            (Some(name), Some(description), Some(scopes), Some(expires_at))
+                if errors.is_empty() =>
+            {
+                Ok(MintRequest {
+                    fields: NewToken {
+                        name,
+                        description,
+                        scopes,
+                        expires_at,
+                    },
+                })
+            }
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
+}
+
+/// `POST .../rotate` and `POST /v1/tokens/self/rotate`: an optional body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RotateToken {
+    /// How long the old token keeps working, in seconds (0–604800, i.e. up to 7 days).
+    #[serde(default)]
+    grace_period_seconds: Option<i64>,
+}
+
+impl RotateToken {
+    pub fn grace(&self) -> Result<Duration, ApiError> {
+        let seconds = self.grace_period_seconds.unwrap_or(0);
+        if !(0..=MAX_GRACE.whole_seconds()).contains(&seconds) {
+            return Err(ApiError::invalid(
+                "gracePeriodSeconds",
+                "between 0 and 604800 (7 days)",
+            ));
+        }
+        Ok(Duration::seconds(seconds))
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActorView {
+    kind: ActorKind,
+    id: String,
+}
+
+impl From<&Actor> for ActorView {
+    fn from(actor: &Actor) -> Self {
+        Self {
+            kind: actor.kind,
+            id: actor.id.clone(),
+        }
+    }
+}
+
+/// A token's metadata, as the API shows it: never the secret, never the hash.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    id: String,
+    kind: TokenKind,
+    org: String,
+    account: Option<String>,
+    name: String,
+    description: Option<String>,
+    display_prefix: String,
+    scopes: Vec<String>,
+    status: TokenStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    created_by: ActorView,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    revoked_at: Option<OffsetDateTime>,
+    revoked_by: Option<ActorView>,
+    rotated_from: Option<String>,
+    rotated_to: Option<String>,
+    version: u64,
+}
+
+impl TokenView {
+    pub fn new(token: &Token, now: OffsetDateTime) -> Self {
+        Self {
+            id: token.id.to_string(),
+            kind: token.kind,
+            org: token.org.to_string(),
+            account: token.account.as_ref().map(ToString::to_string),
+            name: token.name.to_string(),
+            description: token.description.as_ref().map(ToString::to_string),
+            display_prefix: token.display_prefix.clone(),
+            scopes: token.scopes.iter().map(ToString::to_string).collect(),
+            status: token.status(now),
+            created_at: token.created_at,
+            created_by: ActorView::from(&token.created_by),
+            expires_at: token.expires_at,
+            last_used_at: token.last_used_at,
+            revoked_at: token.revoked_at,
+            revoked_by: token.revoked_by.as_ref().map(ActorView::from),
+            rotated_from: token.rotated_from.as_ref().map(ToString::to_string),
+            rotated_to: token.rotated_to.as_ref().map(ToString::to_string),
+            version: token.version,
+        }
+    }
+}
+
+/// The answer to a mint or rotation: the token, shown this once, and its metadata.
+#[derive(Debug, Serialize)]
+pub struct MintedToken {
+    token: String,
+    #[serde(flatten)]
+    metadata: TokenView,
+}
+
+impl MintedToken {
+    pub fn new(parsed: &ParsedToken, token: &Token, now: OffsetDateTime) -> Self {
+        Self {
+            token: parsed.secret().expose_secret().to_owned(),
+            metadata: TokenView::new(token, now),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenList {
+    items: Vec<TokenView>,
+    next_cursor: Option<String>,
+}
+
+impl TokenList {
+    pub fn new(page: Page<Token>, now: OffsetDateTime) -> Self {
+        Self {
+            items: page
+                .items
+                .iter()
+                .map(|token| TokenView::new(token, now))
+                .collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevokedCount {
+    pub revoked: usize,
+}
