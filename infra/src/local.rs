@@ -179,9 +179,9 @@ fn which_java() -> anyhow::Result<PathBuf> {
         .context("java is not installed: DynamoDB Local needs Java 17 (scripts/setup installs it)")
 }
 
-/// A DynamoDB client for a local endpoint, with the fixed credentials DynamoDB Local accepts.
-pub async fn client_for(endpoint: &str) -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+/// AWS configuration for a local endpoint, with the fixed credentials DynamoDB Local accepts.
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(LOCAL_REGION))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(
@@ -192,6 +192,10 @@ pub async fn client_for(endpoint: &str) -> Client {
             "dynamodb-local",
         ))
         .load()
-        .await;
-    Client::new(&config)
+        .await
+}
+
+/// A DynamoDB client for a local endpoint.
+pub async fn client_for(endpoint: &str) -> Client {
+    Client::new(&sdk_config_for(endpoint).await)
 }

@@ -96,6 +96,8 @@ pub struct Principal {
     pub account: Option<ServiceAccountId>,
     pub token_id: TokenId,
     pub token_kind: TokenKind,
+    /// The token's own scopes, as minted (the effective permissions are in `permissions`).
+    pub scopes: Scopes,
     pub permissions: Permissions,
 }
 
@@ -177,6 +179,7 @@ pub fn authenticate(
         account: presented.owner().account().cloned(),
         token_id: token.id.clone(),
         token_kind: token.kind,
+        scopes: token.scopes.clone(),
         permissions,
     })
 }
@@ -194,6 +197,7 @@ mod context_keys {
     pub const TOKEN_KIND: &str = "tokenKind";
     pub const ROLES: &str = "roles";
     pub const GRANTS: &str = "grants";
+    pub const SCOPES: &str = "scopes";
 }
 
 impl Principal {
@@ -215,10 +219,11 @@ impl Principal {
     }
 
     /// The context our authorizer attaches to an allowed request: org, account (empty for
-    /// org-wide tokens), token id and kind, and the effective roles and grants, each a
-    /// comma-separated string.
+    /// org-wide tokens), token id and kind, the effective roles and grants, and the token's
+    /// own scopes, each a comma-separated string.
     pub fn to_context(&self) -> BTreeMap<String, String> {
         let roles: Vec<&str> = self.permissions.roles.iter().map(|r| r.as_str()).collect();
+        let scopes: Vec<String> = self.scopes.iter().map(ToString::to_string).collect();
         let grants: Vec<String> = self
             .permissions
             .grants
@@ -241,6 +246,7 @@ impl Principal {
             ),
             (context_keys::ROLES.into(), roles.join(",")),
             (context_keys::GRANTS.into(), grants.join(",")),
+            (context_keys::SCOPES.into(), scopes.join(",")),
         ])
     }
 
@@ -278,11 +284,15 @@ impl Principal {
                 Scope::Role(_) => Err(ParseError::new("a grant is `<resource>:<level>`")),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let scopes = split_list(lookup(context_keys::SCOPES))
+            .map(|scope| Scope::parse(&scope))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Self {
             org: OrgId::parse(&org)?,
             account,
             token_id: TokenId::parse(&token_id)?,
             token_kind,
+            scopes: Scopes::parse(scopes)?,
             permissions: Permissions {
                 roles: Roles::new(roles),
                 grants: Grants::parse(grants)?,

@@ -332,6 +332,10 @@ impl TokenHash {
         hex::encode(self.0)
     }
 
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Whether `presented` is the token this hash was made from, in constant time.
     pub fn matches(&self, presented: &ParsedToken) -> bool {
         self.0.ct_eq(&presented.hash().0).into()

@@ -240,3 +240,86 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text)
         .unwrap_or_else(|error| panic!("parsing {}: {error}", path.display()))
 }
+
+/// The shapes of authorizer events API Gateway sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerShape {
+    RestToken,
+    RestRequest,
+    HttpApi,
+}
+
+impl AuthorizerShape {
+    pub const ALL: [AuthorizerShape; 3] = [Self::RestToken, Self::RestRequest, Self::HttpApi];
+}
+
+/// The API and stage every authorizer event is for.
+pub const ARN_BASE: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod";
+
+/// An authorizer event for `method path` from `source_ip`, carrying `authorization` (the
+/// header's whole value, e.g. `Bearer svc_...`) when given. Built from the real events in
+/// `tests/fixtures/authorizer-*.json`.
+pub fn authorizer_event(
+    shape: AuthorizerShape,
+    authorization: Option<&str>,
+    method: &str,
+    path: &str,
+    source_ip: &str,
+) -> Value {
+    let arn = format!("{ARN_BASE}/{method}{path}");
+    match shape {
+        AuthorizerShape::RestToken => {
+            let mut event = fixture("authorizer-rest-token.json");
+            event["methodArn"] = json!(arn);
+            match authorization {
+                Some(value) => event["authorizationToken"] = json!(value),
+                None => {
+                    if let Some(event) = event.as_object_mut() {
+                        event.remove("authorizationToken");
+                    }
+                }
+            }
+            event
+        }
+        AuthorizerShape::RestRequest => {
+            let mut event = fixture("authorizer-rest-request.json");
+            event["methodArn"] = json!(arn);
+            event["resource"] = json!(path);
+            event["path"] = json!(path);
+            event["httpMethod"] = json!(method);
+            // REST API headers keep the client's capitalization.
+            let headers = match authorization {
+                Some(value) => json!({"Authorization": value, "User-Agent": "tests"}),
+                None => json!({"User-Agent": "tests"}),
+            };
+            event["multiValueHeaders"] = json!({});
+            event["headers"] = headers;
+            event["requestContext"]["path"] = json!(format!("/prod{path}"));
+            event["requestContext"]["httpMethod"] = json!(method);
+            event["requestContext"]["identity"]["sourceIp"] = json!(source_ip);
+            event
+        }
+        AuthorizerShape::HttpApi => {
+            let mut event = fixture("authorizer-http-api.json");
+            event["routeArn"] = json!(arn);
+            event["routeKey"] = json!(format!("{method} {path}"));
+            event["rawPath"] = json!(path);
+            event["identitySource"] = match authorization {
+                Some(value) => json!([value]),
+                None => Value::Null,
+            };
+            event["headers"] = match authorization {
+                Some(value) => json!({"authorization": value, "user-agent": "tests"}),
+                None => json!({"user-agent": "tests"}),
+            };
+            let context = &mut event["requestContext"];
+            context["http"]["method"] = json!(method);
+            context["http"]["path"] = json!(path);
+            context["http"]["sourceIp"] = json!(source_ip);
+            if let Some(context) = context.as_object_mut() {
+                context.remove("authentication");
+            }
+            event
+        }
+    }
+}

@@ -10,6 +10,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod admin;
+pub mod counting;
 pub mod events;
 pub mod logs;
 pub mod runtime_api;

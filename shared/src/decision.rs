@@ -1,0 +1,79 @@
+//! The authorizer's decision: a pure function of the presented token, the records one
+//! `BatchGetItem` returned, the request (method, path, source address) and the route map.
+//!
+//! | situation | decision |
+//! | --- | --- |
+//! | no token, malformed, wrong prefix, bad checksum | 401, decided before any read (see `ParsedToken::parse`) |
+//! | unknown token, hash mismatch, revoked, expired | 401 |
+//! | organization missing or disabled; account missing, deleted or disabled | 401 |
+//! | source address outside the organization's or the account's allowlist | 403 |
+//! | route not in the map, or not allowed to the token's roles, scopes and grants | 403 |
+//! | otherwise | allow |
+
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+use crate::authn::{Denial, Principal, authenticate};
+use crate::routes::{AllowedRoute, RouteMap};
+use crate::store::AuthorizationRecords;
+use crate::token::ParsedToken;
+
+/// What the request is for.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    pub method: &'a str,
+    /// The resource path, without the stage (`/items/42`).
+    pub path: &'a str,
+    pub source_ip: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// 401: no valid token.
+    Unauthorized(&'static str),
+    /// Refused with a 403. `allowed` lists what the principal may call (empty when the
+    /// source address was refused), so the policy answered is right for every route.
+    Forbidden {
+        principal: Option<Principal>,
+        allowed: Vec<AllowedRoute>,
+        reason: &'static str,
+    },
+    Allow {
+        principal: Principal,
+        allowed: Vec<AllowedRoute>,
+    },
+}
+
+pub fn decide(
+    presented: &ParsedToken,
+    records: &AuthorizationRecords,
+    facts: &RequestFacts<'_>,
+    routes: &RouteMap,
+    now: OffsetDateTime,
+) -> Decision {
+    let principal = match authenticate(presented, records, facts.source_ip, now) {
+        Ok(principal) => principal,
+        Err(Denial::Unauthenticated(reason)) => return Decision::Unauthorized(reason),
+        Err(Denial::Forbidden(reason)) => {
+            return Decision::Forbidden {
+                principal: None,
+                allowed: Vec::new(),
+                reason,
+            };
+        }
+    };
+    let allowed = routes.allowed(&principal.permissions);
+    let permitted = routes
+        .find(facts.method, facts.path)
+        .is_some_and(|(rule, params)| rule.permits(&principal.permissions, &params));
+    if permitted {
+        Decision::Allow { principal, allowed }
+    } else {
+        Decision::Forbidden {
+            principal: Some(principal),
+            allowed,
+            reason: "the token may not call this route",
+        }
+    }
+}
