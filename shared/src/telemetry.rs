@@ -1,17 +1,22 @@
-//! Logging for the functions: one JSON object per line (CloudWatch parses them), level from
-//! `RUST_LOG` (default `info`). Set up once per cold start, in `main`.
+//! Logging for the functions: one JSON object per line (CloudWatch parses them), at the level
+//! `RUST_LOG` names (`error`, `warn`, `info`, `debug`, `trace`; default `info`). Set up once per
+//! cold start, in `main`. A plain level filter, not `EnvFilter`, keeps `regex` out of the
+//! binaries.
 //!
 //! Secrets never reach a log: token text lives in [`crate::token::TokenSecret`], whose
-//! `Debug` and `Display` are redacted, and handlers skip it in their spans.
+//! `Debug` and `Display` are redacted, and handlers log tokens by display prefix only.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 /// Installs the JSON subscriber. A second call (a test that starts two handlers) is a no-op.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|level| level.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_current_span(false)
         .with_ansi(false)
         .with_target(false)

@@ -31,6 +31,8 @@ pub enum Outcome {
 #[derive(Default)]
 struct Shared {
     pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    /// When the function first asked for an invocation: its initialization was done.
+    first_poll: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 struct ApiState {
@@ -41,6 +43,8 @@ struct ApiState {
 /// A function binary running against a local Runtime API. The process is killed on drop.
 #[derive(Debug)]
 pub struct LocalFunction {
+    /// When the process was spawned.
+    pub started_at: std::time::Instant,
     child: Child,
     events: mpsc::Sender<(String, Value)>,
     shared: Arc<SharedHandle>,
@@ -59,7 +63,15 @@ impl std::fmt::Debug for SharedHandle {
 impl LocalFunction {
     /// Starts the workspace binary `name` (built by `cargo build --workspace`) with `env`.
     pub async fn start(name: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let binary = workspace_binary(name)?;
+        Self::start_binary(&workspace_binary(name)?, name, env).await
+    }
+
+    /// Starts the function binary at `binary` with `env`.
+    pub async fn start_binary(
+        binary: &std::path::Path,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let (events, next) = mpsc::channel(16);
         let shared = Arc::new(Shared::default());
         let state = Arc::new(ApiState {
@@ -82,7 +94,8 @@ impl LocalFunction {
         let address = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, app).await });
 
-        let child = Command::new(&binary)
+        let started_at = std::time::Instant::now();
+        let child = Command::new(binary)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
@@ -99,11 +112,30 @@ impl LocalFunction {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         Ok(Self {
+            started_at,
             child,
             events,
             shared: Arc::new(SharedHandle(shared)),
             invocations: 0,
         })
+    }
+
+    /// How long the function took from spawn to its first request for work (its init), once
+    /// it has asked.
+    pub async fn init_duration(&self) -> anyhow::Result<std::time::Duration> {
+        for _ in 0..3000 {
+            if let Some(first) = *self
+                .shared
+                .0
+                .first_poll
+                .lock()
+                .map_err(|_| anyhow!("poisoned"))?
+            {
+                return Ok(first - self.started_at);
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        bail!("the function did not finish initializing within 6 s")
     }
 
     /// Sends one event and waits for the function's answer.
@@ -130,6 +162,9 @@ impl LocalFunction {
 }
 
 async fn next_invocation(State(state): State<Arc<ApiState>>) -> (StatusCode, HeaderMap, String) {
+    if let Ok(mut first) = state.shared.first_poll.lock() {
+        first.get_or_insert_with(std::time::Instant::now);
+    }
     let Some((id, event)) = state.next.lock().await.recv().await else {
         return (StatusCode::GONE, HeaderMap::new(), String::new());
     };

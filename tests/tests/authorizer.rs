@@ -748,3 +748,74 @@ async fn last_used_is_written_at_most_once_per_interval_and_never_blocks() {
         .await;
     assert_eq!(reply.status, 200);
 }
+
+#[tokio::test]
+async fn a_positive_cache_reuses_records_only_for_its_ttl_which_is_the_revocation_delay() {
+    let f = fixture().await;
+    let config = AuthorizerConfig::from_lookup(TokenPrefix::default(), |name| {
+        (name == "POSITIVE_CACHE_TTL_SECONDS").then(|| "60".to_owned())
+    })
+    .unwrap();
+    let cached = Authorizer::with_clock(f.store.clone(), config, f.world.clock.clone());
+    let (account, token) = reader(&f.world, &[]).await;
+    let event = || {
+        authorizer_event(
+            AuthorizerShape::RestRequest,
+            Some(&format!("Bearer {token}")),
+            "GET",
+            "/items",
+            INSIDE_V4,
+        )
+    };
+    f.counter.take();
+    assert!(cached.handle(event()).await.is_ok());
+    assert_eq!(f.counter.take().get("BatchGetItem"), Some(&1));
+    assert!(cached.handle(event()).await.is_ok());
+    assert_eq!(
+        f.counter.take().get("BatchGetItem"),
+        None,
+        "served from the container's cache"
+    );
+
+    let revoke = format!(
+        "/v1/orgs/acme/service-accounts/{account}/tokens/{}",
+        &token[4..20]
+    );
+    let reply = f
+        .world
+        .tokens(ApiCall::new(Shape::HttpV2, "DELETE", &revoke).bearer(&f.world.acme.token))
+        .await;
+    assert_eq!(reply.status, 204);
+    f.world.clock.advance(Duration::seconds(59));
+    assert!(
+        cached.handle(event()).await.is_ok(),
+        "within the TTL the revocation is not seen yet"
+    );
+    f.world.clock.advance(Duration::seconds(2));
+    let refused = cached.handle(event()).await;
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "Unauthorized",
+        "past the TTL it is"
+    );
+    // Other routes are still decided afresh from the cached records (route and address).
+    let (fresh_account, fresh) = reader(&f.world, &["10.0.0.0/8"]).await;
+    let _ = fresh_account;
+    let allowed = authorizer_event(
+        AuthorizerShape::RestRequest,
+        Some(&format!("Bearer {fresh}")),
+        "GET",
+        "/items",
+        INSIDE_V4,
+    );
+    assert!(cached.handle(allowed).await.is_ok());
+    let outside = authorizer_event(
+        AuthorizerShape::RestRequest,
+        Some(&format!("Bearer {fresh}")),
+        "GET",
+        "/items",
+        OUTSIDE,
+    );
+    let response = cached.handle(outside).await.unwrap();
+    assert_eq!(response["policyDocument"]["Statement"][0]["Effect"], "Deny");
+}

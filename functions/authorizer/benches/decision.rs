@@ -1,1 +1,154 @@
-fn main() {}
+//! The authorizer's in-process path per event shape: read the event, parse the token and check
+//! its checksum, hash it, decide (authentication, allowlists, route map), and build the policy
+//! or simple response with its context. Everything but the one `BatchGetItem`.
+//!
+//! `cargo bench -p authorizer --bench decision`
+
+use std::hint::black_box;
+
+use authorizer::{AuthorizerConfig, authorize_with_records};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles, Scopes};
+use shared::ids::{OrgId, ServiceAccountId};
+use shared::model::{
+    Actor, NewServiceAccount, NewToken, Organization, ServiceAccount, Token, TokenKind,
+};
+use shared::policy::TokenPolicy;
+use shared::store::AuthorizationRecords;
+use shared::text::DisplayName;
+use shared::token::{ParsedToken, TokenOwner, TokenPrefix};
+use time::{Duration, OffsetDateTime};
+
+const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/items/42";
+
+fn world(now: OffsetDateTime) -> Option<(String, AuthorizationRecords)> {
+    let org_id = OrgId::parse("acme").ok()?;
+    let actor = Actor::system("bench");
+    let org = Organization::new(
+        org_id.clone(),
+        DisplayName::parse("Acme").ok()?,
+        TokenPolicy::default(),
+        actor.clone(),
+        now,
+    );
+    let account = ServiceAccount::new(
+        org_id.clone(),
+        ServiceAccountId::generate().ok()?,
+        NewServiceAccount {
+            name: DisplayName::parse("ci").ok()?,
+            description: None,
+            roles: Roles::new([Role::Reader]),
+            grants: Grants::parse(vec![Grant {
+                resource: ResourceName::parse("brain-1").ok()?,
+                level: AccessLevel::Read,
+            }])
+            .ok()?,
+            ip_allowlist: IpAllowlist::parse(&["10.0.0.0/8", "2001:db8::/32"]).ok()?,
+        },
+        actor.clone(),
+        now,
+    );
+    let parsed = ParsedToken::generate(
+        &TokenPrefix::default(),
+        &org_id,
+        TokenOwner::Account(account.id.clone()),
+    )
+    .ok()?;
+    let token = Token::new(
+        TokenKind::ServiceAccount,
+        &parsed,
+        NewToken {
+            name: DisplayName::parse("t").ok()?,
+            description: None,
+            scopes: Scopes::default(),
+            expires_at: Some(now + Duration::days(30)),
+        },
+        actor,
+        now,
+    );
+    let records = AuthorizationRecords {
+        org: Some(org),
+        account: Some(account),
+        token: Some(token),
+    };
+    Some((parsed.secret().expose_secret().to_owned(), records))
+}
+
+fn events(token: &str) -> Vec<(&'static str, Value, &'static str)> {
+    let bearer = format!("Bearer {token}");
+    vec![
+        (
+            "rest_token",
+            json!({"type": "TOKEN", "authorizationToken": bearer, "methodArn": ARN}),
+            "iam",
+        ),
+        (
+            "rest_request",
+            json!({
+                "type": "REQUEST", "methodArn": ARN, "resource": "/items/{id}", "path": "/items/42", "httpMethod": "GET",
+                "headers": {"Authorization": bearer, "User-Agent": "bench"},
+                "requestContext": {"path": "/prod/items/42", "stage": "prod", "httpMethod": "GET", "identity": {"sourceIp": "10.1.2.3"}}
+            }),
+            "iam",
+        ),
+        (
+            "http_api_simple",
+            json!({
+                "version": "2.0", "type": "REQUEST", "routeArn": ARN, "identitySource": [bearer.clone()], "routeKey": "GET /items/{id}",
+                "rawPath": "/items/42", "rawQueryString": "", "headers": {"authorization": bearer.clone()},
+                "requestContext": {"accountId": "123456789012", "apiId": "abcdef123", "domainName": "x", "domainPrefix": "x",
+                    "http": {"method": "GET", "path": "/items/42", "protocol": "HTTP/1.1", "sourceIp": "10.1.2.3", "userAgent": "bench"},
+                    "requestId": "id", "routeKey": "GET /items/{id}", "stage": "prod", "time": "t", "timeEpoch": 0}
+            }),
+            "simple",
+        ),
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let now = OffsetDateTime::now_utc();
+    let Some((token, records)) = world(now) else {
+        return;
+    };
+    for (name, event, mode) in events(&token) {
+        let Ok(config) = AuthorizerConfig::from_lookup(TokenPrefix::default(), |key| {
+            (key == "HTTP_API_RESPONSE").then(|| mode.to_owned())
+        }) else {
+            return;
+        };
+        // The HTTP API event answered with an IAM policy, too.
+        let variants = if name == "http_api_simple" {
+            vec![(name, config.clone()), ("http_api_iam", with_iam(&config))]
+        } else {
+            vec![(name, config)]
+        };
+        for (name, config) in variants {
+            let allowed = authorize_with_records(event.clone(), &records, &config, now);
+            assert!(
+                allowed.is_ok(),
+                "{name}: the benchmarked request must be allowed"
+            );
+            c.bench_function(name, |b| {
+                b.iter_batched(
+                    || event.clone(),
+                    |event| black_box(authorize_with_records(event, &records, &config, now)),
+                    BatchSize::SmallInput,
+                )
+            });
+        }
+    }
+}
+
+fn with_iam(config: &AuthorizerConfig) -> AuthorizerConfig {
+    let mut config = config.clone();
+    config.http_api_response = authorizer::HttpApiResponse::Iam;
+    config
+}
+
+criterion_group! {
+    name = decision;
+    config = Criterion::default().sample_size(50).measurement_time(std::time::Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(decision);

@@ -362,6 +362,7 @@ impl Authorizer {
                 .filter(|(at, _)| now - *at < self.config.positive_cache_ttl)
                 .map(|(_, records)| records.clone())
         };
+        let from_cache = cached.is_some();
         let records = match cached {
             Some(records) => records,
             None => {
@@ -382,7 +383,7 @@ impl Authorizer {
             source_ip: incoming.source_ip,
         };
         let decision = decide(&presented, &records, &facts, &self.config.routes, now);
-        self.remember(key, &decision, &records, now);
+        self.remember(key, &decision, &records, now, from_cache);
         match &decision {
             Decision::Allow { .. } => {
                 if let Some(token) = &records.token {
@@ -403,12 +404,16 @@ impl Authorizer {
         Ok((decision, work))
     }
 
+    /// Updates the cache after a decision. Records are cached only when they were just read:
+    /// the positive TTL counts from the read, so a token in constant use still sees a
+    /// revocation within the TTL.
     fn remember(
         &self,
         key: [u8; 32],
         decision: &Decision,
         records: &AuthorizationRecords,
         now: OffsetDateTime,
+        from_cache: bool,
     ) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         match decision {
@@ -422,6 +427,7 @@ impl Authorizer {
                 }
                 cache.refused.insert(key, ());
             }
+            Decision::Allow { .. } if from_cache => {}
             Decision::Allow { .. } if self.config.positive_cache_ttl > Duration::ZERO => {
                 if cache.records.len() >= 10_000 {
                     cache.records.clear();
@@ -446,6 +452,31 @@ impl Authorizer {
             Err(_) => tracing::warn!("last-used write timed out"),
         }
     }
+}
+
+/// Everything the handler does in-process for one event, given the records a read returned:
+/// read the event, parse and hash the token, decide, render. (For benchmarks: the handler
+/// runs these same steps around its one `BatchGetItem`.)
+pub fn authorize_with_records(
+    event: Value,
+    records: &AuthorizationRecords,
+    config: &AuthorizerConfig,
+    now: OffsetDateTime,
+) -> Result<Value, Error> {
+    let incoming = Incoming::from_event(event, &config.identity_header)?;
+    let secret = incoming
+        .token
+        .clone()
+        .ok_or_else(|| Error::from("Unauthorized"))?;
+    let presented = ParsedToken::parse(&config.token_prefix, secret)
+        .map_err(|_| Error::from("Unauthorized"))?;
+    let facts = RequestFacts {
+        method: &incoming.method,
+        path: &incoming.path,
+        source_ip: incoming.source_ip,
+    };
+    let decision = decide(&presented, records, &facts, &config.routes, now);
+    respond(&incoming, &decision, config)
 }
 
 /// Renders a decision for the event's shape.

@@ -34,7 +34,10 @@ async fn main() -> Result<(), Error> {
         .await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.table_name);
     let authorizer = Authorizer::new(store, config);
-    authorizer.warm_up().await;
+    // WARM_UP=false exists only to measure what the warm-up read saves.
+    if std::env::var("WARM_UP").as_deref() != Ok("false") {
+        authorizer.warm_up().await;
+    }
     run(service_fn(
         |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let authorizer = &authorizer;
