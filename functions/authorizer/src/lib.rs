@@ -239,6 +239,8 @@ fn bearer(value: &str) -> Option<TokenSecret> {
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         Some(_) => return None,
+        // A scheme alone is not a token.
+        None if value.eq_ignore_ascii_case("bearer") => return None,
         None => value,
     };
     (!token.is_empty()).then(|| TokenSecret::new(token.to_owned()))
