@@ -837,3 +837,45 @@ async fn the_token_endpoint_answers_every_rfc_6749_error_case() {
         .await;
     assert_problem(&reply, 409, "conflict");
 }
+
+#[tokio::test]
+async fn revoking_a_client_secret_revokes_the_access_tokens_issued_for_it() {
+    let world = AdminWorld::new().await;
+    let id = account(&world, Roles::new([Role::Writer])).await;
+    let minted = mint(&world, &id, json!({"name": "client secret"})).await;
+    let other = mint(&world, &id, json!({"name": "other secret"})).await;
+    let exchange = |secret: &str| {
+        ApiCall::new(Shape::HttpV2, "POST", "/oauth2/token").raw_body(
+            &format!("grant_type=client_credentials&client_id={id}&client_secret={secret}"),
+            Some("application/x-www-form-urlencoded"),
+        )
+    };
+    let access = world
+        .tokens(exchange(minted["token"].as_str().unwrap()))
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unrelated = world
+        .tokens(exchange(other["token"].as_str().unwrap()))
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(works(&world, &access).await && works(&world, &unrelated).await);
+    let path = format!("{}/{}", tokens_path(&id), minted["id"].as_str().unwrap());
+    let reply = world
+        .tokens(ApiCall::new(Shape::HttpV2, "DELETE", &path).bearer(&world.acme.token))
+        .await;
+    assert_eq!(reply.status, 204);
+    assert!(
+        !works(&world, &access).await,
+        "the leaked secret's access token dies with it"
+    );
+    assert!(
+        works(&world, &unrelated).await,
+        "another secret's access token lives on"
+    );
+}

@@ -341,13 +341,46 @@ impl Call<'_> {
             }
             token.revoke(self.actor(), now, self.admin().retention);
             match self.admin().store.update_token(&token).await {
-                Ok(_) => return Ok(no_content()),
+                Ok(_) => {
+                    self.revoke_access_tokens_issued_for(&token, owner).await?;
+                    return Ok(no_content());
+                }
                 // Changed concurrently (last used, say): read it again and revoke that.
                 Err(shared::store::StoreError::VersionConflict { .. }) => continue,
                 Err(error) => return Err(error.into()),
             }
         }
         Err(ApiError::Conflict("the token keeps changing; retry".into()))
+    }
+
+    /// Revoking a client secret also revokes the OAuth2 access tokens issued for it: a
+    /// revocation answers a leak, and a leaked secret's access tokens are just as leaked.
+    async fn revoke_access_tokens_issued_for(
+        &self,
+        secret: &Token,
+        owner: &TokenOwner,
+    ) -> Result<(), ApiError> {
+        if secret.kind != TokenKind::ServiceAccount {
+            return Ok(());
+        }
+        let revoked = self
+            .admin()
+            .store
+            .revoke_tokens_where(
+                &self.org.id,
+                owner,
+                &self.actor(),
+                self.admin().clock.now(),
+                self.admin().retention,
+                |token| {
+                    token.kind == TokenKind::Access && token.issued_for.as_ref() == Some(&secret.id)
+                },
+            )
+            .await?;
+        if revoked > 0 {
+            tracing::info!(client_secret = %secret.id, revoked, "revoked access tokens issued for it");
+        }
+        Ok(())
     }
 
     async fn revoke_all(&self, owner: &TokenOwner) -> Result<Response<Body>, ApiError> {

@@ -426,6 +426,20 @@ impl DynamoStore {
         at: OffsetDateTime,
         retention: time::Duration,
     ) -> Result<usize, StoreError> {
+        self.revoke_tokens_where(org, owner, actor, at, retention, |_| true)
+            .await
+    }
+
+    /// [`Self::revoke_tokens`], for the tokens of `owner` that `which` selects.
+    pub async fn revoke_tokens_where(
+        &self,
+        org: &OrgId,
+        owner: &TokenOwner,
+        actor: &Actor,
+        at: OffsetDateTime,
+        retention: time::Duration,
+        which: impl Fn(&Token) -> bool,
+    ) -> Result<usize, StoreError> {
         let scope = TokenListScope::Owner(owner.clone());
         let mut revoked = 0;
         let mut cursor = None;
@@ -433,7 +447,7 @@ impl DynamoStore {
             let page = self
                 .list_tokens(org, &scope, PageLimit(PageLimit::MAX), cursor.as_deref())
                 .await?;
-            for mut token in page.items {
+            for mut token in page.items.into_iter().filter(|token| which(token)) {
                 for _attempt in 0..3 {
                     if token.revoked_at.is_some_and(|earlier| earlier <= at) {
                         break;
