@@ -119,7 +119,10 @@ impl RouteMap {
             for b in &rules[i + 1..] {
                 let methods_meet = a.method == b.method || a.method == "*" || b.method == "*";
                 let same_requirements = a.role == b.role && a.grant == b.grant;
-                if methods_meet && !same_requirements && (a.covers(b) || b.covers(a)) {
+                if methods_meet
+                    && !same_requirements
+                    && globs_intersect(&a.glob(None), &b.glob(None))
+                {
                     return Err(ParseError::new(format!(
                         "routes `{} {}` and `{} {}` overlap in a policy (a parameter matches \
                          across `/`) but need different roles or grants",
@@ -257,33 +260,43 @@ impl RouteRule {
             .collect();
         parts.join("/")
     }
-
-    /// Whether this route's policy pattern would match a request to `other`'s path.
-    fn covers(&self, other: &RouteRule) -> bool {
-        let sample: Vec<String> = other
-            .segments
-            .iter()
-            .map(|segment| match segment {
-                Segment::Literal(literal) => literal.clone(),
-                Segment::Parameter(_) => "p".to_owned(),
-            })
-            .collect();
-        glob_matches(&self.glob(None), &sample.join("/"))
-    }
 }
 
-/// IAM-style matching: `*` matches any run of characters, `/` included.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(text) = text.strip_prefix(head) else {
-                return false;
-            };
-            (0..=text.len())
-                .any(|skip| text.is_char_boundary(skip) && glob_matches(rest, &text[skip..]))
-        }
+/// Whether some path matches both IAM-style patterns (`*` matches any run of characters, `/`
+/// included): then a policy built for one route could let a request for the other through.
+fn globs_intersect(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    // memo[i][j]: whether a[i..] and b[j..] match a common string.
+    let mut memo = vec![vec![None; b.len() + 1]; a.len() + 1];
+    intersect_from(a, b, 0, 0, &mut memo)
+}
+
+fn intersect_from(
+    a: &[u8],
+    b: &[u8],
+    i: usize,
+    j: usize,
+    memo: &mut Vec<Vec<Option<bool>>>,
+) -> bool {
+    if let Some(known) = memo[i][j] {
+        return known;
     }
+    let result = match (a.get(i), b.get(j)) {
+        (None, None) => true,
+        // A star matches nothing, or one more character of what the other side produces.
+        (Some(b'*'), _) => {
+            intersect_from(a, b, i + 1, j, memo)
+                || (j < b.len() && intersect_from(a, b, i, j + 1, memo))
+        }
+        (_, Some(b'*')) => {
+            intersect_from(a, b, i, j + 1, memo)
+                || (i < a.len() && intersect_from(a, b, i + 1, j, memo))
+        }
+        (Some(x), Some(y)) => x == y && intersect_from(a, b, i + 1, j + 1, memo),
+        _ => false,
+    };
+    memo[i][j] = Some(result);
+    result
 }
 
 fn parse_rule(raw: RawRule) -> Result<RouteRule, String> {
@@ -468,6 +481,11 @@ mod tests {
             {"method": "GET", "path": "/items/{id}", "role": "reader"},
             {"method": "GET", "path": "/items/{id}/notes", "role": "reader"}]}"#;
         assert!(RouteMap::parse(same).is_ok());
+        // Patterns that cross: `a/*/c` and `a/b/*` both match `a/b/c`.
+        let crossing = r#"{"routes": [
+            {"method": "GET", "path": "/a/{x}/c", "role": "reader"},
+            {"method": "GET", "path": "/a/b/{y}", "role": "admin"}]}"#;
+        assert!(RouteMap::parse(crossing).is_err());
         let other_method = r#"{"routes": [
             {"method": "GET", "path": "/items/{id}", "role": "reader"},
             {"method": "DELETE", "path": "/items/{id}/x", "role": "admin"}]}"#;
@@ -490,11 +508,12 @@ mod tests {
     }
 
     #[test]
-    fn globs_match_like_iam() {
-        assert!(glob_matches("items/*", "items/1"));
-        assert!(glob_matches("items/*", "items/1/secrets"));
-        assert!(!glob_matches("items/*", "items"));
-        assert!(glob_matches("a/*/c", "a/b/c"));
-        assert!(!glob_matches("a/*/c", "a/b/d"));
+    fn glob_intersection_finds_a_common_path_when_there_is_one() {
+        assert!(globs_intersect("a/*/c", "a/b/*"));
+        assert!(globs_intersect("items/*", "items/*/secrets"));
+        assert!(globs_intersect("x/*", "*"));
+        assert!(!globs_intersect("items", "items/*"));
+        assert!(!globs_intersect("a/*/c", "a/*/d"));
+        assert!(!globs_intersect("brains/*", "items/*"));
     }
 }

@@ -706,6 +706,8 @@ async fn error_messages_never_echo_a_secret_pasted_into_the_wrong_field() {
         json!({"name": "ok", "roles": [secret]}),
         json!({"name": "ok", "ipAllowlist": [secret]}),
         json!({"name": "ok", "roles": secret}),
+        json!({"name": "ok", secret.clone(): 1}),
+        json!({"name": "ok", "grants": [{"resource": "x", "level": "read", secret.clone(): 1}]}),
         json!({"name": ["ok", secret]}),
     ] {
         let reply = world

@@ -819,3 +819,39 @@ async fn a_positive_cache_reuses_records_only_for_its_ttl_which_is_the_revocatio
     let response = cached.handle(outside).await.unwrap();
     assert_eq!(response["policyDocument"]["Statement"][0]["Effect"], "Deny");
 }
+
+#[tokio::test]
+async fn paths_are_read_without_the_stage_or_a_custom_domain_base_path() {
+    let f = fixture().await;
+    let (_, token) = reader(&f.world, &[]).await;
+    let authorization = format!("Bearer {token}");
+    // HTTP API on a named stage: `rawPath` starts with the stage.
+    let mut event = authorizer_event(
+        AuthorizerShape::HttpApi,
+        Some(&authorization),
+        "GET",
+        "/items",
+        INSIDE_V4,
+    );
+    event["requestContext"]["stage"] = json!("prod");
+    event["rawPath"] = json!("/prod/items");
+    assert_eq!(f.simple.handle(event).await.unwrap()["isAuthorized"], true);
+    // REST API behind a custom domain's base path: the method ARN is authoritative.
+    let mut event = authorizer_event(
+        AuthorizerShape::RestRequest,
+        Some(&authorization),
+        "GET",
+        "/items",
+        INSIDE_V4,
+    );
+    event["path"] = json!("/v1/items");
+    let response = f.iam.handle(event).await.unwrap();
+    assert_eq!(
+        response["policyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{response}"
+    );
+}

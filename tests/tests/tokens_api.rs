@@ -879,3 +879,62 @@ async fn revoking_a_client_secret_revokes_the_access_tokens_issued_for_it() {
         "another secret's access token lives on"
     );
 }
+
+#[tokio::test]
+async fn rotation_keeps_the_lifetime_the_token_was_minted_with() {
+    let world = AdminWorld::new().await;
+    let id = account(&world, Roles::new([Role::Reader])).await;
+    let short = mint(&world, &id, json!({"name": "short", "lifetime": "1h"})).await;
+    world.clock.advance(Duration::minutes(30));
+    let reply = world
+        .tokens(
+            ApiCall::new(Shape::HttpV2, "POST", "/v1/tokens/self/rotate")
+                .bearer(short["token"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let rfc = &time::format_description::well_known::Rfc3339;
+    let expires =
+        time::OffsetDateTime::parse(reply.body["expiresAt"].as_str().unwrap(), rfc).unwrap();
+    let lifetime = expires - world.clock_now();
+    assert!(
+        (lifetime - Duration::hours(1)).abs() < Duration::seconds(2),
+        "a 1h token rotates into a 1h token, not {lifetime}"
+    );
+}
+
+#[tokio::test]
+async fn a_blank_scope_does_not_widen_a_scoped_client_secret() {
+    let world = AdminWorld::new().await;
+    let id = account(&world, Roles::new([Role::Admin])).await;
+    let scoped = mint(
+        &world,
+        &id,
+        json!({"name": "narrow", "scopes": ["brain-1:read"]}),
+    )
+    .await;
+    for scope in ["&scope=", "&scope=%20%20"] {
+        let body = format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={}{scope}",
+            scoped["token"].as_str().unwrap()
+        );
+        let reply = world
+            .tokens(
+                ApiCall::new(Shape::HttpV2, "POST", "/oauth2/token")
+                    .raw_body(&body, Some("application/x-www-form-urlencoded")),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(
+            reply.body["scope"], "brain-1:read",
+            "the client's own scopes apply"
+        );
+        let principal = principal(&world, reply.body["access_token"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            !principal.permissions.roles.at_least(Role::Reader),
+            "no role: the secret had none"
+        );
+    }
+}

@@ -64,13 +64,14 @@ fn parse<T: DeserializeOwned>(request: &ApiRequest) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let message = error.inner().to_string();
         if message.starts_with("unknown field") {
-            // The path already ends at the unknown field.
+            // The path already ends at the unknown field: a caller-chosen key, echoed only
+            // when it looks like a field name (a token pasted as a key is not).
             let field = if path == "." {
                 backticked(&message).unwrap_or_default()
             } else {
                 path
             };
-            ApiError::invalid(field, "is not a known field")
+            ApiError::invalid(safe_path(&field), "is not a known field")
         } else if let Some(field) =
             backticked(&message).filter(|_| message.starts_with("missing field"))
         {
@@ -95,6 +96,19 @@ fn backticked(message: &str) -> Option<String> {
     } else {
         "?".to_owned()
     })
+}
+
+/// `path` if it is short and made of field-name characters, else `?`.
+fn safe_path(path: &str) -> String {
+    let safe = path.len() <= 64
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b));
+    if safe {
+        path.to_owned()
+    } else {
+        "?".to_owned()
+    }
 }
 
 fn join(path: &str, field: &str) -> String {

@@ -169,14 +169,22 @@ impl Incoming {
                 let token = header.or(identity.map(String::as_str)).and_then(bearer);
                 let request_arn = event.route_arn.unwrap_or_default();
                 let (arn_base, _, _) = split_arn(&request_arn)?;
+                // On a named stage, HTTP APIs put the stage in front of the path.
+                let stage = event.request_context.stage.as_deref().unwrap_or("$default");
+                let raw_path = event
+                    .raw_path
+                    .or(event.request_context.http.path)
+                    .unwrap_or_default();
+                let path = match raw_path.strip_prefix(&format!("/{stage}")) {
+                    Some("") if stage != "$default" => "/".to_owned(),
+                    Some(rest) if stage != "$default" && rest.starts_with('/') => rest.to_owned(),
+                    _ => raw_path,
+                };
                 Ok(Self {
                     shape: Shape::HttpApi,
                     token,
                     method: event.request_context.http.method.as_str().to_owned(),
-                    path: event
-                        .raw_path
-                        .or(event.request_context.http.path)
-                        .unwrap_or_default(),
+                    path,
                     source_ip: event
                         .request_context
                         .http
@@ -219,10 +227,10 @@ impl Incoming {
                 Ok(Self {
                     shape: Shape::RestRequest,
                     token,
-                    method: event
-                        .http_method
-                        .map_or(arn_method, |m| m.as_str().to_owned()),
-                    path: event.path.unwrap_or(arn_path),
+                    // The method ARN is what IAM evaluates the policy against (the
+                    // event's `path` can carry a custom domain's base path).
+                    method: arn_method,
+                    path: arn_path,
                     source_ip,
                     arn_base,
                     request_arn,
@@ -330,8 +338,10 @@ impl Authorizer {
     /// [`Self::handle`], also saying what the authorization cost.
     pub async fn handle_measured(&self, event: Value) -> Result<(Value, Work), Error> {
         let incoming =
-            Incoming::from_event(event, &self.config.identity_header).map_err(|error| {
-                tracing::warn!(%error, "unreadable event");
+            // The parse error is not logged: serde quotes the value it refused, which can be
+            // a header holding a token.
+            Incoming::from_event(event, &self.config.identity_header).map_err(|_| {
+                tracing::warn!("refused an event that is not an API Gateway authorizer event");
                 Error::from("Unauthorized")
             })?;
         let (decision, work) = self.authorize(&incoming).await?;

@@ -35,6 +35,7 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::authn::{Denial, Principal, authenticate};
 use shared::ids::{OrgId, ServiceAccountId, TokenId};
 use shared::model::{AccountStatus, Actor, Organization, Token, TokenKind, TokenStatus};
+use shared::policy::TokenLifetime;
 use shared::store::TokenListScope;
 use shared::token::{ParsedToken, TokenOwner};
 use time::Duration;
@@ -440,9 +441,21 @@ async fn rotate(
         Some(account) => TokenOwner::Account(account.clone()),
         None => TokenOwner::Org,
     };
-    let expires_at = org
-        .token_policy
-        .resolve_expiry(None, now)
+    // The new token lives as long as the old one was minted to live (capped by today's
+    // policy), so a rotation never turns a short-lived token into a long-lived one.
+    let policy = &org.token_policy;
+    let lifetime = match old.expires_at {
+        None if policy.allow_non_expiring() => Some(TokenLifetime::NonExpiring),
+        None => None,
+        Some(expiry) => {
+            let length = (expiry - old.created_at).min(policy.max_lifetime().duration());
+            Some(TokenLifetime::ExpiresAt(
+                now + length.max(Duration::minutes(1)),
+            ))
+        }
+    };
+    let expires_at = policy
+        .resolve_expiry(lifetime, now)
         .map_err(|violation| ApiError::Conflict(violation.to_string()))?;
     let parsed = ParsedToken::generate(&admin.token_prefix, &org.id, owner)
         .map_err(|error| ApiError::internal("generating a token", &error))?;

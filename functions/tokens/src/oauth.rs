@@ -145,7 +145,10 @@ async fn issue(
         return Err(invalid_client());
     };
 
-    let scopes = match form.get("scope") {
+    // A blank `scope` is no request for scopes: the client secret's own scopes apply. (Left
+    // empty, an access token would hold everything the account holds.)
+    let requested = form.get("scope").filter(|scope| !scope.trim().is_empty());
+    let scopes = match requested {
         None => client_token.scopes.clone(),
         Some(requested) => {
             let mut scopes = Vec::new();
@@ -165,7 +168,15 @@ async fn issue(
         }
     };
 
-    let lifetime_end = now + context.access_token_lifetime;
+    // Never beyond the configured lifetime, the organization's maximum, or the client
+    // secret's own expiry.
+    let org_max = records
+        .org
+        .as_ref()
+        .map_or(context.access_token_lifetime, |org| {
+            org.token_policy.max_lifetime().duration()
+        });
+    let lifetime_end = now + context.access_token_lifetime.min(org_max);
     let expires_at = shared::policy::truncate_to_seconds(match client_token.expires_at {
         Some(client_expiry) if client_expiry < lifetime_end => client_expiry,
         _ => lifetime_end,

@@ -231,6 +231,8 @@ impl fmt::Debug for DynamoStore {
 impl DynamoStore {
     /// How often a `BatchGetItem` with unprocessed keys is retried before giving up.
     const BATCH_ATTEMPTS: u32 = 6;
+    /// How many passes a revoke-all makes at most before it reports a conflict.
+    const REVOKE_PASSES: u32 = 5;
 
     pub fn new(client: Client, table: &TableName) -> Self {
         Self {
@@ -442,38 +444,72 @@ impl DynamoStore {
     ) -> Result<usize, StoreError> {
         let scope = TokenListScope::Owner(owner.clone());
         let mut revoked = 0;
-        let mut cursor = None;
-        loop {
-            let page = self
-                .list_tokens(org, &scope, PageLimit(PageLimit::MAX), cursor.as_deref())
-                .await?;
-            for mut token in page.items.into_iter().filter(|token| which(token)) {
-                for _attempt in 0..3 {
-                    if token.revoked_at.is_some_and(|earlier| earlier <= at) {
-                        break;
-                    }
-                    token.revoke(actor.clone(), at, retention);
-                    match self.update_token(&token).await {
-                        Ok(_) => {
-                            revoked += 1;
-                            break;
-                        }
-                        Err(StoreError::VersionConflict { .. }) => {
-                            match self.get_token(org, owner, &token.id).await? {
-                                Some(fresh) => token = fresh,
-                                None => break,
-                            }
-                        }
-                        Err(StoreError::NotFound { .. }) => break,
-                        Err(error) => return Err(error),
+        // A token can appear while a pass runs (a self-rotation that committed just before
+        // its parent was revoked): passes repeat until one finds nothing left to revoke.
+        for _pass in 0..Self::REVOKE_PASSES {
+            let mut revoked_this_pass = 0;
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .list_tokens(org, &scope, PageLimit(PageLimit::MAX), cursor.as_deref())
+                    .await?;
+                for token in page.items.into_iter().filter(|token| which(token)) {
+                    if self
+                        .revoke_one(org, owner, token, actor, at, retention)
+                        .await?
+                    {
+                        revoked_this_pass += 1;
                     }
                 }
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
             }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(revoked),
+            if revoked_this_pass == 0 {
+                return Ok(revoked);
+            }
+            revoked += revoked_this_pass;
+        }
+        Err(StoreError::VersionConflict {
+            entity: "token",
+            expected: 0,
+        })
+    }
+
+    /// Revokes `token` unless it is revoked already; re-reads it after a concurrent change.
+    /// Whether this call revoked it.
+    async fn revoke_one(
+        &self,
+        org: &OrgId,
+        owner: &TokenOwner,
+        mut token: Token,
+        actor: &Actor,
+        at: OffsetDateTime,
+        retention: time::Duration,
+    ) -> Result<bool, StoreError> {
+        for _attempt in 0..5 {
+            if token.revoked_at.is_some_and(|earlier| earlier <= at) {
+                return Ok(false);
+            }
+            token.revoke(actor.clone(), at, retention);
+            match self.update_token(&token).await {
+                Ok(_) => return Ok(true),
+                Err(StoreError::VersionConflict { .. }) => {
+                    match self.get_token(org, owner, &token.id).await? {
+                        Some(fresh) => token = fresh,
+                        None => return Ok(false),
+                    }
+                }
+                Err(StoreError::NotFound { .. }) => return Ok(false),
+                Err(error) => return Err(error),
             }
         }
+        // Still changing after five tries: say so rather than leave it silently active.
+        Err(StoreError::VersionConflict {
+            entity: "token",
+            expected: token.version,
+        })
     }
 
     /// Records that `token` (and its account) was used at `now`, unless that was recorded
