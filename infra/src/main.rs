@@ -164,7 +164,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     created.org, created.service_account_id
                 );
                 match created.expires_at {
-                    Some(at) => println!("Admin token (expires {at}); it is shown only this once:"),
+                    Some(at) => println!(
+                        "Admin token (expires {}); it is shown only this once:",
+                        at.format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_else(|_| at.to_string())
+                    ),
                     None => println!("Admin token (never expires); it is shown only this once:"),
                 }
                 println!("{}", created.token.expose_secret());
