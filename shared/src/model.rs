@@ -13,7 +13,7 @@ use crate::access::{Grants, IpAllowlist, Roles, Scopes};
 use crate::ids::{OrgId, ServiceAccountId, TokenId};
 use crate::policy::TokenPolicy;
 use crate::text::{Description, DisplayName, sanitize_metadata};
-use crate::token::{ParsedToken, TokenHash, TokenOwner};
+use crate::token::{ParsedToken, TokenHash};
 
 /// What kind of principal made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,18 +63,6 @@ impl Actor {
             source_ip: None,
             user_agent: None,
             request_id: None,
-        }
-    }
-
-    /// The principal a token stands for: its service account, or the org for org-wide tokens.
-    pub fn for_token(token: &ParsedToken) -> Self {
-        let (kind, id) = match token.owner() {
-            TokenOwner::Account(account) => (ActorKind::ServiceAccount, account.as_str()),
-            TokenOwner::Org => (ActorKind::OrgToken, token.org().as_str()),
-        };
-        Self {
-            token_id: Some(token.id().clone()),
-            ..Self::new(kind, id)
         }
     }
 
@@ -469,7 +457,7 @@ pub struct AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::TokenPrefix;
+    use crate::token::{TokenOwner, TokenPrefix};
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-05-01 00:00 UTC);

@@ -39,6 +39,22 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// Asserts an RFC 9457 problem document with this status and `type` `/problems/<kind>`.
+    pub fn assert_problem(&self, status: u16, kind: &str) {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(
+            self.body["type"],
+            format!("/problems/{kind}"),
+            "{:?}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status);
+    }
 }
 
 /// An organization's admin, as bootstrapped.

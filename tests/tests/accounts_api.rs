@@ -13,7 +13,7 @@ use shared::ids::ServiceAccountId;
 use shared::model::{AccountStatus, ActorKind, NewServiceAccount, ServiceAccount};
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenPrefix, TokenSecret};
-use tests::admin::{AdminWorld, IAM_ADMIN, Reply};
+use tests::admin::{AdminWorld, IAM_ADMIN};
 use tests::events::{ApiCall, Shape};
 
 const COLLECTION: &str = "/v1/orgs/acme/service-accounts";
@@ -35,21 +35,6 @@ async fn authenticates(world: &AdminWorld, token: &str) -> bool {
     // Inside the lifecycle account's allowlist (10.0.0.0/8).
     let source = Some("10.1.2.3".parse().unwrap());
     authenticate(&parsed, &records, source, world.clock_now()).is_ok()
-}
-
-fn assert_problem(reply: &Reply, status: u16, kind: &str) {
-    assert_eq!(reply.status, status, "{:?}", reply.body);
-    assert_eq!(
-        reply.header("content-type"),
-        Some("application/problem+json")
-    );
-    assert_eq!(
-        reply.body["type"],
-        format!("/problems/{kind}"),
-        "{:?}",
-        reply.body
-    );
-    assert_eq!(reply.body["status"], status);
 }
 
 fn scopes(texts: &[&str]) -> Scopes {
@@ -171,11 +156,11 @@ async fn the_full_lifecycle_works_in_every_event_shape() {
         let gone = world
             .accounts(ApiCall::new(shape, "GET", &item(&id)).bearer(&admin))
             .await;
-        assert_problem(&gone, 404, "not-found");
+        gone.assert_problem(404, "not-found");
         let again = world
             .accounts(ApiCall::new(shape, "DELETE", &item(&id)).bearer(&admin))
             .await;
-        assert_problem(&again, 404, "not-found");
+        again.assert_problem(404, "not-found");
         let listed = world
             .accounts(ApiCall::new(shape, "GET", COLLECTION).bearer(&admin))
             .await;
@@ -268,7 +253,7 @@ async fn another_organizations_admin_gets_404_on_every_route() {
                 call = call.json(body.clone());
             }
             let reply = world.accounts(call).await;
-            assert_problem(&reply, 404, "not-found");
+            reply.assert_problem(404, "not-found");
         }
         // acme's admin cannot reach other's accounts through acme's path either.
         let foreign = world
@@ -276,7 +261,7 @@ async fn another_organizations_admin_gets_404_on_every_route() {
                 ApiCall::new(shape, "GET", &item(other.account.as_str())).bearer(&world.acme.token),
             )
             .await;
-        assert_problem(&foreign, 404, "not-found");
+        foreign.assert_problem(404, "not-found");
     }
     assert_eq!(world.tables.snapshot().await.unwrap(), before);
 }
@@ -310,7 +295,7 @@ async fn valid_tokens_without_the_admin_role_get_403() {
                         .json(json!({"name": "x"})),
                 )
                 .await;
-            assert_problem(&reply, 403, "forbidden");
+            reply.assert_problem(403, "forbidden");
         }
     }
 }
@@ -350,7 +335,7 @@ async fn requests_without_valid_credentials_get_401() {
         ApiCall::new(Shape::FunctionUrl, "GET", COLLECTION),
     ] {
         let reply = world.accounts(call).await;
-        assert_problem(&reply, 401, "unauthenticated");
+        reply.assert_problem(401, "unauthenticated");
         assert_eq!(
             reply.header("www-authenticate"),
             Some("Bearer realm=\"admin\"")
@@ -394,20 +379,20 @@ async fn the_authorizer_context_identifies_the_caller() {
                     .authorizer_context(context("acme", "reader")),
             )
             .await;
-        assert_problem(&reader, 403, "forbidden");
+        reader.assert_problem(403, "forbidden");
         let foreign = world
             .accounts(
                 ApiCall::new(shape, "GET", COLLECTION)
                     .authorizer_context(context("other", "admin")),
             )
             .await;
-        assert_problem(&foreign, 404, "not-found");
+        foreign.assert_problem(404, "not-found");
         let malformed = world
             .accounts(
                 ApiCall::new(shape, "GET", COLLECTION).authorizer_context(context("acme", "root")),
             )
             .await;
-        assert_problem(&malformed, 401, "unauthenticated");
+        malformed.assert_problem(401, "unauthenticated");
     }
 }
 
@@ -433,11 +418,11 @@ async fn allowed_iam_principals_administer_and_are_recorded() {
                     .iam("arn:aws:iam::111122223333:role/someone-else"),
             )
             .await;
-        assert_problem(&stranger, 403, "forbidden");
+        stranger.assert_problem(403, "forbidden");
         let missing_org = world
             .accounts(ApiCall::new(shape, "GET", "/v1/orgs/nobody/service-accounts").iam(IAM_ADMIN))
             .await;
-        assert_problem(&missing_org, 404, "not-found");
+        missing_org.assert_problem(404, "not-found");
     }
 }
 
@@ -467,7 +452,7 @@ async fn an_admin_outside_its_ip_allowlist_gets_403() {
                 .source_ip("198.51.100.1"),
         )
         .await;
-    assert_problem(&outside, 403, "forbidden");
+    outside.assert_problem(403, "forbidden");
 }
 
 #[tokio::test]
@@ -676,7 +661,7 @@ async fn every_bad_input_gets_its_4xx_and_changes_nothing() {
         let description = format!("{} {:?}", call.event()["rawPath"], call.event().get("body"));
         let reply = world.accounts(call).await;
         assert_eq!(reply.status, status, "{description}: {:?}", reply.body);
-        assert_problem(&reply, status, kind);
+        reply.assert_problem(status, kind);
         if let Some(field) = field {
             let fields: Vec<&str> = reply.body["errors"]
                 .as_array()
@@ -881,7 +866,7 @@ async fn internal_errors_answer_a_generic_500() {
             accounts::handle(&broken, request).await.unwrap()
         })
         .await;
-    assert_problem(&reply, 500, "internal");
+    reply.assert_problem(500, "internal");
     let text = reply.body.to_string();
     assert!(
         !text.contains("no-such-table-here") && !text.contains("ResourceNotFound"),

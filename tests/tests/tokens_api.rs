@@ -17,7 +17,7 @@ use shared::ids::ServiceAccountId;
 use shared::model::{Actor, ActorKind, NewServiceAccount, ServiceAccount};
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenPrefix, TokenSecret};
-use tests::admin::{AdminWorld, Reply};
+use tests::admin::AdminWorld;
 use tests::events::{ApiCall, Shape};
 use tests::logs::CapturedLogs;
 use time::Duration;
@@ -37,20 +37,6 @@ async fn principal(world: &AdminWorld, token: &str) -> Option<Principal> {
 
 async fn works(world: &AdminWorld, token: &str) -> bool {
     principal(world, token).await.is_some()
-}
-
-fn assert_problem(reply: &Reply, status: u16, kind: &str) {
-    assert_eq!(reply.status, status, "{:?}", reply.body);
-    assert_eq!(
-        reply.header("content-type"),
-        Some("application/problem+json")
-    );
-    assert_eq!(
-        reply.body["type"],
-        format!("/problems/{kind}"),
-        "{:?}",
-        reply.body
-    );
 }
 
 /// A service account with `roles` and a `brain-1: write` grant, created in the store.
@@ -205,7 +191,7 @@ async fn lifetimes_beyond_the_policy_and_wider_scopes_are_refused_and_change_not
                     .json(body.clone()),
             )
             .await;
-        assert_problem(&reply, 422, "validation");
+        reply.assert_problem(422, "validation");
         let fields: Vec<&str> = reply.body["errors"]
             .as_array()
             .unwrap()
@@ -222,7 +208,7 @@ async fn lifetimes_beyond_the_policy_and_wider_scopes_are_refused_and_change_not
                 .json(json!({"name": "t"})),
         )
         .await;
-    assert_problem(&reply, 422, "validation");
+    reply.assert_problem(422, "validation");
     assert_eq!(world.tables.snapshot().await.unwrap(), before);
 }
 
@@ -306,7 +292,7 @@ async fn revoke_revoke_all_and_rotate_leave_exactly_the_right_tokens_valid() {
             .bearer(&world.acme.token),
         )
         .await;
-    assert_problem(&rotate_again, 409, "conflict");
+    rotate_again.assert_problem(409, "conflict");
 
     // Rotate with a grace period: both work until it ends, then only the new one.
     let graceful = world
@@ -345,7 +331,7 @@ async fn revoke_revoke_all_and_rotate_leave_exactly_the_right_tokens_valid() {
                 .json(grace),
             )
             .await;
-        assert_problem(&reply, 422, "validation");
+        reply.assert_problem(422, "validation");
     }
 
     // Revoke all: every token of this account stops, the other account's keeps working.
@@ -482,7 +468,7 @@ async fn a_token_rotates_itself_and_is_recorded_as_its_account() {
     let again = world
         .tokens(ApiCall::new(Shape::HttpV2, "POST", "/v1/tokens/self/rotate").bearer(&old))
         .await;
-    assert_problem(&again, 401, "unauthenticated");
+    again.assert_problem(401, "unauthenticated");
     let nothing = world
         .tokens(ApiCall::new(
             Shape::HttpV2,
@@ -490,7 +476,7 @@ async fn a_token_rotates_itself_and_is_recorded_as_its_account() {
             "/v1/tokens/self/rotate",
         ))
         .await;
-    assert_problem(&nothing, 401, "unauthenticated");
+    nothing.assert_problem(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -523,7 +509,7 @@ async fn token_routes_keep_to_the_organization_and_to_admins() {
                     .json(body.clone()),
             )
             .await;
-        assert_problem(&foreign, 404, "not-found");
+        foreign.assert_problem(404, "not-found");
         let non_admin = world
             .tokens(
                 ApiCall::new(Shape::RestV1, method, route)
@@ -531,7 +517,7 @@ async fn token_routes_keep_to_the_organization_and_to_admins() {
                     .json(body),
             )
             .await;
-        assert_problem(&non_admin, 403, "forbidden");
+        non_admin.assert_problem(403, "forbidden");
     }
     assert_eq!(world.tables.snapshot().await.unwrap(), before);
 
@@ -553,7 +539,7 @@ async fn token_routes_keep_to_the_organization_and_to_admins() {
                 .json(json!({"name": "t"})),
         )
         .await;
-    assert_problem(&reply, 409, "conflict");
+    reply.assert_problem(409, "conflict");
 }
 
 // ---- OAuth2 client credentials -------------------------------------------------------------
@@ -835,7 +821,7 @@ async fn the_token_endpoint_answers_every_rfc_6749_error_case() {
     let reply = world
         .tokens(ApiCall::new(Shape::HttpV2, "POST", "/v1/tokens/self/rotate").bearer(&access))
         .await;
-    assert_problem(&reply, 409, "conflict");
+    reply.assert_problem(409, "conflict");
 }
 
 #[tokio::test]

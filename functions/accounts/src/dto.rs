@@ -3,9 +3,10 @@
 //! them all in one go.
 
 use admin_api::problem::{ApiError, FieldError};
+use admin_api::response::ActorView;
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles};
-use shared::model::{AccountStatus, Actor, ActorKind, NewServiceAccount, ServiceAccount};
+use shared::model::{AccountStatus, NewServiceAccount, ServiceAccount};
 use shared::store::Page;
 use shared::text::{Description, DisplayName};
 use time::OffsetDateTime;
@@ -218,21 +219,6 @@ fn parse_grants(errors: &mut Vec<FieldError>, grants: &[GrantBody]) -> Option<Gr
 }
 
 /// Who did something, as the API shows it.
-#[derive(Debug, Serialize)]
-pub struct ActorView {
-    kind: ActorKind,
-    id: String,
-}
-
-impl From<&Actor> for ActorView {
-    fn from(actor: &Actor) -> Self {
-        Self {
-            kind: actor.kind,
-            id: actor.id.clone(),
-        }
-    }
-}
-
 /// A service account, as the API shows it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,6 +5,7 @@ use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, LOCATION};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use shared::model::{Actor, ActorKind};
 
 use crate::problem::ApiError;
 use crate::request::ApiRequest;
@@ -87,5 +88,21 @@ pub fn check_if_match(expected: Option<u64>, current: u64, what: &str) -> Result
             etag(expected)
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Who did something, as the admin API shows it: the kind and id, not the request metadata.
+#[derive(Debug, Serialize)]
+pub struct ActorView {
+    kind: ActorKind,
+    id: String,
+}
+
+impl From<&Actor> for ActorView {
+    fn from(actor: &Actor) -> Self {
+        Self {
+            kind: actor.kind,
+            id: actor.id.clone(),
+        }
     }
 }

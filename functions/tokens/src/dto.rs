@@ -3,9 +3,10 @@
 //! the display prefix.
 
 use admin_api::problem::{ApiError, FieldError};
+use admin_api::response::ActorView;
 use serde::{Deserialize, Serialize};
 use shared::access::{Scope, Scopes};
-use shared::model::{Actor, ActorKind, NewToken, Token, TokenKind, TokenStatus};
+use shared::model::{NewToken, Token, TokenKind, TokenStatus};
 use shared::policy::{LifetimePreset, PolicyViolation, TokenLifetime, TokenPolicy};
 use shared::store::Page;
 use shared::text::{Description, DisplayName};
@@ -146,21 +147,6 @@ impl RotateToken {
             ));
         }
         Ok(Duration::seconds(seconds))
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ActorView {
-    kind: ActorKind,
-    id: String,
-}
-
-impl From<&Actor> for ActorView {
-    fn from(actor: &Actor) -> Self {
-        Self {
-            kind: actor.kind,
-            id: actor.id.clone(),
-        }
     }
 }
 

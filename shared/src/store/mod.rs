@@ -307,36 +307,13 @@ impl DynamoStore {
         account: &ServiceAccount,
         token: &Token,
     ) -> Result<(), StoreError> {
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", keys::PK)
-                .build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(|error| StoreError::dynamo("TransactWriteItems", error))
-        };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(put(encode(org)?)?)
-            .transact_items(put(encode(account)?)?)
-            .transact_items(put(encode(token)?)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error.as_service_error().is_some_and(|e| {
-                    e.is_transaction_canceled_exception()
-                        && e.to_string().contains("ConditionalCheckFailed")
-                }) =>
-            {
-                Err(StoreError::AlreadyExists { entity: "org" })
-            }
-            Err(error) => Err(StoreError::dynamo("TransactWriteItems", error)),
-        }
+        let items = vec![
+            self.put_if_absent(encode(org)?)?,
+            self.put_if_absent(encode(account)?)?,
+            self.put_if_absent(encode(token)?)?,
+        ];
+        self.transact(items, StoreError::AlreadyExists { entity: "org" })
+            .await
     }
 
     pub async fn create_token(&self, token: &Token) -> Result<(), StoreError> {
@@ -378,40 +355,64 @@ impl DynamoStore {
     pub async fn rotate_token(&self, old: &Token, new: &Token) -> Result<Token, StoreError> {
         let mut next = old.clone();
         next.set_version(old.version + 1);
-        let create = Put::builder()
+        let items = vec![
+            self.put_if_absent(encode(new)?)?,
+            self.put_if_version(encode(&next)?, old.version)?,
+        ];
+        let conflict = StoreError::VersionConflict {
+            entity: "token",
+            expected: old.version,
+        };
+        self.transact(items, conflict).await?;
+        Ok(next)
+    }
+
+    /// A transaction's `Put` that writes only if no item has the key yet.
+    fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(encode(new)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", keys::PK)
             .build()
             .map_err(|error| StoreError::dynamo("TransactWriteItems", error))?;
-        let replace = Put::builder()
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A transaction's `Put` that writes only if the stored version is still `expected`.
+    fn put_if_version(&self, item: Item, expected: u64) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(encode(&next)?))
+            .set_item(Some(item))
             .condition_expression("#version = :expected")
             .expression_attribute_names("#version", keys::VERSION)
-            .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()))
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
             .build()
             .map_err(|error| StoreError::dynamo("TransactWriteItems", error))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Writes `items` all or nothing; a cancellation by a failed condition is `on_condition`.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition: StoreError,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(create).build())
-            .transact_items(TransactWriteItem::builder().put(replace).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(next),
+            Ok(_) => Ok(()),
             Err(error)
                 if error.as_service_error().is_some_and(|e| {
                     e.is_transaction_canceled_exception()
                         && e.to_string().contains("ConditionalCheckFailed")
                 }) =>
             {
-                Err(StoreError::VersionConflict {
-                    entity: "token",
-                    expected: old.version,
-                })
+                Err(on_condition)
             }
             Err(error) => Err(StoreError::dynamo("TransactWriteItems", error)),
         }
