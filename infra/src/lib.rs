@@ -4,6 +4,7 @@
 
 pub mod bootstrap;
 pub mod local;
+pub mod stream;
 pub mod template;
 
 /// The table names local development uses unless `TABLE_NAME` / `AUDIT_TABLE_NAME` say

@@ -1,6 +1,7 @@
 //! `infra`: the operator's command-line tool.
 //!
-//! * `infra serve [--port N]`: DynamoDB Local with the template's tables, until Ctrl-C.
+//! * `infra serve [--port N]`: DynamoDB Local with the template's tables, and the audit writer
+//!   following the table's stream, until Ctrl-C.
 //! * `infra create-tables`: the template's tables, at the endpoint the AWS variables name.
 //! * `infra bootstrap --org SLUG ...`: the first organization, admin account and token.
 //!
@@ -11,17 +12,21 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use audit::AuditWriter;
 use aws_sdk_dynamodb::Client;
 use clap::{Parser, Subcommand};
 use infra::bootstrap::{BootstrapError, BootstrapRequest, bootstrap};
 use infra::local::{DynamoDbLocal, client_for};
+use infra::stream::{StreamPoller, StreamReader};
 use infra::template::{AUDIT_TABLE, MAIN_TABLE, Template};
 use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
 use shared::access::IpAllowlist;
 use shared::config::Settings;
+use shared::config::TableName;
 use shared::ids::OrgId;
 use shared::policy::{LifetimePreset, TokenPolicy};
 use shared::store::DynamoStore;
+use shared::store::audit::AuditStore;
 use shared::text::DisplayName;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -179,6 +184,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(port: u16) -> anyhow::Result<()> {
+    // The audit writer's warnings and errors (a record it gave up on), on stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .try_init();
     let server = if port == 0 {
         DynamoDbLocal::start_on_free_port()?
     } else {
@@ -196,6 +206,8 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         infra::local::LOCAL_REGION
     );
     println!("  export TABLE_NAME={table} AUDIT_TABLE_NAME={audit_table}");
+    let poller = follow_stream(server.endpoint(), &table, &audit_table).await?;
+    println!("The audit writer follows the stream of {table} into {audit_table}.");
     println!("ready");
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     tokio::select! {
@@ -203,8 +215,24 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     println!("stopping DynamoDB Local");
+    poller.abort();
     drop(server);
     Ok(())
+}
+
+/// Runs the real audit writer on the table's stream, in the background.
+async fn follow_stream(
+    endpoint: &str,
+    table: &str,
+    audit_table: &str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let config = infra::local::sdk_config_for(endpoint).await;
+    let reader = StreamReader::open(&config, table).await?;
+    let audit_table = TableName::parse(audit_table).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = AuditStore::new(Client::new(&config), &audit_table);
+    let retention = time::Duration::days(i64::from(AuditWriter::DEFAULT_RETENTION_DAYS));
+    let poller = StreamPoller::new(reader, AuditWriter::new(store, retention));
+    Ok(tokio::spawn(poller.run()))
 }
 
 async fn create_tables(client: &Client) -> anyhow::Result<(String, String)> {

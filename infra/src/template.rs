@@ -341,7 +341,12 @@ mod tests {
         assert_eq!(main.key_attribute("HASH"), Some("pk"));
         assert_eq!(main.key_attribute("RANGE"), Some("sk"));
         let audit = template.table(AUDIT_TABLE).unwrap();
-        assert_eq!(audit.global_secondary_indexes[0].index_name, "by-target");
+        let indexes: Vec<&str> = audit
+            .global_secondary_indexes
+            .iter()
+            .map(|index| index.index_name.as_str())
+            .collect();
+        assert_eq!(indexes, ["by-target", "by-account"]);
     }
 
     #[test]

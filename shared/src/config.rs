@@ -4,6 +4,7 @@
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | the DynamoDB table of orgs, accounts and tokens | required |
 //! | `TOKEN_PREFIX` | the prefix of this deployment's tokens | `svc_` |
+//! | `AUDIT_TABLE_NAME` | the audit trail's table (the `accounts` and `audit` functions only) | required there |
 //!
 //! The AWS endpoint and region come from the standard AWS variables (`AWS_REGION`,
 //! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`), read by `aws-config`.
@@ -52,14 +53,7 @@ impl Settings {
 
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table = lookup("TABLE_NAME").ok_or_else(|| ConfigError {
-            variable: "TABLE_NAME",
-            reason: "is not set".into(),
-        })?;
-        let table_name = TableName::parse(&table).map_err(|error| ConfigError {
-            variable: "TABLE_NAME",
-            reason: error.to_string(),
-        })?;
+        let table_name = table_setting(&lookup, "TABLE_NAME")?;
         let token_prefix = match lookup("TOKEN_PREFIX") {
             None => TokenPrefix::default(),
             Some(value) => TokenPrefix::parse(&value).map_err(|error| ConfigError {
@@ -72,6 +66,26 @@ impl Settings {
             token_prefix,
         })
     }
+}
+
+/// The table named by `variable`, which must be set.
+pub fn table_setting(
+    lookup: impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<TableName, ConfigError> {
+    let table = lookup(variable).ok_or_else(|| ConfigError {
+        variable,
+        reason: "is not set".into(),
+    })?;
+    TableName::parse(&table).map_err(|error| ConfigError {
+        variable,
+        reason: error.to_string(),
+    })
+}
+
+/// The audit trail's table, from `AUDIT_TABLE_NAME`.
+pub fn audit_table_from_env() -> Result<TableName, ConfigError> {
+    table_setting(|name| std::env::var(name).ok(), "AUDIT_TABLE_NAME")
 }
 
 #[cfg(test)]

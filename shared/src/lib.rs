@@ -6,6 +6,7 @@
 //! clock (`clock`), and the DynamoDB adapter with the table's key design (`store`).
 
 pub mod access;
+pub mod audit;
 pub mod authn;
 pub mod clock;
 pub mod config;

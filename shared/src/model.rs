@@ -29,6 +29,9 @@ pub enum ActorKind {
     Operator,
     /// The system itself: DynamoDB's TTL, the audit writer.
     System,
+    /// A change made outside the API (a direct write to the table): the audit trail records
+    /// it but cannot name who made it.
+    Unknown,
 }
 
 /// Who made a change, and from where. Recorded on every item it changes and copied into the
@@ -402,6 +405,8 @@ pub enum AuditAction {
     OrgCreated,
     #[serde(rename = "org.updated")]
     OrgUpdated,
+    #[serde(rename = "org.deleted")]
+    OrgDeleted,
     #[serde(rename = "service_account.created")]
     ServiceAccountCreated,
     #[serde(rename = "service_account.updated")]
@@ -420,6 +425,52 @@ pub enum AuditAction {
     TokenRevoked,
     #[serde(rename = "token.expired")]
     TokenExpired,
+    /// Removed from the table outside the API (the API revokes, it never deletes).
+    #[serde(rename = "token.deleted")]
+    TokenDeleted,
+}
+
+impl AuditAction {
+    pub const ALL: [Self; 13] = [
+        Self::OrgCreated,
+        Self::OrgUpdated,
+        Self::OrgDeleted,
+        Self::ServiceAccountCreated,
+        Self::ServiceAccountUpdated,
+        Self::ServiceAccountDisabled,
+        Self::ServiceAccountEnabled,
+        Self::ServiceAccountDeleted,
+        Self::TokenCreated,
+        Self::TokenRotated,
+        Self::TokenRevoked,
+        Self::TokenExpired,
+        Self::TokenDeleted,
+    ];
+
+    /// The action's name, as the API shows it (`token.revoked`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrgCreated => "org.created",
+            Self::OrgUpdated => "org.updated",
+            Self::OrgDeleted => "org.deleted",
+            Self::ServiceAccountCreated => "service_account.created",
+            Self::ServiceAccountUpdated => "service_account.updated",
+            Self::ServiceAccountDisabled => "service_account.disabled",
+            Self::ServiceAccountEnabled => "service_account.enabled",
+            Self::ServiceAccountDeleted => "service_account.deleted",
+            Self::TokenCreated => "token.created",
+            Self::TokenRotated => "token.rotated",
+            Self::TokenRevoked => "token.revoked",
+            Self::TokenExpired => "token.expired",
+            Self::TokenDeleted => "token.deleted",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|action| action.as_str() == value)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -435,6 +486,10 @@ pub enum AuditTargetKind {
 pub struct AuditTarget {
     pub kind: AuditTargetKind,
     pub id: String,
+    /// The service account the target is or belongs to (none for an org or an org-wide
+    /// token), so an account's trail includes its tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<ServiceAccountId>,
 }
 
 /// One immutable entry of the audit trail. It names what changed (field names with their old
@@ -530,5 +585,11 @@ mod tests {
         assert_eq!(json, "\"service_account.created\"");
         let back: AuditAction = serde_json::from_str("\"token.expired\"").unwrap();
         assert_eq!(back, AuditAction::TokenExpired);
+        for action in AuditAction::ALL {
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::parse("token.exploded"), None);
     }
 }

@@ -69,6 +69,7 @@ pub struct OrgAdmin {
 pub struct AdminWorld {
     pub tables: TestTables,
     pub context: AdminContext,
+    pub accounts_context: accounts::AccountsContext,
     pub tokens_context: tokens::TokensContext,
     pub clock: Arc<ManualClock>,
     pub acme: OrgAdmin,
@@ -89,9 +90,14 @@ impl AdminWorld {
             admin: context.clone(),
             access_token_lifetime: Duration::hours(1),
         };
+        let accounts_context = accounts::AccountsContext {
+            admin: context.clone(),
+            audit: tables.audit.clone(),
+        };
         let mut world = Self {
             tables,
             context,
+            accounts_context,
             tokens_context,
             clock,
             acme: OrgAdmin {
@@ -189,7 +195,7 @@ impl AdminWorld {
     /// Calls the accounts function's handler with `call` as a real event.
     pub async fn accounts(&self, call: ApiCall) -> Reply {
         reply(
-            accounts::handle(&self.context, call.request())
+            accounts::handle(&self.accounts_context, call.request())
                 .await
                 .unwrap(),
         )

@@ -25,6 +25,7 @@ use infra::local::{DynamoDbLocal, client_for};
 use infra::template::{AUDIT_TABLE, MAIN_TABLE, Template};
 use shared::config::TableName;
 use shared::store::DynamoStore;
+use shared::store::audit::AuditStore;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -50,6 +51,7 @@ pub struct TestTables {
     pub table: TableName,
     pub audit_table: String,
     pub store: DynamoStore,
+    pub audit: AuditStore,
 }
 
 impl TestTables {
@@ -67,24 +69,36 @@ impl TestTables {
             .await?;
         let table = TableName::parse(&table).map_err(|e| anyhow!("{e}"))?;
         let store = DynamoStore::new(client.clone(), &table);
+        let audit_name = TableName::parse(&audit_table).map_err(|e| anyhow!("{e}"))?;
+        let audit = AuditStore::new(client.clone(), &audit_name);
         Ok(Self {
             endpoint,
             client,
             table,
             audit_table,
             store,
+            audit,
         })
     }
 
     /// Every item of the main table, read with a consistent scan.
     pub async fn scan(&self) -> anyhow::Result<Vec<Item>> {
+        self.scan_table(self.table.as_str()).await
+    }
+
+    /// Every item of the audit table, read with a consistent scan.
+    pub async fn scan_audit(&self) -> anyhow::Result<Vec<Item>> {
+        self.scan_table(&self.audit_table).await
+    }
+
+    async fn scan_table(&self, table: &str) -> anyhow::Result<Vec<Item>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
             let page = self
                 .client
                 .scan()
-                .table_name(self.table.as_str())
+                .table_name(table)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

@@ -857,9 +857,9 @@ async fn two_concurrent_updates_with_the_same_if_match_give_one_success_and_one_
 #[tokio::test]
 async fn internal_errors_answer_a_generic_500() {
     let world = AdminWorld::new().await;
-    let mut broken = world.context.clone();
+    let mut broken = world.accounts_context.clone();
     let missing = shared::config::TableName::parse("no-such-table-here").unwrap();
-    broken.store = shared::store::DynamoStore::new(world.tables.client.clone(), &missing);
+    broken.admin.store = shared::store::DynamoStore::new(world.tables.client.clone(), &missing);
     let call = ApiCall::new(Shape::HttpV2, "GET", COLLECTION).iam(IAM_ADMIN);
     let reply = world
         .call_with(call, |request| async move {

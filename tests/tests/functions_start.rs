@@ -80,30 +80,55 @@ async fn the_authorizer_starts_and_fails_closed() {
 }
 
 #[tokio::test]
-async fn the_audit_function_starts_and_keeps_unwritten_records_on_the_stream() {
+async fn the_audit_function_starts_writes_events_and_reports_what_it_cannot() {
     let tables = TestTables::create().await.unwrap();
     let mut function = start("audit", &tables).await;
-    let event = json!({"Records": [{
-        "eventID": "c4ca4238a0b923820dcc509a6f75849b",
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": {
-            "Keys": {"pk": {"S": "ORG#acme"}, "sk": {"S": "ORG"}},
-            "NewImage": {"pk": {"S": "ORG#acme"}, "sk": {"S": "ORG"}},
-            "ApproximateCreationDateTime": 1479499740,
-            "SequenceNumber": "4421584500000000017450439091",
-            "SizeBytes": 26,
-            "StreamViewType": "NEW_AND_OLD_IMAGES"
-        },
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2016-11-16T20:42:48.104"
-    }]});
+    // An organization's item as the table holds it, as Lambda's JSON.
+    let org = shared::model::Organization::new(
+        shared::ids::OrgId::parse("acme").unwrap(),
+        shared::text::DisplayName::parse("Acme").unwrap(),
+        shared::policy::TokenPolicy::default(),
+        shared::model::Actor::new(shared::model::ActorKind::Operator, "ops"),
+        time::OffsetDateTime::now_utc(),
+    );
+    let mut image: serde_dynamo::Item = serde_dynamo::to_item(&org).unwrap();
+    for (name, value) in [("pk", "ORG#acme"), ("sk", "ORG"), ("entity", "org")] {
+        image.insert(name.into(), serde_dynamo::AttributeValue::S(value.into()));
+    }
+    let record = |event_id: &str, sequence: &str, image: serde_json::Value| {
+        json!({
+            "eventID": event_id,
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "Keys": {"pk": {"S": "ORG#acme"}, "sk": {"S": "ORG"}},
+                "NewImage": image,
+                "ApproximateCreationDateTime": 1479499740,
+                "SequenceNumber": sequence,
+                "SizeBytes": 26,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2016-11-16T20:42:48.104"
+        })
+    };
+    let event = json!({"Records": [
+        record("c4ca4238a0b923820dcc509a6f75849b", "4421584500000000017450439091",
+            serde_json::to_value(&image).unwrap()),
+        record("c81e728d9d4c2f636f067f89cc14862c", "4421584500000000017450439092",
+            json!({"pk": {"S": "ORG#acme"}, "sk": {"S": "ORG"}})),
+    ]});
     let outcome = function.invoke(event).await.unwrap();
     assert_eq!(
         outcome,
         Outcome::Response(
-            json!({"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439091"}]})
+            json!({"batchItemFailures": [{"itemIdentifier": "4421584500000000017450439092"}]})
         )
     );
+    let written = tables.scan_audit().await.unwrap();
+    assert_eq!(written.len(), 1);
+    let event: serde_json::Value = serde_dynamo::from_item(written[0].clone()).unwrap();
+    assert_eq!(event["action"], "org.created");
+    assert_eq!(event["actor"], json!({"kind": "operator", "id": "ops"}));
 }

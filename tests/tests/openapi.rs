@@ -41,6 +41,43 @@ fn every_served_route_is_described_and_every_described_route_is_served() {
 }
 
 #[test]
+fn the_described_audit_actions_and_actor_kinds_are_the_ones_recorded() {
+    let spec = description();
+    let schemas = &spec["components"]["schemas"];
+    let described: Vec<&str> = schemas["AuditAction"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|value| value.as_str().unwrap())
+        .collect();
+    let recorded: Vec<&str> = shared::model::AuditAction::ALL
+        .iter()
+        .map(|action| action.as_str())
+        .collect();
+    assert_eq!(described, recorded);
+    let kinds = &schemas["AuditActor"]["properties"]["kind"]["enum"];
+    for kind in [
+        shared::model::ActorKind::ServiceAccount,
+        shared::model::ActorKind::OrgToken,
+        shared::model::ActorKind::IamPrincipal,
+        shared::model::ActorKind::Operator,
+        shared::model::ActorKind::System,
+        shared::model::ActorKind::Unknown,
+    ] {
+        let name = serde_json::to_value(kind).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(
+            kinds
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|k| k.as_str() == Some(name)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn the_description_is_openapi_3_1_and_every_reference_resolves() {
     let spec = description();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1."));

@@ -97,7 +97,7 @@ async fn the_main_table_has_the_keys_stream_and_ttl_the_template_declares() -> a
 }
 
 #[tokio::test]
-async fn the_audit_table_has_its_declared_index_and_ttl() -> anyhow::Result<()> {
+async fn the_audit_table_has_its_declared_indexes_and_ttl() -> anyhow::Result<()> {
     let tables = TestTables::create().await?;
     let template = Template::load_default()?;
     let declared = template.table(AUDIT_TABLE)?;
@@ -112,14 +112,20 @@ async fn the_audit_table_has_its_declared_index_and_ttl() -> anyhow::Result<()> 
     assert_eq!(key_names(description.key_schema()), declared_keys(declared));
     let indexes = description.global_secondary_indexes();
     assert_eq!(indexes.len(), declared.global_secondary_indexes.len());
-    let by_target = indexes
-        .iter()
-        .find(|i| i.index_name() == Some("by-target"))
-        .unwrap();
-    assert_eq!(
-        key_names(by_target.key_schema()),
-        declared_keys_of_index(declared, "by-target")
-    );
+    // The index names the audit store queries.
+    for name in [
+        shared::store::audit::BY_TARGET_INDEX,
+        shared::store::audit::BY_ACCOUNT_INDEX,
+    ] {
+        let index = indexes
+            .iter()
+            .find(|i| i.index_name() == Some(name))
+            .unwrap();
+        assert_eq!(
+            key_names(index.key_schema()),
+            declared_keys_of_index(declared, name)
+        );
+    }
     let ttl = tables
         .client
         .describe_time_to_live()

@@ -8,11 +8,13 @@
 //! POST   /v1/orgs/{org}/service-accounts/{id}/disable    disable        {"revokeTokens": true}
 //! POST   /v1/orgs/{org}/service-accounts/{id}/enable     enable
 //! DELETE /v1/orgs/{org}/service-accounts/{id}            delete         204; every token stops
+//! GET    /v1/orgs/{org}/audit-events                     audit trail    ?account=&token=&action=&actor=&since=&until=
 //! ```
 //!
 //! Every route needs an admin of the organization (or an allowed IAM principal); see
 //! [`admin_api::identity`].
 
+mod audit_events;
 mod dto;
 
 use admin_api::AdminContext;
@@ -26,6 +28,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{AccountStatus, ServiceAccount};
+use shared::store::audit::AuditStore;
 use shared::token::TokenOwner;
 
 use crate::dto::{AccountList, AccountView, CreateAccount, DisableAccount, PatchAccount};
@@ -34,6 +37,14 @@ const COLLECTION: &str = "/v1/orgs/{org}/service-accounts";
 const ITEM: &str = "/v1/orgs/{org}/service-accounts/{id}";
 const DISABLE: &str = "/v1/orgs/{org}/service-accounts/{id}/disable";
 const ENABLE: &str = "/v1/orgs/{org}/service-accounts/{id}/enable";
+const AUDIT_EVENTS: &str = "/v1/orgs/{org}/audit-events";
+
+/// What the accounts function needs: the admin API's context and the audit trail it reads.
+#[derive(Debug, Clone)]
+pub struct AccountsContext {
+    pub admin: AdminContext,
+    pub audit: AuditStore,
+}
 
 /// Every route this function serves (the OpenAPI description is checked against it).
 pub const ROUTES: &[Route] = &[
@@ -65,11 +76,15 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         pattern: ENABLE,
     },
+    Route {
+        method: "GET",
+        pattern: AUDIT_EVENTS,
+    },
 ];
 
 /// Handles one request. Every outcome, errors included, is an HTTP response: an `Err` would
 /// be a failed invocation, not a status code.
-pub async fn handle(context: &AdminContext, request: Request) -> Result<Response<Body>, Error> {
+pub async fn handle(context: &AccountsContext, request: Request) -> Result<Response<Body>, Error> {
     let request = ApiRequest::from_lambda(request);
     Ok(match dispatch(context, &request).await {
         Ok(response) => response,
@@ -88,9 +103,10 @@ pub async fn handle(context: &AdminContext, request: Request) -> Result<Response
 }
 
 async fn dispatch(
-    context: &AdminContext,
+    accounts: &AccountsContext,
     request: &ApiRequest,
 ) -> Result<Response<Body>, ApiError> {
+    let context = &accounts.admin;
     let matched = route(ROUTES, &request.method, &request.path)?;
     let caller = resolve_caller(context, request).await?;
     let org = OrgId::parse(matched.param("org"))
@@ -113,6 +129,7 @@ async fn dispatch(
         ("DELETE", ITEM) => call.delete(&account_id(&matched)?).await,
         ("POST", DISABLE) => call.disable(&account_id(&matched)?).await,
         ("POST", ENABLE) => call.enable(&account_id(&matched)?).await,
+        ("GET", AUDIT_EVENTS) => audit_events::list(&accounts.audit, request, &call.org).await,
         _ => Err(ApiError::NotFound("route")),
     }
 }

@@ -98,12 +98,22 @@ impl ApiRequest {
     /// `limit` and `cursor` of a list request; any other query parameter is refused, so a
     /// typo (`limt`) is not silently ignored.
     pub fn page(&self) -> Result<(PageLimit, Option<&str>), ApiError> {
-        let mut limit = PageLimit::default();
-        let mut cursor = None;
+        let query = self.list_query(&[])?;
+        Ok((query.limit, query.cursor))
+    }
+
+    /// `limit`, `cursor` and the named `filters` of a list request. Any other parameter, or
+    /// a filter given twice, is refused.
+    pub fn list_query(&self, filters: &[&'static str]) -> Result<ListQuery<'_>, ApiError> {
+        let mut query = ListQuery {
+            limit: PageLimit::default(),
+            cursor: None,
+            filters: Vec::new(),
+        };
         for (name, value) in &self.query {
             match name.as_str() {
                 "limit" => {
-                    limit = value
+                    query.limit = value
                         .parse::<u64>()
                         .ok()
                         .and_then(|n| PageLimit::parse(n).ok())
@@ -114,16 +124,29 @@ impl ApiRequest {
                             )
                         })?;
                 }
-                "cursor" => cursor = Some(value.as_str()),
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "invalid-parameter",
-                        "the only query parameters are `limit` and `cursor`",
-                    ));
-                }
+                "cursor" => query.cursor = Some(value.as_str()),
+                other => match filters.iter().find(|filter| **filter == other) {
+                    Some(filter) if query.filter(filter).is_some() => {
+                        return Err(ApiError::bad_request(
+                            "invalid-parameter",
+                            format!("`{filter}` is given more than once"),
+                        ));
+                    }
+                    Some(filter) => query.filters.push((filter, value.as_str())),
+                    None => {
+                        let mut allowed = vec!["`limit`", "`cursor`"];
+                        let named: Vec<String> =
+                            filters.iter().map(|filter| format!("`{filter}`")).collect();
+                        allowed.extend(named.iter().map(String::as_str));
+                        return Err(ApiError::bad_request(
+                            "invalid-parameter",
+                            format!("the only query parameters are {}", allowed.join(", ")),
+                        ));
+                    }
+                },
             }
         }
-        Ok((limit, cursor))
+        Ok(query)
     }
 
     /// The first value of a header, if it is valid text.
@@ -161,4 +184,22 @@ fn strings(fields: &HashMap<String, Value>) -> HashMap<String, String> {
             Some((name.clone(), text))
         })
         .collect()
+}
+
+/// The query of a list request: its page and its filters.
+#[derive(Debug, Clone)]
+pub struct ListQuery<'a> {
+    pub limit: PageLimit,
+    pub cursor: Option<&'a str>,
+    filters: Vec<(&'static str, &'a str)>,
+}
+
+impl ListQuery<'_> {
+    /// The value of a filter, if it was given.
+    pub fn filter(&self, name: &str) -> Option<&str> {
+        self.filters
+            .iter()
+            .find(|(filter, _)| *filter == name)
+            .map(|(_, value)| *value)
+    }
 }

@@ -11,6 +11,7 @@
 //!
 //! and every read that a decision depends on is strongly consistent.
 
+pub mod audit;
 pub mod keys;
 
 use std::collections::HashMap;

@@ -1,0 +1,619 @@
+//! What a change to the table means for the audit trail: a pure function from one stream record
+//! (already decoded into entities) to at most one [`AuditEvent`].
+//!
+//! | record | audit event | actor |
+//! | --- | --- | --- |
+//! | an org, account or token inserted | `org.created`, `service_account.created`, `token.created` | `createdBy` |
+//! | a token inserted by rotation (`rotatedFrom`) | none: its rotation is one `token.rotated` event, on the old token | — |
+//! | an org modified | `org.updated` | `updatedBy` |
+//! | an account modified | `service_account.deleted` (tombstone), `.disabled`, `.enabled` or `.updated` | `deletedBy` / `updatedBy` |
+//! | a token modified | `token.rotated` (`rotatedTo` set) or `token.revoked` | `revokedBy` |
+//! | any item modified without a new `version` | none: only `lastUsedAt` changed | — |
+//! | a token removed by TTL, not revoked | `token.expired` | the system (`dynamodb.amazonaws.com`) |
+//! | a revoked token or a tombstone removed by TTL | none: the end of a retention already recorded | — |
+//! | an item removed any other way | `org.deleted`, `service_account.deleted`, `token.deleted` | unknown (outside the API) |
+//!
+//! `changes` names each changed field with its old and new value, drawn from an allowlist per
+//! item type: the token hash, its display prefix and `lastUsedAt` can never appear.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::model::{
+    AccountStatus, Actor, ActorKind, AuditAction, AuditEvent, AuditTarget, AuditTargetKind,
+    Organization, ServiceAccount, Token,
+};
+use crate::store::keys;
+
+/// The principal DynamoDB's stream names on the records of its TTL deletions.
+pub const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
+
+/// The fields an audit event may show, per item type (JSON names).
+const ORG_FIELDS: &[&str] = &["name", "status", "tokenPolicy"];
+const ACCOUNT_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "status",
+    "roles",
+    "grants",
+    "ipAllowlist",
+    "deletedAt",
+];
+const TOKEN_FIELDS: &[&str] = &[
+    "kind",
+    "account",
+    "name",
+    "description",
+    "scopes",
+    "expiresAt",
+    "revokedAt",
+    "rotatedFrom",
+    "rotatedTo",
+    "issuedFor",
+];
+
+/// An item of the table, as a stream image holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entity {
+    Org(Organization),
+    Account(ServiceAccount),
+    Token(Token),
+}
+
+impl Entity {
+    /// Decodes a stream image (`None` for an empty one). The error names the item type, never
+    /// a stored value.
+    pub fn from_image(image: serde_dynamo::Item) -> Result<Option<Self>, MappingError> {
+        if image.is_empty() {
+            return Ok(None);
+        }
+        let entity = match image.get(keys::ENTITY) {
+            Some(serde_dynamo::AttributeValue::S(entity)) => entity.clone(),
+            _ => return Err(MappingError::UnknownItem),
+        };
+        let undecodable = |_| MappingError::Undecodable {
+            entity: match entity.as_str() {
+                "org" => "org",
+                "service_account" => "service_account",
+                _ => "token",
+            },
+        };
+        let decoded = match entity.as_str() {
+            "org" => Self::Org(serde_dynamo::from_item(image).map_err(undecodable)?),
+            "service_account" => {
+                Self::Account(serde_dynamo::from_item(image).map_err(undecodable)?)
+            }
+            "token" => Self::Token(serde_dynamo::from_item(image).map_err(undecodable)?),
+            _ => return Err(MappingError::UnknownItem),
+        };
+        Ok(Some(decoded))
+    }
+
+    fn target(&self) -> AuditTarget {
+        match self {
+            Self::Org(org) => AuditTarget {
+                kind: AuditTargetKind::Org,
+                id: org.id.to_string(),
+                account: None,
+            },
+            Self::Account(account) => AuditTarget {
+                kind: AuditTargetKind::ServiceAccount,
+                id: account.id.to_string(),
+                account: Some(account.id.clone()),
+            },
+            Self::Token(token) => AuditTarget {
+                kind: AuditTargetKind::Token,
+                id: token.id.to_string(),
+                account: token.account.clone(),
+            },
+        }
+    }
+
+    fn org(&self) -> &crate::ids::OrgId {
+        match self {
+            Self::Org(org) => &org.id,
+            Self::Account(account) => &account.org,
+            Self::Token(token) => &token.org,
+        }
+    }
+
+    fn fields(&self) -> &'static [&'static str] {
+        match self {
+            Self::Org(_) => ORG_FIELDS,
+            Self::Account(_) => ACCOUNT_FIELDS,
+            Self::Token(_) => TOKEN_FIELDS,
+        }
+    }
+
+    fn version(&self) -> u64 {
+        match self {
+            Self::Org(org) => org.version,
+            Self::Account(account) => account.version,
+            Self::Token(token) => token.version,
+        }
+    }
+
+    fn to_json(&self) -> Map<String, Value> {
+        let value = match self {
+            Self::Org(org) => serde_json::to_value(org),
+            Self::Account(account) => serde_json::to_value(account),
+            Self::Token(token) => serde_json::to_value(token),
+        };
+        match value {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
+    }
+}
+
+/// What happened to the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Insert,
+    Modify,
+    Remove,
+}
+
+/// One stream record, decoded.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The stream's id of the record: the audit event's id, so a redelivered record maps to
+    /// the same event.
+    pub event_id: String,
+    /// When the change was committed (the stream's approximate creation time).
+    pub time: OffsetDateTime,
+    pub kind: ChangeKind,
+    /// Whether DynamoDB's TTL made this change (a `REMOVE` whose user identity is the DynamoDB
+    /// service principal).
+    pub by_ttl: bool,
+    pub old: Option<Entity>,
+    pub new: Option<Entity>,
+}
+
+/// Why a record cannot become an audit event. It names the problem, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error("the record's image is not an org, service account or token")]
+    UnknownItem,
+    #[error("the record's {entity} image could not be decoded")]
+    Undecodable { entity: &'static str },
+    #[error("the record lacks the image its change needs")]
+    MissingImage,
+    #[error("the record's old and new images are different items")]
+    MismatchedImages,
+    #[error("the record's event id is not 1 to 128 letters, digits or `-`")]
+    InvalidEventId,
+}
+
+/// The audit event `change` becomes, if any (see the module's table).
+pub fn audit_event(change: &Change) -> Result<Option<AuditEvent>, MappingError> {
+    if change.event_id.is_empty()
+        || change.event_id.len() > 128
+        || !change
+            .event_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(MappingError::InvalidEventId);
+    }
+    let old = change.old.as_ref();
+    let new = change.new.as_ref();
+    let decided = match change.kind {
+        ChangeKind::Insert => inserted(new.ok_or(MappingError::MissingImage)?),
+        ChangeKind::Modify => {
+            let (old, new) = old.zip(new).ok_or(MappingError::MissingImage)?;
+            modified(old, new)?
+        }
+        ChangeKind::Remove => removed(old.ok_or(MappingError::MissingImage)?, change),
+    };
+    let Some((action, actor)) = decided else {
+        return Ok(None);
+    };
+    let subject = new.or(old).ok_or(MappingError::MissingImage)?;
+    Ok(Some(AuditEvent {
+        id: change.event_id.clone(),
+        org: subject.org().clone(),
+        time: change.time,
+        actor,
+        action,
+        target: subject.target(),
+        changes: changes(subject.fields(), old, new),
+    }))
+}
+
+fn inserted(new: &Entity) -> Option<(AuditAction, Actor)> {
+    match new {
+        Entity::Org(org) => Some((AuditAction::OrgCreated, org.created_by.clone())),
+        Entity::Account(account) => Some((
+            AuditAction::ServiceAccountCreated,
+            account.created_by.clone(),
+        )),
+        // The old token's record carries the rotation (one event per rotation).
+        Entity::Token(token) if token.rotated_from.is_some() => None,
+        Entity::Token(token) => Some((AuditAction::TokenCreated, token.created_by.clone())),
+    }
+}
+
+fn modified(old: &Entity, new: &Entity) -> Result<Option<(AuditAction, Actor)>, MappingError> {
+    if old.version() == new.version() {
+        // Only `lastUsedAt` is written without a new version.
+        return Ok(None);
+    }
+    Ok(match (old, new) {
+        (Entity::Org(_), Entity::Org(new)) => {
+            Some((AuditAction::OrgUpdated, new.updated_by.clone()))
+        }
+        (Entity::Account(old), Entity::Account(new)) => {
+            let action = if old.deleted_at.is_none() && new.deleted_at.is_some() {
+                AuditAction::ServiceAccountDeleted
+            } else if old.status != new.status && new.status == AccountStatus::Disabled {
+                AuditAction::ServiceAccountDisabled
+            } else if old.status != new.status {
+                AuditAction::ServiceAccountEnabled
+            } else {
+                AuditAction::ServiceAccountUpdated
+            };
+            let actor = match (&action, &new.deleted_by) {
+                (AuditAction::ServiceAccountDeleted, Some(by)) => by.clone(),
+                _ => new.updated_by.clone(),
+            };
+            Some((action, actor))
+        }
+        (Entity::Token(old), Entity::Token(new)) => {
+            let action = if old.rotated_to.is_none() && new.rotated_to.is_some() {
+                AuditAction::TokenRotated
+            } else if old.revoked_at != new.revoked_at && new.revoked_at.is_some() {
+                AuditAction::TokenRevoked
+            } else {
+                // Tokens change in no other way through the API.
+                return Ok(None);
+            };
+            let actor = new
+                .revoked_by
+                .clone()
+                .unwrap_or_else(|| Actor::new(ActorKind::Unknown, "unattributed"));
+            Some((action, actor))
+        }
+        _ => return Err(MappingError::MismatchedImages),
+    })
+}
+
+fn removed(old: &Entity, change: &Change) -> Option<(AuditAction, Actor)> {
+    if change.by_ttl {
+        let system = Actor::new(ActorKind::System, TTL_PRINCIPAL);
+        return match old {
+            // A revoked token's or a deleted account's retention ended: already in the trail.
+            Entity::Token(token) if token.revoked_at.is_some() => None,
+            Entity::Account(account) if account.is_deleted() => None,
+            Entity::Token(_) => Some((AuditAction::TokenExpired, system)),
+            Entity::Account(_) => Some((AuditAction::ServiceAccountDeleted, system)),
+            Entity::Org(_) => Some((AuditAction::OrgDeleted, system)),
+        };
+    }
+    // The API never deletes an item: this was done to the table directly.
+    let unknown = Actor::new(ActorKind::Unknown, "outside the API");
+    let action = match old {
+        Entity::Org(_) => AuditAction::OrgDeleted,
+        Entity::Account(_) => AuditAction::ServiceAccountDeleted,
+        Entity::Token(_) => AuditAction::TokenDeleted,
+    };
+    Some((action, unknown))
+}
+
+/// `{field: {"old": …, "new": …}}` for every allowlisted field that differs; a side that has
+/// no value is left out.
+fn changes(fields: &[&str], old: Option<&Entity>, new: Option<&Entity>) -> Map<String, Value> {
+    let old = old.map(Entity::to_json).unwrap_or_default();
+    let new = new.map(Entity::to_json).unwrap_or_default();
+    let mut changes = Map::new();
+    for field in fields {
+        let (before, after) = (old.get(*field), new.get(*field));
+        if before == after {
+            continue;
+        }
+        let mut change = Map::new();
+        if let Some(before) = before {
+            change.insert("old".into(), before.clone());
+        }
+        if let Some(after) = after {
+            change.insert("new".into(), after.clone());
+        }
+        changes.insert((*field).to_owned(), Value::Object(change));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::{Grants, IpAllowlist, Roles, Scopes};
+    use crate::ids::{OrgId, ServiceAccountId};
+    use crate::model::{NewServiceAccount, NewToken, TokenKind};
+    use crate::policy::TokenPolicy;
+    use crate::text::DisplayName;
+    use crate::token::{ParsedToken, TokenOwner, TokenPrefix};
+    use time::Duration;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2026-05-01 00:00 UTC);
+
+    fn alice() -> Actor {
+        Actor::new(ActorKind::ServiceAccount, "alice")
+    }
+
+    fn bob() -> Actor {
+        Actor::new(
+            ActorKind::IamPrincipal,
+            "arn:aws:iam::111122223333:role/bob",
+        )
+    }
+
+    fn account() -> ServiceAccount {
+        let fields = NewServiceAccount {
+            name: DisplayName::parse("deployer").unwrap(),
+            description: None,
+            roles: Roles::default(),
+            grants: Grants::default(),
+            ip_allowlist: IpAllowlist::default(),
+        };
+        ServiceAccount::new(
+            OrgId::parse("acme").unwrap(),
+            ServiceAccountId::generate().unwrap(),
+            fields,
+            alice(),
+            NOW,
+        )
+    }
+
+    fn token(account: &ServiceAccount) -> (ParsedToken, Token) {
+        let parsed = ParsedToken::generate(
+            &TokenPrefix::default(),
+            &account.org,
+            TokenOwner::Account(account.id.clone()),
+        )
+        .unwrap();
+        let fields = NewToken {
+            name: DisplayName::parse("ci").unwrap(),
+            description: None,
+            scopes: Scopes::default(),
+            expires_at: Some(NOW + Duration::days(30)),
+        };
+        let token = Token::new(TokenKind::ServiceAccount, &parsed, fields, alice(), NOW);
+        (parsed, token)
+    }
+
+    fn change(kind: ChangeKind, old: Option<Entity>, new: Option<Entity>) -> Change {
+        Change {
+            event_id: "c4ca4238a0b923820dcc509a6f75849b".into(),
+            time: NOW,
+            kind,
+            by_ttl: false,
+            old,
+            new,
+        }
+    }
+
+    fn event_of(change: &Change) -> AuditEvent {
+        audit_event(change).unwrap().expect("an audit event")
+    }
+
+    #[test]
+    fn inserts_are_creations_by_their_creator() {
+        let account = account();
+        let event = event_of(&change(
+            ChangeKind::Insert,
+            None,
+            Some(Entity::Account(account.clone())),
+        ));
+        assert_eq!(event.action, AuditAction::ServiceAccountCreated);
+        assert_eq!(event.actor, alice());
+        assert_eq!(event.target.id, account.id.to_string());
+        assert_eq!(event.target.account, Some(account.id.clone()));
+        assert_eq!(
+            event.changes["name"],
+            serde_json::json!({"new": "deployer"})
+        );
+        assert_eq!(event.id, "c4ca4238a0b923820dcc509a6f75849b");
+        assert_eq!(event.time, NOW);
+
+        let org = Organization::new(
+            OrgId::parse("acme").unwrap(),
+            DisplayName::parse("Acme").unwrap(),
+            TokenPolicy::default(),
+            bob(),
+            NOW,
+        );
+        let event = event_of(&change(ChangeKind::Insert, None, Some(Entity::Org(org))));
+        assert_eq!(event.action, AuditAction::OrgCreated);
+        assert_eq!(event.actor, bob());
+        assert_eq!(event.target.kind, AuditTargetKind::Org);
+    }
+
+    #[test]
+    fn account_changes_are_told_apart() {
+        let old = account();
+        let mut disabled = old.clone();
+        disabled.status = AccountStatus::Disabled;
+        disabled.updated_by = bob();
+        disabled.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Account(old.clone())),
+            Some(Entity::Account(disabled.clone())),
+        ));
+        assert_eq!(event.action, AuditAction::ServiceAccountDisabled);
+        assert_eq!(event.actor, bob());
+        assert_eq!(
+            event.changes,
+            serde_json::from_value::<Map<String, Value>>(
+                serde_json::json!({"status": {"old": "ACTIVE", "new": "DISABLED"}})
+            )
+            .unwrap()
+        );
+
+        let mut enabled = disabled.clone();
+        enabled.status = AccountStatus::Active;
+        enabled.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Account(disabled)),
+            Some(Entity::Account(enabled)),
+        ));
+        assert_eq!(event.action, AuditAction::ServiceAccountEnabled);
+
+        let mut renamed = old.clone();
+        renamed.name = DisplayName::parse("builder").unwrap();
+        renamed.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Account(old.clone())),
+            Some(Entity::Account(renamed)),
+        ));
+        assert_eq!(event.action, AuditAction::ServiceAccountUpdated);
+        assert_eq!(
+            event.changes["name"],
+            serde_json::json!({"old": "deployer", "new": "builder"})
+        );
+
+        let mut deleted = old.clone();
+        deleted.delete(bob(), NOW, Duration::days(30));
+        deleted.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Account(old)),
+            Some(Entity::Account(deleted)),
+        ));
+        assert_eq!(event.action, AuditAction::ServiceAccountDeleted);
+        assert_eq!(event.actor, bob());
+        assert!(event.changes.contains_key("deletedAt"));
+    }
+
+    #[test]
+    fn last_used_writes_are_not_audited() {
+        let old = account();
+        let mut used = old.clone();
+        used.last_used_at = Some(NOW);
+        let change = change(
+            ChangeKind::Modify,
+            Some(Entity::Account(old)),
+            Some(Entity::Account(used)),
+        );
+        assert_eq!(audit_event(&change).unwrap(), None);
+    }
+
+    #[test]
+    fn revocation_and_rotation_are_one_event_each() {
+        let account = account();
+        let (_, old) = token(&account);
+        let mut revoked = old.clone();
+        revoked.revoke(bob(), NOW, Duration::days(30));
+        revoked.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Token(old.clone())),
+            Some(Entity::Token(revoked)),
+        ));
+        assert_eq!(event.action, AuditAction::TokenRevoked);
+        assert_eq!(event.actor, bob());
+        assert_eq!(event.target.kind, AuditTargetKind::Token);
+        assert_eq!(event.target.account, Some(account.id.clone()));
+
+        let (_, mut successor) = token(&account);
+        successor.rotated_from = Some(old.id.clone());
+        let insert = change(
+            ChangeKind::Insert,
+            None,
+            Some(Entity::Token(successor.clone())),
+        );
+        assert_eq!(audit_event(&insert).unwrap(), None);
+
+        let mut rotated = old.clone();
+        rotated.rotated_to = Some(successor.id.clone());
+        rotated.revoke(alice(), NOW + Duration::hours(1), Duration::days(30));
+        rotated.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Token(old)),
+            Some(Entity::Token(rotated)),
+        ));
+        assert_eq!(event.action, AuditAction::TokenRotated);
+        assert_eq!(event.actor, alice());
+        assert_eq!(
+            event.changes["rotatedTo"],
+            serde_json::json!({"new": successor.id.to_string()})
+        );
+    }
+
+    #[test]
+    fn ttl_removals_expire_tokens_and_end_retention_silently() {
+        let account = account();
+        let (_, token) = token(&account);
+        let mut ttl = change(ChangeKind::Remove, Some(Entity::Token(token.clone())), None);
+        ttl.by_ttl = true;
+        let event = event_of(&ttl);
+        assert_eq!(event.action, AuditAction::TokenExpired);
+        assert_eq!(event.actor.kind, ActorKind::System);
+        assert_eq!(event.actor.id, TTL_PRINCIPAL);
+
+        let mut revoked = token.clone();
+        revoked.revoke(bob(), NOW, Duration::days(30));
+        ttl.old = Some(Entity::Token(revoked));
+        assert_eq!(audit_event(&ttl).unwrap(), None);
+
+        let mut tombstone = account.clone();
+        tombstone.delete(bob(), NOW, Duration::days(30));
+        ttl.old = Some(Entity::Account(tombstone));
+        assert_eq!(audit_event(&ttl).unwrap(), None);
+
+        let manual = change(ChangeKind::Remove, Some(Entity::Token(token)), None);
+        let event = event_of(&manual);
+        assert_eq!(event.action, AuditAction::TokenDeleted);
+        assert_eq!(event.actor.kind, ActorKind::Unknown);
+    }
+
+    #[test]
+    fn no_event_shows_a_hash_or_a_display_prefix() {
+        let account = account();
+        let (parsed, token) = token(&account);
+        let event = event_of(&change(
+            ChangeKind::Insert,
+            None,
+            Some(Entity::Token(token.clone())),
+        ));
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(!json.contains(&token.hash.to_hex()));
+        assert!(!json.contains(&token.display_prefix));
+        assert!(!json.contains(parsed.secret().expose_secret()));
+        assert!(!json.contains("hash"));
+    }
+
+    #[test]
+    fn malformed_records_are_refused() {
+        let account = account();
+        let mut bad_id = change(
+            ChangeKind::Insert,
+            None,
+            Some(Entity::Account(account.clone())),
+        );
+        bad_id.event_id = "../../etc".into();
+        assert_eq!(audit_event(&bad_id), Err(MappingError::InvalidEventId));
+        let missing = change(
+            ChangeKind::Modify,
+            None,
+            Some(Entity::Account(account.clone())),
+        );
+        assert_eq!(audit_event(&missing), Err(MappingError::MissingImage));
+        let (_, token) = token(&account);
+        let mut newer = token.clone();
+        newer.version += 1;
+        let mismatched = change(
+            ChangeKind::Modify,
+            Some(Entity::Account(account)),
+            Some(Entity::Token(newer)),
+        );
+        assert_eq!(
+            audit_event(&mismatched),
+            Err(MappingError::MismatchedImages)
+        );
+    }
+}
