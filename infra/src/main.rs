@@ -12,21 +12,16 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use audit::AuditWriter;
 use aws_sdk_dynamodb::Client;
 use clap::{Parser, Subcommand};
 use infra::bootstrap::{BootstrapError, BootstrapRequest, bootstrap};
 use infra::local::{DynamoDbLocal, client_for};
-use infra::stream::{StreamPoller, StreamReader};
-use infra::template::{AUDIT_TABLE, MAIN_TABLE, Template};
 use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
 use shared::access::IpAllowlist;
 use shared::config::Settings;
-use shared::config::TableName;
 use shared::ids::OrgId;
 use shared::policy::{LifetimePreset, TokenPolicy};
 use shared::store::DynamoStore;
-use shared::store::audit::AuditStore;
 use shared::text::DisplayName;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -206,7 +201,8 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         infra::local::LOCAL_REGION
     );
     println!("  export TABLE_NAME={table} AUDIT_TABLE_NAME={audit_table}");
-    let poller = follow_stream(server.endpoint(), &table, &audit_table).await?;
+    let config = infra::local::sdk_config_for(server.endpoint()).await;
+    let poller = infra::stream::follow(&config, &table, &audit_table).await?;
     println!("The audit writer follows the stream of {table} into {audit_table}.");
     println!("ready");
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -220,30 +216,10 @@ async fn serve(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the real audit writer on the table's stream, in the background.
-async fn follow_stream(
-    endpoint: &str,
-    table: &str,
-    audit_table: &str,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let config = infra::local::sdk_config_for(endpoint).await;
-    let reader = StreamReader::open(&config, table).await?;
-    let audit_table = TableName::parse(audit_table).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = AuditStore::new(Client::new(&config), &audit_table);
-    let retention = time::Duration::days(i64::from(AuditWriter::DEFAULT_RETENTION_DAYS));
-    let poller = StreamPoller::new(reader, AuditWriter::new(store, retention));
-    Ok(tokio::spawn(poller.run()))
-}
-
 async fn create_tables(client: &Client) -> anyhow::Result<(String, String)> {
-    let template = Template::load_default()?;
     let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| DEFAULT_TABLE_NAME.into());
     let audit_table =
         std::env::var("AUDIT_TABLE_NAME").unwrap_or_else(|_| DEFAULT_AUDIT_TABLE_NAME.into());
-    template.table(MAIN_TABLE)?.create(client, &table).await?;
-    template
-        .table(AUDIT_TABLE)?
-        .create(client, &audit_table)
-        .await?;
+    infra::template::create_tables(client, &table, &audit_table).await?;
     Ok((table, audit_table))
 }

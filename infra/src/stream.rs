@@ -258,3 +258,20 @@ impl StreamPoller {
         }
     }
 }
+
+/// Runs the real audit writer on `table`'s stream into `audit_table`, in the background, with
+/// the default retention. `config` is the SDK configuration of the DynamoDB endpoint.
+pub async fn follow(
+    config: &aws_config::SdkConfig,
+    table: &str,
+    audit_table: &str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let reader = StreamReader::open(config, table).await?;
+    let audit_table =
+        shared::config::TableName::parse(audit_table).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store =
+        shared::store::audit::AuditStore::new(aws_sdk_dynamodb::Client::new(config), &audit_table);
+    let retention = time::Duration::days(i64::from(AuditWriter::DEFAULT_RETENTION_DAYS));
+    let poller = StreamPoller::new(reader, AuditWriter::new(store, retention));
+    Ok(tokio::spawn(poller.run()))
+}

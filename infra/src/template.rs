@@ -48,6 +48,20 @@ pub struct Template {
 }
 
 /// `infra/template.yaml` in this repository.
+/// Creates both tables of the repository's template under the given names.
+pub async fn create_tables(
+    client: &Client,
+    table: &str,
+    audit_table: &str,
+) -> Result<(), TemplateError> {
+    let template = Template::load_default()?;
+    template.table(MAIN_TABLE)?.create(client, table).await?;
+    template
+        .table(AUDIT_TABLE)?
+        .create(client, audit_table)
+        .await
+}
+
 pub fn default_template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")
 }

@@ -14,7 +14,8 @@
 //! | an item removed any other way | `org.deleted`, `service_account.deleted`, `token.deleted` | unknown (outside the API) |
 //!
 //! `changes` names each changed field with its old and new value, drawn from an allowlist per
-//! item type: the token hash, its display prefix and `lastUsedAt` can never appear.
+//! item type: the token hash, its display prefix and `lastUsedAt` can never appear. The event's
+//! time is the one the API stamped on the item when it has one ([`action_time`]).
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -213,12 +214,31 @@ pub fn audit_event(change: &Change) -> Result<Option<AuditEvent>, MappingError> 
     Ok(Some(AuditEvent {
         id: change.event_id.clone(),
         org: subject.org().clone(),
-        time: change.time,
+        time: action_time(change),
         actor,
         action,
         target: subject.target(),
         changes: changes(subject.fields(), old, new),
     }))
+}
+
+/// When the action happened: the time the API stamped on the item (to the millisecond), or
+/// the stream's time (to the second in AWS, to the minute in DynamoDB Local) when the item has
+/// none, as for a TTL removal or a revocation dated at the end of a rotation's grace period.
+fn action_time(change: &Change) -> OffsetDateTime {
+    const SKEW: time::Duration = time::Duration::minutes(5);
+    let stamped = match (change.kind, change.new.as_ref()) {
+        (ChangeKind::Insert, Some(Entity::Org(org))) => Some(org.created_at),
+        (ChangeKind::Insert, Some(Entity::Account(account))) => Some(account.created_at),
+        (ChangeKind::Insert, Some(Entity::Token(token))) => Some(token.created_at),
+        (ChangeKind::Modify, Some(Entity::Org(org))) => Some(org.updated_at),
+        (ChangeKind::Modify, Some(Entity::Account(account))) => Some(account.updated_at),
+        (ChangeKind::Modify, Some(Entity::Token(token))) => token.revoked_at,
+        _ => None,
+    };
+    stamped
+        .filter(|at| *at <= change.time + SKEW)
+        .unwrap_or(change.time)
 }
 
 fn inserted(new: &Entity) -> Option<(AuditAction, Actor)> {
@@ -486,6 +506,38 @@ mod tests {
         assert_eq!(event.action, AuditAction::ServiceAccountDeleted);
         assert_eq!(event.actor, bob());
         assert!(event.changes.contains_key("deletedAt"));
+    }
+
+    #[test]
+    fn the_time_is_the_items_own_unless_it_lies_ahead() {
+        let account = account();
+        let mut late = change(
+            ChangeKind::Insert,
+            None,
+            Some(Entity::Account(account.clone())),
+        );
+        late.time = NOW + Duration::seconds(40);
+        assert_eq!(
+            event_of(&late).time,
+            NOW,
+            "the stamp, not the stream's rounding"
+        );
+
+        let (_, old) = token(&account);
+        let mut rotated = old.clone();
+        rotated.rotated_to = Some(old.id.clone());
+        rotated.revoke(alice(), NOW + Duration::days(1), Duration::days(30));
+        rotated.version += 1;
+        let grace = change(
+            ChangeKind::Modify,
+            Some(Entity::Token(old)),
+            Some(Entity::Token(rotated)),
+        );
+        assert_eq!(
+            event_of(&grace).time,
+            NOW,
+            "a grace period's end is not the action"
+        );
     }
 
     #[test]

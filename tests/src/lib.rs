@@ -22,7 +22,6 @@ use anyhow::{Context, anyhow};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use infra::local::{DynamoDbLocal, client_for};
-use infra::template::{AUDIT_TABLE, MAIN_TABLE, Template};
 use shared::config::TableName;
 use shared::store::DynamoStore;
 use shared::store::audit::AuditStore;
@@ -58,15 +57,10 @@ impl TestTables {
     pub async fn create() -> anyhow::Result<Self> {
         let endpoint = dynamodb_endpoint()?;
         let client = client_for(&endpoint).await;
-        let template = Template::load_default()?;
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let table = format!("test-{suffix}");
         let audit_table = format!("test-audit-{suffix}");
-        template.table(MAIN_TABLE)?.create(&client, &table).await?;
-        template
-            .table(AUDIT_TABLE)?
-            .create(&client, &audit_table)
-            .await?;
+        infra::template::create_tables(&client, &table, &audit_table).await?;
         let table = TableName::parse(&table).map_err(|e| anyhow!("{e}"))?;
         let store = DynamoStore::new(client.clone(), &table);
         let audit_name = TableName::parse(&audit_table).map_err(|e| anyhow!("{e}"))?;

@@ -1,0 +1,253 @@
+//! End to end: the README's run command's system (`local`), started the same way, walked over
+//! HTTP with `curl` along the README's walkthrough, then stopped with Ctrl-C.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tests::runtime_api::workspace_binary;
+
+/// The running system: the process, its base URL, the admin token and DynamoDB's endpoint.
+struct LocalSystem {
+    child: Child,
+    api: String,
+    admin_token: String,
+    dynamodb: String,
+}
+
+impl LocalSystem {
+    /// Starts `local` on free ports and reads its banner up to `ready`.
+    fn start() -> Self {
+        let mut child = Command::new(workspace_binary("local").unwrap())
+            .args(["--port", "0"])
+            .env("DYNAMODB_PORT", "0")
+            .env_remove("TABLE_NAME")
+            .env_remove("AUDIT_TABLE_NAME")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    // The test is done with the banner; keep draining so the server never
+                    // blocks on a full pipe.
+                    continue;
+                }
+            }
+        });
+        let (mut api, mut admin_token, mut dynamodb) = (None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let line = receiver
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("`local` printed `ready` in time");
+            let line = line.trim();
+            if let Some(value) = line.strip_prefix("export API=") {
+                api = Some(value.to_owned());
+            } else if let Some(value) = line.strip_prefix("export ADMIN_TOKEN=") {
+                admin_token = Some(value.to_owned());
+            } else if let Some(rest) = line.strip_prefix("DynamoDB") {
+                dynamodb = rest.split_whitespace().next().map(str::to_owned);
+            } else if line == "ready" {
+                break;
+            }
+        }
+        Self {
+            child,
+            api: api.expect("the banner names the base URL"),
+            admin_token: admin_token.expect("the banner prints the admin token"),
+            dynamodb: dynamodb.expect("the banner names DynamoDB Local"),
+        }
+    }
+
+    /// `curl -s -X <method>` against the base URL, with a bearer token and a JSON body if
+    /// given; the status and the body as JSON.
+    fn curl(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut args = vec!["-X".to_owned(), method.to_owned()];
+        if let Some(token) = token {
+            args.extend(["-H".into(), format!("Authorization: Bearer {token}")]);
+        }
+        if let Some(body) = body {
+            args.extend(["-H".into(), "Content-Type: application/json".into()]);
+            args.extend(["-d".into(), body.to_owned()]);
+        }
+        self.curl_with(path, &args)
+    }
+
+    /// `curl -s <args> <base URL><path>`; the status and the body as JSON.
+    fn curl_with(&self, path: &str, args: &[String]) -> (u16, Value) {
+        let url = format!("{}{path}", self.api);
+        let output = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}"])
+            .args(args)
+            .arg(&url)
+            .output()
+            .expect("curl runs");
+        assert!(output.status.success(), "curl failed: {output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        let (body, status) = text.rsplit_once('\n').unwrap();
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+        };
+        (status.parse().unwrap(), body)
+    }
+
+    fn interrupt(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "`local` did not stop on Ctrl-C");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for LocalSystem {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_walkthrough_works_over_http_and_ctrl_c_stops_everything() {
+    let mut system = LocalSystem::start();
+    let admin = system.admin_token.clone();
+    let admin = Some(admin.as_str());
+
+    // 1. Create a service account.
+    let (status, account) = system.curl(
+        "POST",
+        "/v1/orgs/acme/service-accounts",
+        admin,
+        Some(r#"{"name": "nightly-build", "roles": ["reader"]}"#),
+    );
+    assert_eq!(status, 201, "{account}");
+    let account_id = account["id"].as_str().unwrap().to_owned();
+
+    // 2. Mint it a token.
+    let (status, minted) = system.curl(
+        "POST",
+        &format!("/v1/orgs/acme/service-accounts/{account_id}/tokens"),
+        admin,
+        Some(r#"{"name": "ci", "lifetime": "30d"}"#),
+    );
+    assert_eq!(status, 201, "{minted}");
+    let token = minted["token"].as_str().unwrap().to_owned();
+    let token_id = minted["id"].as_str().unwrap().to_owned();
+
+    // 3. Call the protected route: through the authorizer, with its context.
+    let (status, hello) = system.curl("GET", "/hello", Some(&token), None);
+    assert_eq!(status, 200, "{hello}");
+    assert_eq!(hello["authorizer"]["account"], account_id.as_str());
+    assert_eq!(hello["authorizer"]["org"], "acme");
+    assert_eq!(hello["authorizer"]["roles"], "reader");
+    assert_eq!(hello["authorizer"]["tokenId"], token_id.as_str());
+    // A reader may not POST /hello (writer), and no token is no entry.
+    let (status, _) = system.curl("POST", "/hello", Some(&token), None);
+    assert_eq!(status, 403);
+    let (status, body) = system.curl("GET", "/hello", None, None);
+    assert_eq!(status, 401);
+    assert_eq!(body["message"], "Unauthorized");
+
+    // 4. Exchange it for a short-lived access token (OAuth2 client credentials), which
+    // passes the authorizer too.
+    let (status, grant) = system.curl_with(
+        "/oauth2/token",
+        &[
+            "-u".into(),
+            format!("{account_id}:{token}"),
+            "-d".into(),
+            "grant_type=client_credentials".into(),
+        ],
+    );
+    assert_eq!(status, 200, "{grant}");
+    assert_eq!(grant["token_type"], "Bearer");
+    let access = grant["access_token"].as_str().unwrap().to_owned();
+    let (status, hello) = system.curl("GET", "/hello", Some(&access), None);
+    assert_eq!(status, 200, "{hello}");
+    assert_eq!(hello["authorizer"]["tokenKind"], "access");
+
+    // 5. Revoke the token; 6. neither it nor its access token passes any more.
+    let (status, _) = system.curl(
+        "DELETE",
+        &format!("/v1/orgs/acme/service-accounts/{account_id}/tokens/{token_id}"),
+        admin,
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = system.curl("GET", "/hello", Some(&token), None);
+    assert_eq!(status, 401);
+    let (status, _) = system.curl("GET", "/hello", Some(&access), None);
+    assert_eq!(status, 401);
+
+    // 7. The audit trail shows the three changes, newest first, once the writer has read
+    // them from the stream.
+    let path = format!("/v1/orgs/acme/audit-events?account={account_id}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let actions = loop {
+        let (status, page) = system.curl("GET", &path, admin, None);
+        assert_eq!(status, 200, "{page}");
+        let actions: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["action"].as_str().unwrap().to_owned())
+            .collect();
+        if actions.len() >= 5 || Instant::now() > deadline {
+            break actions;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        actions,
+        [
+            "token.revoked",
+            "token.revoked",
+            "token.created",
+            "token.created",
+            "service_account.created"
+        ]
+    );
+
+    let (status, _) = system.curl("GET", "/nowhere", Some(&token), None);
+    assert_eq!(status, 404);
+
+    // Ctrl-C stops the server and DynamoDB Local.
+    let exit = system.interrupt();
+    assert!(exit.success(), "{exit:?}");
+    let address = system.dynamodb.trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(&address).is_ok() {
+        assert!(Instant::now() < deadline, "DynamoDB Local still answers");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let api = system.api.trim_start_matches("http://").to_owned();
+    assert!(
+        TcpStream::connect(api).is_err(),
+        "the gateway still answers"
+    );
+}
