@@ -47,7 +47,6 @@ pub struct Template {
     tables: BTreeMap<String, TableDefinition>,
 }
 
-/// `infra/template.yaml` in this repository.
 /// Creates both tables of the repository's template under the given names.
 pub async fn create_tables(
     client: &Client,
@@ -62,6 +61,7 @@ pub async fn create_tables(
         .await
 }
 
+/// `infra/template.yaml` in this repository.
 pub fn default_template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")
 }

@@ -169,3 +169,79 @@ fn the_store_key_design_names_the_template_attributes() {
         Some(keys::TTL)
     );
 }
+
+/// The deployed stack: every function is an arm64 `provided.al2023` build of its own binary,
+/// and the REST API sends each admin route to the function that serves it, no more, no less.
+#[test]
+fn the_stack_routes_every_admin_route_to_the_function_that_serves_it() {
+    let path = infra::template::default_template_path();
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let function = |logical_id: &str| &resources[logical_id];
+    for (logical_id, binary) in [
+        ("AccountsFunction", "accounts"),
+        ("TokensFunction", "tokens"),
+        ("AuthorizerFunction", "authorizer"),
+        ("AuditFunction", "audit"),
+    ] {
+        let resource = function(logical_id);
+        assert_eq!(resource["Type"], "AWS::Serverless::Function");
+        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], binary);
+        let properties = &resource["Properties"];
+        let runtime = properties
+            .get("Runtime")
+            .or_else(|| template["Globals"]["Function"].get("Runtime"))
+            .unwrap();
+        assert_eq!(runtime, "provided.al2023", "{logical_id}");
+        let architectures = properties
+            .get("Architectures")
+            .or_else(|| template["Globals"]["Function"].get("Architectures"))
+            .unwrap();
+        assert_eq!(architectures[0], "arm64", "{logical_id}");
+    }
+    let routes_of = |logical_id: &str| -> std::collections::BTreeSet<String> {
+        function(logical_id)["Properties"]["Events"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .filter(|event| event["Type"] == "Api")
+            .map(|event| {
+                let properties = &event["Properties"];
+                format!(
+                    "{} {}",
+                    properties["Method"].as_str().unwrap().to_uppercase(),
+                    properties["Path"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let served = |routes: &[admin_api::router::Route]| -> std::collections::BTreeSet<String> {
+        routes
+            .iter()
+            .map(|route| format!("{} {}", route.method, route.pattern))
+            .collect()
+    };
+    assert_eq!(routes_of("AccountsFunction"), served(accounts::ROUTES));
+    assert_eq!(routes_of("TokensFunction"), served(tokens::ROUTES));
+}
+
+/// The examples import the authorizer by the name the stack exports it under.
+#[test]
+fn the_examples_attach_the_authorizer_the_stack_exports() {
+    let infra_dir = infra::template::default_template_path()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let template = std::fs::read_to_string(infra_dir.join("template.yaml")).unwrap();
+    assert!(template.contains("Name: !Sub ${AWS::StackName}-AuthorizerFunctionArn"));
+    for example in ["rest-api.yaml", "http-api.yaml"] {
+        let text = std::fs::read_to_string(infra_dir.join("examples").join(example)).unwrap();
+        assert!(
+            text.contains(r#"{"Fn::ImportValue": !Sub "${ServiceAccountsStack}-AuthorizerFunctionArn"}"#),
+            "{example}"
+        );
+        assert!(text.contains("AWS::Lambda::Permission"), "{example}");
+    }
+}
