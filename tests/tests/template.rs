@@ -239,7 +239,9 @@ fn the_examples_attach_the_authorizer_the_stack_exports() {
     for example in ["rest-api.yaml", "http-api.yaml"] {
         let text = std::fs::read_to_string(infra_dir.join("examples").join(example)).unwrap();
         assert!(
-            text.contains(r#"{"Fn::ImportValue": !Sub "${ServiceAccountsStack}-AuthorizerFunctionArn"}"#),
+            text.contains(
+                r#"{"Fn::ImportValue": !Sub "${ServiceAccountsStack}-AuthorizerFunctionArn"}"#
+            ),
             "{example}"
         );
         assert!(text.contains("AWS::Lambda::Permission"), "{example}");
