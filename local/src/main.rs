@@ -100,17 +100,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // The functions' contexts, read from the environment as in Lambda.
     let store = DynamoStore::new(client.clone(), &table_name);
     let admin = AdminContext::from_lookup(store.clone(), prefix.clone(), lookup)?;
+    let authorizer_config = AuthorizerConfig::from_lookup(prefix.clone(), lookup)?;
     let gateway = Gateway {
         accounts: AccountsContext {
             admin: admin.clone(),
             audit: AuditStore::new(client.clone(), &audit_name),
         },
         tokens: TokensContext::from_lookup(admin, lookup)?,
-        authorizer: {
-            let config = AuthorizerConfig::from_lookup(prefix.clone(), lookup)?;
-            Authorizer::new(store.clone(), config)
-        },
-        protected: AuthorizerConfig::from_lookup(prefix.clone(), lookup)?.routes,
+        protected: authorizer_config.routes.clone(),
+        authorizer: Authorizer::new(store.clone(), authorizer_config),
     };
 
     let config = sdk_config_for(dynamodb.endpoint()).await;
