@@ -177,33 +177,15 @@ enum Function {
     Tokens,
 }
 
-fn header_maps(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
+/// API Gateway's single-value and multi-value maps of the same pairs (the last value wins in
+/// the single-value one).
+fn value_maps<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> (Value, Value) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in headers {
-        let Ok(value) = value.to_str() else { continue };
-        single.insert(name.as_str().to_owned(), json!(value));
+    for (name, value) in pairs {
+        single.insert(name.to_owned(), json!(value));
         if let Some(values) = multi
-            .entry(name.as_str().to_owned())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            values.push(json!(value));
-        }
-    }
-    (single, multi)
-}
-
-fn query_maps(query: &[(String, String)]) -> (Value, Value) {
-    if query.is_empty() {
-        return (Value::Null, Value::Null);
-    }
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in query {
-        single.insert(name.clone(), json!(value));
-        if let Some(values) = multi
-            .entry(name.clone())
+            .entry(name.to_owned())
             .or_insert_with(|| json!([]))
             .as_array_mut()
         {
@@ -211,6 +193,26 @@ fn query_maps(query: &[(String, String)]) -> (Value, Value) {
         }
     }
     (Value::Object(single), Value::Object(multi))
+}
+
+fn header_maps(headers: &HeaderMap) -> (Value, Value) {
+    value_maps(
+        headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    )
+}
+
+/// Null for an empty query string, as API Gateway sends it.
+fn query_maps(query: &[(String, String)]) -> (Value, Value) {
+    if query.is_empty() {
+        return (Value::Null, Value::Null);
+    }
+    value_maps(
+        query
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )
 }
 
 fn user_agent(request: &HttpRequest) -> Option<&str> {

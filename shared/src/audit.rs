@@ -72,19 +72,13 @@ impl Entity {
             Some(serde_dynamo::AttributeValue::S(entity)) => entity.clone(),
             _ => return Err(MappingError::UnknownItem),
         };
-        let undecodable = |_| MappingError::Undecodable {
-            entity: match entity.as_str() {
-                "org" => "org",
-                "service_account" => "service_account",
-                _ => "token",
-            },
-        };
+        let undecodable = |entity: &'static str| move |_| MappingError::Undecodable { entity };
         let decoded = match entity.as_str() {
-            "org" => Self::Org(serde_dynamo::from_item(image).map_err(undecodable)?),
-            "service_account" => {
-                Self::Account(serde_dynamo::from_item(image).map_err(undecodable)?)
-            }
-            "token" => Self::Token(serde_dynamo::from_item(image).map_err(undecodable)?),
+            "org" => Self::Org(serde_dynamo::from_item(image).map_err(undecodable("org"))?),
+            "service_account" => Self::Account(
+                serde_dynamo::from_item(image).map_err(undecodable("service_account"))?,
+            ),
+            "token" => Self::Token(serde_dynamo::from_item(image).map_err(undecodable("token"))?),
             _ => return Err(MappingError::UnknownItem),
         };
         Ok(Some(decoded))

@@ -18,12 +18,10 @@ use std::fmt;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Page, PageLimit, StoreError, keys};
+use super::{Page, PageLimit, StoreError, decode_cursor_where, keys, put_absent, query_items};
 use crate::config::TableName;
 use crate::ids::{OrgId, ServiceAccountId, TokenId};
 use crate::model::{AuditAction, AuditEvent, AuditTargetKind};
@@ -112,26 +110,11 @@ impl AuditStore {
             keys::TTL.into(),
             AttributeValue::N(keep_until.unix_timestamp().to_string()),
         );
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(PutOutcome::Written),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(PutOutcome::AlreadyWritten)
-            }
-            Err(error) => Err(StoreError::dynamo("PutItem", error)),
-        }
+        Ok(if put_absent(&self.client, &self.table, item).await? {
+            PutOutcome::Written
+        } else {
+            PutOutcome::AlreadyWritten
+        })
     }
 
     /// One page of the organization's events that pass `filter`, newest first.
@@ -202,69 +185,40 @@ impl AuditStore {
         }
         let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
 
-        let mut start = match cursor {
+        let start = match cursor {
             Some(cursor) => {
                 let sk = decode_cursor(cursor, org)?;
                 let mut key = HashMap::from([
-                    (keys::PK.to_owned(), AttributeValue::S(pk.clone())),
+                    (keys::PK.to_owned(), AttributeValue::S(pk)),
                     (keys::SK.to_owned(), AttributeValue::S(sk)),
                 ]);
-                key.insert(hash_name.to_owned(), AttributeValue::S(hash_value.clone()));
+                key.insert(hash_name.to_owned(), AttributeValue::S(hash_value));
                 Some(key)
             }
             None => None,
         };
-        let wanted = usize::from(limit.get());
-        let mut events: Vec<(String, AuditEvent)> = Vec::with_capacity(wanted + 1);
-        loop {
-            let missing = wanted + 1 - events.len();
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_owned))
-                .key_condition_expression("#hash = :hash AND #sk BETWEEN :low AND :high")
-                .set_filter_expression(filter_expression.clone())
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
-                .consistent_read(index.is_none())
-                .scan_index_forward(false)
-                .limit(i32::try_from(missing).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|error| StoreError::dynamo("Query", error))?;
-            for item in output.items.unwrap_or_default() {
-                let sk = match item.get(keys::SK) {
-                    Some(AttributeValue::S(sk)) => sk.clone(),
-                    _ => {
-                        return Err(StoreError::Corrupt {
-                            entity: "audit event",
-                            reason: "no sort key".into(),
-                        });
-                    }
-                };
-                let event = serde_dynamo::from_item(item).map_err(|error| StoreError::Corrupt {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression("#hash = :hash AND #sk BETWEEN :low AND :high")
+            .set_filter_expression(filter_expression)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .consistent_read(index.is_none())
+            .scan_index_forward(false);
+        let (items, next_cursor) = query_items(query, start, limit, org).await?;
+        let items = items
+            .into_iter()
+            .map(|item| {
+                serde_dynamo::from_item(item).map_err(|error| StoreError::Corrupt {
                     entity: "audit event",
                     reason: error.to_string(),
-                })?;
-                events.push((sk, event));
-            }
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if events.len() > wanted || start.is_none() {
-                break;
-            }
-        }
-        let has_more = events.len() > wanted;
-        events.truncate(wanted);
-        let next_cursor = match events.last() {
-            Some((sk, _)) if has_more => Some(encode_cursor(org, sk)),
-            _ => None,
-        };
-        Ok(Page {
-            items: events.into_iter().map(|(_, event)| event).collect(),
-            next_cursor,
-        })
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
     }
 }
 
@@ -304,37 +258,22 @@ fn sort_key(at: OffsetDateTime, sequence: &str, event_id: &str) -> Result<String
     Ok(format!("{}#{sequence:0>40}#{event_id}", format_time(at)?))
 }
 
-fn encode_cursor(org: &OrgId, sort_key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("v1\n{org}\n{sort_key}"))
-}
-
 /// The sort key a cursor names, if it was made for this organization's audit trail.
 fn decode_cursor(cursor: &str, org: &OrgId) -> Result<String, StoreError> {
-    if cursor.len() > 512 {
-        return Err(StoreError::InvalidCursor);
-    }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let text = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
-    let mut parts = text.splitn(3, '\n');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some(cursor_org), Some(sort_key))
-            if cursor_org == org.as_str()
-                && sort_key.split('#').count() == 3
-                && sort_key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"#-:.".contains(&b)) =>
-        {
-            Ok(sort_key.to_owned())
-        }
-        _ => Err(StoreError::InvalidCursor),
-    }
+    decode_cursor_where(cursor, org, |sort_key| {
+        sort_key.split('#').count() == 3
+            && sort_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"#-:.".contains(&b))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::encode_cursor;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use time::macros::datetime;
 
     #[test]

@@ -660,25 +660,10 @@ impl DynamoStore {
     }
 
     async fn put_new<T: Record>(&self, record: &T) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(encode(record)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", keys::PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists { entity: T::ENTITY })
-            }
-            Err(error) => Err(StoreError::dynamo("PutItem", error)),
+        if put_absent(&self.client, &self.table, encode(record)?).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists { entity: T::ENTITY })
         }
     }
 
@@ -728,44 +713,23 @@ impl DynamoStore {
         cursor: Option<&str>,
     ) -> Result<Page<T>, StoreError> {
         let pk = keys::org_pk(org);
-        let mut start = cursor
+        let start = cursor
             .map(|cursor| decode_cursor(cursor, org, sk_prefix))
             .transpose()?
             .map(|sk| key(pk.clone(), sk));
-        let wanted = usize::from(limit.get());
-        let mut items: Vec<T> = Vec::with_capacity(wanted + 1);
-        loop {
-            let missing = wanted + 1 - items.len();
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .set_filter_expression(filter.map(str::to_owned))
-                .expression_attribute_names("#pk", keys::PK)
-                .expression_attribute_names("#sk", keys::SK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
-                .consistent_read(true)
-                .limit(i32::try_from(missing).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|error| StoreError::dynamo("Query", error))?;
-            for item in output.items.unwrap_or_default() {
-                items.push(decode(item)?);
-            }
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
-            if items.len() > wanted || start.is_none() {
-                break;
-            }
-        }
-        let has_more = items.len() > wanted;
-        items.truncate(wanted);
-        let next_cursor = match items.last() {
-            Some(last) if has_more => Some(encode_cursor(org, &last.sort_key())),
-            _ => None,
-        };
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .set_filter_expression(filter.map(str::to_owned))
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+            .consistent_read(true);
+        let (items, next_cursor) = query_items(query, start, limit, org).await?;
+        let items = items.into_iter().map(decode).collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
     }
 }
@@ -775,6 +739,65 @@ fn key(pk: String, sk: String) -> Item {
         (keys::PK.to_owned(), AttributeValue::S(pk)),
         (keys::SK.to_owned(), AttributeValue::S(sk)),
     ])
+}
+
+/// Puts `item` unless an item with its key exists; whether it was written.
+async fn put_absent(client: &Client, table: &str, item: Item) -> Result<bool, StoreError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", keys::PK)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(StoreError::dynamo("PutItem", error)),
+    }
+}
+
+/// Runs `query` from `start` until it has a page of `limit` items and the cursor of the next
+/// page, if there is one. DynamoDB applies `Limit` before a filter, so this keeps querying
+/// until it has one item more than the page holds (which proves another page exists) or the
+/// query is exhausted; the cursor names the last item's sort key, bound to `org`.
+async fn query_items(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    mut start: Option<Item>,
+    limit: PageLimit,
+    org: &OrgId,
+) -> Result<(Vec<Item>, Option<String>), StoreError> {
+    let wanted = usize::from(limit.get());
+    let mut items: Vec<Item> = Vec::with_capacity(wanted + 1);
+    loop {
+        let missing = wanted + 1 - items.len();
+        let output = query
+            .clone()
+            .limit(i32::try_from(missing).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|error| StoreError::dynamo("Query", error))?;
+        items.extend(output.items.unwrap_or_default());
+        start = output.last_evaluated_key.filter(|key| !key.is_empty());
+        if items.len() > wanted || start.is_none() {
+            break;
+        }
+    }
+    let has_more = items.len() > wanted;
+    items.truncate(wanted);
+    let next_cursor = match items.last().and_then(|last| last.get(keys::SK)) {
+        Some(AttributeValue::S(sort_key)) if has_more => Some(encode_cursor(org, sort_key)),
+        _ => None,
+    };
+    Ok((items, next_cursor))
 }
 
 fn entity_of(item: &Item) -> Option<&str> {
@@ -825,6 +848,21 @@ fn encode_cursor(org: &OrgId, sort_key: &str) -> String {
 }
 
 fn decode_cursor(cursor: &str, org: &OrgId, sk_prefix: &str) -> Result<String, StoreError> {
+    decode_cursor_where(cursor, org, |sort_key| {
+        sort_key.len() > sk_prefix.len()
+            && sort_key.starts_with(sk_prefix)
+            && sort_key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'#')
+    })
+}
+
+/// The sort key a cursor names, if the cursor was made for `org` and the key passes `valid`.
+fn decode_cursor_where(
+    cursor: &str,
+    org: &OrgId,
+    valid: impl Fn(&str) -> bool,
+) -> Result<String, StoreError> {
     if cursor.len() > 512 {
         return Err(StoreError::InvalidCursor);
     }
@@ -835,12 +873,7 @@ fn decode_cursor(cursor: &str, org: &OrgId, sk_prefix: &str) -> Result<String, S
     let mut parts = text.splitn(3, '\n');
     match (parts.next(), parts.next(), parts.next()) {
         (Some("v1"), Some(cursor_org), Some(sort_key))
-            if cursor_org == org.as_str()
-                && sort_key.len() > sk_prefix.len()
-                && sort_key.starts_with(sk_prefix)
-                && sort_key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'#') =>
+            if cursor_org == org.as_str() && valid(sort_key) =>
         {
             Ok(sort_key.to_owned())
         }
