@@ -140,7 +140,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     println!("Service accounts for AWS is running at {base}");
     println!("  admin API     {base}/v1/orgs/{org}/...      (the accounts and tokens functions)");
     println!("  OAuth2        {base}/oauth2/token");
-    println!("  protected     {base}/hello, /items, /brains/{{brain}}  (behind the authorizer)");
+    println!(
+        "  protected     {base}/hello, /items, /orgs/{org}/brains/{{brain}}  (behind the authorizer)"
+    );
     println!(
         "  DynamoDB      {}  (tables {table}, {audit_table}; the audit writer follows the stream)",
         dynamodb.endpoint()

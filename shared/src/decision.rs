@@ -7,7 +7,8 @@
 //! | unknown token, hash mismatch, revoked, expired | 401 |
 //! | organization missing or disabled; account missing, deleted or disabled | 401 |
 //! | source address outside the organization's or the account's allowlist | 403 |
-//! | route not in the map, or not allowed to the token's roles, scopes and grants | 403 |
+//! | a path that is not canonical: a percent-escape, an empty or dot segment, a backslash | 403 |
+//! | route not in the map, bound to another organization, or not allowed to the token's roles, scopes and grants | 403 |
 //! | otherwise | allow |
 
 use std::net::IpAddr;
@@ -15,7 +16,7 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 use crate::authn::{Denial, Principal, authenticate};
-use crate::routes::{AllowedRoute, RouteMap};
+use crate::routes::{AllowedRoute, RouteMap, canonical_path};
 use crate::store::AuthorizationRecords;
 use crate::token::ParsedToken;
 
@@ -63,10 +64,21 @@ pub fn decide(
             };
         }
     };
-    let allowed = routes.allowed(&principal.permissions);
+    let allowed = routes.allowed(&principal.org, &principal.permissions);
+    // API Gateway and the backend may each read an escaped or dotted path their own way
+    // (`/items/1%2F..%2Fadmin`): such a path matches no route, whatever its spelling.
+    if !canonical_path(facts.path) {
+        return Decision::Forbidden {
+            principal: Some(principal),
+            allowed,
+            reason: "the path is not in canonical form",
+        };
+    }
     let permitted = routes
         .find(facts.method, facts.path)
-        .is_some_and(|(rule, params)| rule.permits(&principal.permissions, &params));
+        .is_some_and(|(rule, params)| {
+            rule.permits(&principal.org, &principal.permissions, &params)
+        });
     if permitted {
         Decision::Allow { principal, allowed }
     } else {

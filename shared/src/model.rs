@@ -310,6 +310,13 @@ pub struct Token {
     /// issued for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_for: Option<TokenId>,
+    /// For a client secret: how many access tokens were issued for it in `access_window` (a
+    /// window as long as an access token lives), so the live ones stay bounded. Written
+    /// without a new `version`, like the last-used time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_window: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_issued: Option<u32>,
     /// When a revoked token's record may be removed (its retention): it overrides the expiry
     /// as the item's TTL, so a revoked token stays listed as revoked until then.
     #[serde(
@@ -358,6 +365,8 @@ impl Token {
             rotated_from: None,
             rotated_to: None,
             issued_for: None,
+            access_window: None,
+            access_issued: None,
             purge_after: None,
             version: 1,
         }

@@ -119,6 +119,9 @@ pub struct TokenPolicy {
     max_lifetime: LifetimePreset,
     allow_non_expiring: bool,
     ip_allowlist: IpAllowlist,
+    /// Whether a token may rotate itself (`POST /v1/tokens/self/rotate`). On by default; an
+    /// organization that wants every new credential to come from an admin turns it off.
+    allow_self_rotation: bool,
 }
 
 /// The unchecked shape of a policy, so that deserializing one re-checks its invariant.
@@ -130,18 +133,25 @@ struct RawTokenPolicy {
     allow_non_expiring: bool,
     #[serde(default)]
     ip_allowlist: IpAllowlist,
+    #[serde(default = "yes")]
+    allow_self_rotation: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl TryFrom<RawTokenPolicy> for TokenPolicy {
     type Error = ParseError;
 
     fn try_from(raw: RawTokenPolicy) -> Result<Self, Self::Error> {
-        Self::new(
+        Ok(Self::new(
             raw.default_lifetime,
             raw.max_lifetime,
             raw.allow_non_expiring,
             raw.ip_allowlist,
-        )
+        )?
+        .with_self_rotation(raw.allow_self_rotation))
     }
 }
 
@@ -153,6 +163,7 @@ impl Default for TokenPolicy {
             max_lifetime: LifetimePreset::OneYear,
             allow_non_expiring: false,
             ip_allowlist: IpAllowlist::default(),
+            allow_self_rotation: true,
         }
     }
 }
@@ -174,7 +185,18 @@ impl TokenPolicy {
             max_lifetime,
             allow_non_expiring,
             ip_allowlist,
+            allow_self_rotation: true,
         })
+    }
+
+    /// The same policy, with self-rotation allowed or not.
+    pub fn with_self_rotation(mut self, allowed: bool) -> Self {
+        self.allow_self_rotation = allowed;
+        self
+    }
+
+    pub fn allow_self_rotation(&self) -> bool {
+        self.allow_self_rotation
     }
 
     pub fn default_lifetime(&self) -> LifetimePreset {
@@ -221,7 +243,10 @@ impl TokenPolicy {
                         max: self.max_lifetime,
                     })
                 } else {
-                    Ok(Some(at))
+                    // In range (between now and the maximum), so UTC is representable.
+                    Ok(Some(
+                        at.checked_to_offset(time::UtcOffset::UTC).unwrap_or(at),
+                    ))
                 }
             }
         }
@@ -339,5 +364,36 @@ mod tests {
         );
         let json = r#"{"defaultLifetime":"2y","maxLifetime":"1y","allowNonExpiring":false}"#;
         assert!(serde_json::from_str::<TokenPolicy>(json).is_err());
+    }
+
+    #[test]
+    fn self_rotation_is_allowed_unless_the_policy_turns_it_off() {
+        let stored = r#"{"defaultLifetime":"1y","maxLifetime":"1y","allowNonExpiring":false}"#;
+        let policy: TokenPolicy = serde_json::from_str(stored).unwrap();
+        assert!(policy.allow_self_rotation());
+        let off = policy.with_self_rotation(false);
+        let json = serde_json::to_string(&off).unwrap();
+        assert!(
+            !serde_json::from_str::<TokenPolicy>(&json)
+                .unwrap()
+                .allow_self_rotation()
+        );
+    }
+
+    #[test]
+    fn explicit_expiries_at_the_ends_of_time_are_refused_not_overflowed() {
+        use time::format_description::well_known::Rfc3339;
+        let policy = TokenPolicy::default();
+        for text in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+00:01"] {
+            let at = OffsetDateTime::parse(text, &Rfc3339).unwrap();
+            assert!(
+                policy
+                    .resolve_expiry(Some(TokenLifetime::ExpiresAt(at)), NOW)
+                    .is_err()
+            );
+        }
+        let local = OffsetDateTime::parse("2026-03-02T12:00:00+02:00", &Rfc3339).unwrap();
+        let resolved = policy.resolve_expiry(Some(TokenLifetime::ExpiresAt(local)), NOW);
+        assert_eq!(resolved.unwrap().unwrap().offset(), time::UtcOffset::UTC);
     }
 }

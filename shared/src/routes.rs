@@ -14,6 +14,14 @@
 //! grant's resource is a fixed name or exactly one path parameter of the route (`{brain}`),
 //! in which case the token may call the route for each resource it holds a grant on.
 //!
+//! **Resources belong to an organization.** A route may say which organization it acts on
+//! (`"org": "{org}"`, a path parameter, or `"org": "acme"`, a fixed one); the token's
+//! organization must then be that one, whatever its roles and grants. Grant names are chosen
+//! by each organization's admins, so two organizations can both grant `brain-42`: a route
+//! with a `grant` must therefore name its organization, unless the map says
+//! `"sharedResources": true` (one deployment serving one resource namespace, where the
+//! backend checks the `org` context itself).
+//!
 //! [`RouteMap::allowed`] lists every route a principal may call, as IAM resource paths, so a
 //! policy built from it is the same whatever route the request was for: API Gateway's
 //! authorizer cache (keyed on the token) can neither widen nor narrow access. A path
@@ -28,6 +36,7 @@ use serde::Deserialize;
 use crate::ParseError;
 use crate::access::{AccessLevel, ResourceName, Role};
 use crate::authn::Permissions;
+use crate::ids::OrgId;
 
 /// One route's requirements.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +47,16 @@ pub struct RouteRule {
     segments: Vec<Segment>,
     pub role: Option<Role>,
     pub grant: Option<GrantRequirement>,
+    /// The organization the route acts on, when the map says.
+    pub org: Option<OrgBinding>,
     path: String,
+}
+
+/// Which organization a route acts on: the value of a path parameter, or a fixed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgBinding {
+    Parameter(String),
+    Fixed(OrgId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +95,16 @@ impl fmt::Display for AllowedRoute {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMap {
     rules: Vec<RouteRule>,
+    shared_resources: bool,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawMap {
     routes: Vec<RawRule>,
+    /// Grant resources form one namespace for every organization (the backend checks `org`).
+    #[serde(default)]
+    shared_resources: bool,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +116,8 @@ struct RawRule {
     role: Option<String>,
     #[serde(default)]
     grant: Option<RawGrant>,
+    #[serde(default)]
+    org: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -113,15 +137,24 @@ impl RouteMap {
             .map_err(|error| ParseError::new(format!("the route map is not valid: {error}")))?;
         let mut rules = Vec::with_capacity(raw.routes.len());
         for (i, rule) in raw.routes.into_iter().enumerate() {
-            rules.push(parse_rule(rule).map_err(|e| ParseError::new(format!("route {i}: {e}")))?);
+            let rule = parse_rule(rule).map_err(|e| ParseError::new(format!("route {i}: {e}")))?;
+            if rule.grant.is_some() && rule.org.is_none() && !raw.shared_resources {
+                return Err(ParseError::new(format!(
+                    "route {i} (`{} {}`) grants access to a resource but does not say which \
+                     organization the resource belongs to: add `\"org\": \"{{org}}\"` (a path \
+                     parameter) or a fixed organization, or set `\"sharedResources\": true`",
+                    rule.method, rule.path
+                )));
+            }
+            rules.push(rule);
         }
         for (i, a) in rules.iter().enumerate() {
             for b in &rules[i + 1..] {
                 let methods_meet = a.method == b.method || a.method == "*" || b.method == "*";
-                let same_requirements = a.role == b.role && a.grant == b.grant;
-                if methods_meet
-                    && !same_requirements
-                    && globs_intersect(&a.glob(None), &b.glob(None))
+                // Compared by position: `{b}` as the first segment of one route and the
+                // second of another are different requirements, whatever their names.
+                let same_requirements = a.requirement() == b.requirement();
+                if methods_meet && !same_requirements && globs_intersect(&a.pattern(), &b.pattern())
                 {
                     return Err(ParseError::new(format!(
                         "routes `{} {}` and `{} {}` overlap in a policy (a parameter matches \
@@ -131,7 +164,15 @@ impl RouteMap {
                 }
             }
         }
-        Ok(Self { rules })
+        Ok(Self {
+            rules,
+            shared_resources: raw.shared_resources,
+        })
+    }
+
+    /// Whether grant resources form one namespace for every organization.
+    pub fn shared_resources(&self) -> bool {
+        self.shared_resources
     }
 
     /// The rule for `method` and `path` (`/items/42`), with the path's parameter values.
@@ -149,17 +190,26 @@ impl RouteMap {
         })
     }
 
-    /// Every route `permissions` may call, sorted, as `execute-api` method and resource paths.
-    pub fn allowed(&self, permissions: &Permissions) -> Vec<AllowedRoute> {
+    /// Every route a principal of `org` with `permissions` may call, sorted, as `execute-api`
+    /// method and resource paths. A route bound to an organization by a path parameter is
+    /// listed with the principal's organization in that segment, so the policy covers no
+    /// other organization's paths.
+    pub fn allowed(&self, org: &OrgId, permissions: &Permissions) -> Vec<AllowedRoute> {
         let mut allowed = Vec::new();
         for rule in &self.rules {
+            let org_parameter = match &rule.org {
+                Some(OrgBinding::Fixed(fixed)) if fixed != org => continue,
+                Some(OrgBinding::Parameter(name)) => Some((name.as_str(), org.as_str())),
+                _ => None,
+            };
+            let bound: Vec<(&str, &str)> = org_parameter.into_iter().collect();
             let by_role = rule
                 .role
                 .is_some_and(|role| permissions.roles.at_least(role));
             if by_role {
                 allowed.push(AllowedRoute {
                     method: rule.method.clone(),
-                    path: rule.glob(None),
+                    path: rule.glob(&bound),
                 });
                 continue;
             }
@@ -173,7 +223,7 @@ impl RouteMap {
                     {
                         allowed.push(AllowedRoute {
                             method: rule.method.clone(),
-                            path: rule.glob(None),
+                            path: rule.glob(&bound),
                         });
                     }
                 }
@@ -181,9 +231,11 @@ impl RouteMap {
                     for held in permissions.grants.iter() {
                         // A path parameter is one segment: resources with `/` cannot be it.
                         if held.level >= grant.level && !held.resource.as_str().contains('/') {
+                            let mut bound = bound.clone();
+                            bound.push((name, held.resource.as_str()));
                             allowed.push(AllowedRoute {
                                 method: rule.method.clone(),
-                                path: rule.glob(Some((name, held.resource.as_str()))),
+                                path: rule.glob(&bound),
                             });
                         }
                     }
@@ -201,8 +253,24 @@ impl RouteMap {
 }
 
 impl RouteRule {
-    /// Whether `permissions` may call this route with these path parameters.
-    pub fn permits(&self, permissions: &Permissions, params: &[(&str, String)]) -> bool {
+    /// Whether a principal of `org` with `permissions` may call this route with these path
+    /// parameters. A route bound to another organization permits nothing.
+    pub fn permits(
+        &self,
+        org: &OrgId,
+        permissions: &Permissions,
+        params: &[(&str, String)],
+    ) -> bool {
+        let org_matches = match &self.org {
+            None => true,
+            Some(OrgBinding::Fixed(fixed)) => fixed == org,
+            Some(OrgBinding::Parameter(name)) => params
+                .iter()
+                .any(|(key, value)| key == name && value == org.as_str()),
+        };
+        if !org_matches {
+            return false;
+        }
         if self
             .role
             .is_some_and(|role| permissions.roles.at_least(role))
@@ -245,35 +313,126 @@ impl RouteRule {
         Some(params)
     }
 
-    /// The resource path in an ARN: parameters become `*`, or `value` for `parameter`.
-    fn glob(&self, substitute: Option<(&str, &str)>) -> String {
+    /// The resource path in an ARN: parameters become `*`, or their value in `bound`.
+    fn glob(&self, bound: &[(&str, &str)]) -> String {
         let parts: Vec<String> = self
             .segments
             .iter()
             .map(|segment| match segment {
                 Segment::Literal(literal) => literal.clone(),
-                Segment::Parameter(name) => match substitute {
-                    Some((wanted, value)) if wanted == name => value.to_owned(),
-                    _ => "*".to_owned(),
-                },
+                Segment::Parameter(name) => bound
+                    .iter()
+                    .find(|(wanted, _)| wanted == name)
+                    .map_or_else(|| "*".to_owned(), |(_, value)| (*value).to_owned()),
             })
             .collect();
         parts.join("/")
     }
+
+    /// The route's policy pattern for the overlap check: parameters are `*`, but for the
+    /// organization's, which a policy always writes out as one segment.
+    fn pattern(&self) -> Vec<Glob> {
+        let mut pattern = Vec::new();
+        for (i, segment) in self.segments.iter().enumerate() {
+            if i > 0 {
+                pattern.push(Glob::Literal(b'/'));
+            }
+            match segment {
+                Segment::Literal(literal) => pattern.extend(literal.bytes().map(Glob::Literal)),
+                Segment::Parameter(name)
+                    if self.org == Some(OrgBinding::Parameter(name.clone())) =>
+                {
+                    pattern.extend([Glob::OneInSegment, Glob::RestOfSegment]);
+                }
+                Segment::Parameter(_) => pattern.push(Glob::Any),
+            }
+        }
+        pattern
+    }
+
+    /// What the route requires, with parameters named by their position in the path (so
+    /// two routes are compared by where their parameters sit, not by what they are called).
+    fn requirement(&self) -> (Option<Role>, Option<(Bound, AccessLevel)>, Option<Bound>) {
+        let position = |name: &str| {
+            self.segments
+                .iter()
+                .position(|segment| matches!(segment, Segment::Parameter(p) if p == name))
+        };
+        let grant = self.grant.as_ref().map(|grant| {
+            let resource = match &grant.resource {
+                GrantResource::Fixed(resource) => Bound::Fixed(resource.as_str().to_owned()),
+                GrantResource::Parameter(name) => Bound::Position(position(name)),
+            };
+            (resource, grant.level)
+        });
+        let org = self.org.as_ref().map(|org| match org {
+            OrgBinding::Fixed(org) => Bound::Fixed(org.as_str().to_owned()),
+            OrgBinding::Parameter(name) => Bound::Position(position(name)),
+        });
+        (self.role, grant, org)
+    }
 }
 
-/// Whether some path matches both IAM-style patterns (`*` matches any run of characters, `/`
-/// included): then a policy built for one route could let a request for the other through.
-fn globs_intersect(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+/// A value a requirement names: fixed, or the path segment at a position.
+#[derive(Debug, PartialEq, Eq)]
+enum Bound {
+    Fixed(String),
+    Position(Option<usize>),
+}
+
+impl RouteRule {
+    /// The parameter named by `{name}` in `text`, if `text` is written so and the path has it.
+    fn parameter_of(segments: &[Segment], text: &str) -> Option<Result<String, String>> {
+        let name = text.strip_prefix('{')?.strip_suffix('}')?;
+        Some(if segments.contains(&Segment::Parameter(name.to_owned())) {
+            Ok(name.to_owned())
+        } else {
+            Err(format!("`{{{name}}}` is not a parameter of the path"))
+        })
+    }
+}
+
+/// Whether `path` is spelled the one way every reader agrees on: it starts with `/`, and has
+/// no percent-escape, backslash, empty segment (`//`, a trailing `/`) or dot segment (`.`,
+/// `..`). Any other spelling is refused rather than interpreted, because API Gateway, IAM and
+/// the backend could each read it differently (an encoded `/`, a `..` resolved by one of them).
+pub fn canonical_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    !path.contains(['%', '\\'])
+        && rest
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+}
+
+/// One element of a policy pattern, for the overlap check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Glob {
+    Literal(u8),
+    /// IAM's `*`: any run of characters, `/` included.
+    Any,
+    /// One character that is not `/`.
+    OneInSegment,
+    /// Any run of characters without `/`.
+    RestOfSegment,
+}
+
+/// Whether some path matches both patterns. A parameter's `*` (`Any`) matches across `/`, as
+/// IAM's does; an organization parameter is always written out in a policy, as one segment
+/// (`OneInSegment` then `RestOfSegment`).
+fn globs_intersect(a: &[Glob], b: &[Glob]) -> bool {
     // memo[i][j]: whether a[i..] and b[j..] match a common string.
     let mut memo = vec![vec![None; b.len() + 1]; a.len() + 1];
     intersect_from(a, b, 0, 0, &mut memo)
 }
 
 fn intersect_from(
-    a: &[u8],
-    b: &[u8],
+    a: &[Glob],
+    b: &[Glob],
     i: usize,
     j: usize,
     memo: &mut Vec<Vec<Option<bool>>>,
@@ -281,18 +440,38 @@ fn intersect_from(
     if let Some(known) = memo[i][j] {
         return known;
     }
-    let result = match (a.get(i), b.get(j)) {
+    let is_run = |g: &Glob| matches!(g, Glob::Any | Glob::RestOfSegment);
+    // Whether a run `run` may absorb the next character that `other` produces.
+    let absorbs = |run: Glob, other: Glob| match other {
+        Glob::Literal(b'/') => run == Glob::Any,
+        Glob::Literal(_) | Glob::OneInSegment => true,
+        Glob::Any | Glob::RestOfSegment => false,
+    };
+    let result = match (a.get(i).copied(), b.get(j).copied()) {
         (None, None) => true,
-        // A star matches nothing, or one more character of what the other side produces.
-        (Some(b'*'), _) => {
+        // A run matches nothing, or one more character of what the other side produces
+        // (when both sides are runs, skipping either one covers every common string).
+        (Some(x), Some(y)) if is_run(&x) && is_run(&y) => {
+            intersect_from(a, b, i + 1, j, memo) || intersect_from(a, b, i, j + 1, memo)
+        }
+        (Some(x), other) if is_run(&x) => {
             intersect_from(a, b, i + 1, j, memo)
-                || (j < b.len() && intersect_from(a, b, i, j + 1, memo))
+                || other.is_some_and(|y| absorbs(x, y) && intersect_from(a, b, i, j + 1, memo))
         }
-        (_, Some(b'*')) => {
+        (other, Some(y)) if is_run(&y) => {
             intersect_from(a, b, i, j + 1, memo)
-                || (i < a.len() && intersect_from(a, b, i + 1, j, memo))
+                || other.is_some_and(|x| absorbs(y, x) && intersect_from(a, b, i + 1, j, memo))
         }
-        (Some(x), Some(y)) => x == y && intersect_from(a, b, i + 1, j + 1, memo),
+        (Some(x), Some(y)) => {
+            let meet = match (x, y) {
+                (Glob::Literal(p), Glob::Literal(q)) => p == q,
+                (Glob::Literal(c), Glob::OneInSegment) | (Glob::OneInSegment, Glob::Literal(c)) => {
+                    c != b'/'
+                }
+                _ => true,
+            };
+            meet && intersect_from(a, b, i + 1, j + 1, memo)
+        }
         _ => false,
     };
     memo[i][j] = Some(result);
@@ -364,11 +543,31 @@ fn parse_rule(raw: RawRule) -> Result<RouteRule, String> {
     if role.is_none() && grant.is_none() {
         return Err("a route needs a `role`, a `grant`, or both".into());
     }
+    let org = match raw.org {
+        None => None,
+        Some(text) => Some(match RouteRule::parameter_of(&segments, &text) {
+            Some(parameter) => {
+                let parameter = parameter.map_err(|e| format!("`org`: {e}"))?;
+                let same_as_resource = matches!(
+                    &grant,
+                    Some(GrantRequirement { resource: GrantResource::Parameter(p), .. }) if *p == parameter
+                );
+                if same_as_resource {
+                    return Err(
+                        "the organization and the grant's resource are one parameter".into(),
+                    );
+                }
+                OrgBinding::Parameter(parameter)
+            }
+            None => OrgBinding::Fixed(OrgId::parse(&text).map_err(|e| format!("`org`: {e}"))?),
+        }),
+    };
     Ok(RouteRule {
         method,
         segments,
         role,
         grant,
+        org,
         path: raw.path,
     })
 }
@@ -378,7 +577,8 @@ mod tests {
     use super::*;
     use crate::access::{Grant, Grants, Roles};
 
-    const MAP: &str = r#"{"routes": [
+    /// A map in the shared-resource mode: one resource namespace for every organization.
+    const MAP: &str = r#"{"sharedResources": true, "routes": [
         {"method": "GET", "path": "/items", "role": "reader"},
         {"method": "POST", "path": "/items", "role": "writer"},
         {"method": "GET", "path": "/items/{id}", "role": "reader"},
@@ -403,10 +603,14 @@ mod tests {
         }
     }
 
+    fn acme() -> OrgId {
+        OrgId::parse("acme").unwrap()
+    }
+
     fn allowed(p: &Permissions) -> Vec<String> {
         RouteMap::parse(MAP)
             .unwrap()
-            .allowed(p)
+            .allowed(&acme(), p)
             .iter()
             .map(ToString::to_string)
             .collect()
@@ -454,7 +658,7 @@ mod tests {
         let p = permissions(&[Role::Reader], &[("b1", AccessLevel::Read)]);
         let decide = |method: &str, path: &str| {
             map.find(method, path)
-                .is_some_and(|(rule, params)| rule.permits(&p, &params))
+                .is_some_and(|(rule, params)| rule.permits(&acme(), &p, &params))
         };
         assert!(decide("GET", "/items/42"));
         assert!(decide("get", "/items"));
@@ -507,13 +711,132 @@ mod tests {
         }
     }
 
+    const SCOPED: &str = r#"{"routes": [
+        {"method": "GET", "path": "/orgs/{org}/brains/{brain}", "org": "{org}", "grant": {"resource": "{brain}", "level": "read"}},
+        {"method": "GET", "path": "/orgs/{org}/items", "org": "{org}", "role": "reader"},
+        {"method": "GET", "path": "/acme-reports", "org": "acme", "role": "reader"},
+        {"method": "GET", "path": "/health", "role": "reader"}
+    ]}"#;
+
+    #[test]
+    fn grants_are_scoped_to_the_organization_of_the_route() {
+        let map = RouteMap::parse(SCOPED).unwrap();
+        let p = permissions(&[Role::Reader], &[("brain-42", AccessLevel::Read)]);
+        let other = OrgId::parse("other").unwrap();
+        let decide = |org: &OrgId, method: &str, path: &str| {
+            map.find(method, path)
+                .is_some_and(|(rule, params)| rule.permits(org, &p, &params))
+        };
+        assert!(decide(&acme(), "GET", "/orgs/acme/brains/brain-42"));
+        // Org B's admin may grant its account `brain-42` too: it opens only org B's paths.
+        assert!(!decide(&other, "GET", "/orgs/acme/brains/brain-42"));
+        assert!(decide(&other, "GET", "/orgs/other/brains/brain-42"));
+        assert!(!decide(&other, "GET", "/orgs/acme/items"));
+        assert!(decide(&acme(), "GET", "/acme-reports"));
+        assert!(!decide(&other, "GET", "/acme-reports"));
+        assert!(decide(&other, "GET", "/health"));
+        let listed: Vec<String> = map
+            .allowed(&other, &p)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "GET/health",
+                "GET/orgs/other/brains/brain-42",
+                "GET/orgs/other/items"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_grant_route_must_name_its_organization_unless_resources_are_shared() {
+        let unscoped = r#"{"routes": [
+            {"method": "GET", "path": "/brains/{brain}", "grant": {"resource": "{brain}", "level": "read"}}]}"#;
+        let error = RouteMap::parse(unscoped).unwrap_err();
+        assert!(error.reason().contains("sharedResources"), "{error}");
+        let shared = r#"{"sharedResources": true, "routes": [
+            {"method": "GET", "path": "/brains/{brain}", "grant": {"resource": "{brain}", "level": "read"}}]}"#;
+        assert!(RouteMap::parse(shared).unwrap().shared_resources());
+        for bad in [
+            r#"{"routes": [{"method": "GET", "path": "/x/{a}", "org": "{b}", "role": "reader"}]}"#,
+            r#"{"routes": [{"method": "GET", "path": "/x/{a}", "org": "Not An Org", "role": "reader"}]}"#,
+            r#"{"routes": [{"method": "GET", "path": "/x/{a}", "org": "{a}", "grant": {"resource": "{a}", "level": "read"}}]}"#,
+        ] {
+            assert!(RouteMap::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requirements_are_compared_by_the_position_of_their_parameters() {
+        // `{b}` is the first segment of one route and the second of the other: `/files/x`
+        // needs a grant on `files` by the first and on `x` by the second.
+        let crossing = r#"{"sharedResources": true, "routes": [
+            {"method": "GET", "path": "/{b}/{x}", "grant": {"resource": "{b}", "level": "read"}},
+            {"method": "GET", "path": "/files/{b}", "grant": {"resource": "{b}", "level": "read"}}]}"#;
+        assert!(
+            RouteMap::parse(crossing)
+                .unwrap_err()
+                .reason()
+                .contains("overlap")
+        );
+        let same_place = r#"{"sharedResources": true, "routes": [
+            {"method": "GET", "path": "/files/{b}", "grant": {"resource": "{b}", "level": "read"}},
+            {"method": "GET", "path": "/files/{c}/x", "grant": {"resource": "{c}", "level": "read"}}]}"#;
+        assert!(RouteMap::parse(same_place).is_ok());
+    }
+
+    #[test]
+    fn only_canonical_paths_are_routed() {
+        for good in ["/", "/items", "/items/42", "/a-b/c.d/e_f~"] {
+            assert!(canonical_path(good), "{good}");
+        }
+        for bad in [
+            "",
+            "items",
+            "/items/",
+            "//items",
+            "/items//42",
+            "/items/./42",
+            "/items/../admin",
+            "/items/..",
+            "/items/a%2Fb",
+            "/items/a%2fb",
+            "/items/%2E%2E/admin",
+            "/items\\42",
+        ] {
+            assert!(!canonical_path(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn glob_intersection_finds_a_common_path_when_there_is_one() {
-        assert!(globs_intersect("a/*/c", "a/b/*"));
-        assert!(globs_intersect("items/*", "items/*/secrets"));
-        assert!(globs_intersect("x/*", "*"));
-        assert!(!globs_intersect("items", "items/*"));
-        assert!(!globs_intersect("a/*/c", "a/*/d"));
-        assert!(!globs_intersect("brains/*", "items/*"));
+        // `*` is IAM's star; `+` stands for an organization's one segment.
+        let glob = |text: &str| -> Vec<Glob> {
+            let mut out = Vec::new();
+            for b in text.bytes() {
+                match b {
+                    b'*' => out.push(Glob::Any),
+                    b'+' => out.extend([Glob::OneInSegment, Glob::RestOfSegment]),
+                    other => out.push(Glob::Literal(other)),
+                }
+            }
+            out
+        };
+        let meet = |a: &str, b: &str| globs_intersect(&glob(a), &glob(b));
+        assert!(meet("a/*/c", "a/b/*"));
+        assert!(meet("items/*", "items/*/secrets"));
+        assert!(meet("x/*", "*"));
+        assert!(!meet("items", "items/*"));
+        assert!(!meet("a/*/c", "a/*/d"));
+        assert!(!meet("brains/*", "items/*"));
+        // An organization segment never holds a `/`.
+        assert!(!meet("orgs/+/items", "orgs/+/brains/*"));
+        assert!(meet("orgs/+/items/*", "orgs/+/items/*/x"));
+        assert!(meet("orgs/+/x", "orgs/acme/x"));
+        assert!(!meet("orgs/+/x", "orgs/a/b/x"));
+        assert!(!meet("orgs/+", "orgs/"));
+        assert!(meet("orgs/+/x", "*/x"));
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use admin_api::AdminContext;
-use admin_api::identity::IamAdmins;
+use admin_api::identity::{IamAdmins, IdentitySources};
 use infra::bootstrap::{BootstrapRequest, bootstrap};
 use lambda_http::http::HeaderMap;
 use lambda_http::{Body, Request, Response};
@@ -75,20 +75,39 @@ pub struct AdminWorld {
     pub acme: OrgAdmin,
 }
 
+/// The test deployment's identity sources: IAM administration through the three fixture
+/// APIs (REST, HTTP API, function URL); no authorizer in front of the admin routes.
+pub fn iam_only() -> IdentitySources {
+    IdentitySources {
+        authorizer_api_ids: Vec::new(),
+        iam_admins: IamAdmins::parse(IAM_ADMIN).unwrap(),
+        iam_api_ids: crate::events::FIXTURE_API_IDS
+            .iter()
+            .map(|id| (*id).to_owned())
+            .collect(),
+    }
+}
+
 impl AdminWorld {
     pub async fn new() -> Self {
+        Self::with_identity(iam_only()).await
+    }
+
+    /// A world whose deployment trusts the identity claims `identity` says.
+    pub async fn with_identity(identity: IdentitySources) -> Self {
         let tables = TestTables::create().await.unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let context = AdminContext {
             store: tables.store.clone(),
             token_prefix: TokenPrefix::default(),
-            iam_admins: IamAdmins::parse(IAM_ADMIN).unwrap(),
+            identity,
             retention: Duration::days(30),
             clock: clock.clone(),
         };
         let tokens_context = tokens::TokensContext {
             admin: context.clone(),
             access_token_lifetime: Duration::hours(1),
+            access_tokens_per_secret: 100,
         };
         let accounts_context = accounts::AccountsContext {
             admin: context.clone(),

@@ -6,6 +6,13 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+/// The `requestContext.apiId` of the REST, HTTP API and function URL fixtures.
+pub const FIXTURE_API_IDS: [&str; 3] = [
+    "gy415nuibc",
+    "aaaaaaaaaa",
+    "abcdefghijklmnopqrstuvwxyz012345",
+];
+
 /// Which front door a request came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -30,6 +37,7 @@ pub struct ApiCall {
     source_ip: String,
     authorizer: Option<Map<String, Value>>,
     iam_arn: Option<String>,
+    api_id: Option<String>,
 }
 
 impl ApiCall {
@@ -44,7 +52,14 @@ impl ApiCall {
             source_ip: "198.51.100.7".into(),
             authorizer: None,
             iam_arn: None,
+            api_id: None,
         }
+    }
+
+    /// The request came through another API (or function URL) than the fixture's.
+    pub fn via_api(mut self, api_id: &str) -> Self {
+        self.api_id = Some(api_id.to_owned());
+        self
     }
 
     pub fn bearer(self, token: &str) -> Self {
@@ -93,11 +108,15 @@ impl ApiCall {
 
     /// The event JSON.
     pub fn event(&self) -> Value {
-        match self.shape {
+        let mut event = match self.shape {
             Shape::RestV1 => self.rest_event(),
             Shape::HttpV2 => self.http_event(fixture("apigw-http-request.json")),
             Shape::FunctionUrl => self.http_event(fixture("function-url-request.json")),
+        };
+        if let Some(api_id) = &self.api_id {
+            event["requestContext"]["apiId"] = json!(api_id);
         }
+        event
     }
 
     /// The request `lambda_http` hands the handler for this event.

@@ -356,7 +356,10 @@ async fn requests_without_valid_credentials_get_401() {
 
 #[tokio::test]
 async fn the_authorizer_context_identifies_the_caller() {
-    let world = AdminWorld::new().await;
+    // A deployment whose admin routes sit behind our authorizer, on the fixtures' APIs.
+    let mut identity = tests::admin::iam_only();
+    identity.authorizer_api_ids = identity.iam_api_ids.clone();
+    let world = AdminWorld::with_identity(identity).await;
     let context = |org: &str, roles: &str| {
         json!({
             "org": org, "account": world.acme.account.as_str(), "tokenId": "0123456789abcdef",

@@ -357,7 +357,7 @@ async fn every_row_of_the_decision_table_in_every_event_shape() {
             "grant not held",
             Some(bearer(&valid)),
             "GET",
-            "/brains/brain-2",
+            "/orgs/acme/brains/brain-2",
             Answer::Forbidden,
             1,
         ),
@@ -365,7 +365,7 @@ async fn every_row_of_the_decision_table_in_every_event_shape() {
             "grant too weak",
             Some(bearer(&valid)),
             "PUT",
-            "/brains/brain-1",
+            "/orgs/acme/brains/brain-1",
             Answer::Forbidden,
             1,
         ),
@@ -381,7 +381,7 @@ async fn every_row_of_the_decision_table_in_every_event_shape() {
             "allowed by grant",
             Some(bearer(&valid)),
             "GET",
-            "/brains/brain-1",
+            "/orgs/acme/brains/brain-1",
             Answer::Allowed,
             1,
         ),
@@ -460,7 +460,7 @@ async fn the_policy_lists_exactly_the_allowed_routes_and_the_context_the_princip
             .map(|r| r.as_str().unwrap())
             .collect();
         let expected: BTreeSet<String> = [
-            "GET/brains/brain-1",
+            "GET/orgs/acme/brains/brain-1",
             "GET/hello",
             "GET/items",
             "GET/items/*",

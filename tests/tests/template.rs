@@ -247,3 +247,60 @@ fn the_examples_attach_the_authorizer_the_stack_exports() {
         assert!(text.contains("AWS::Lambda::Permission"), "{example}");
     }
 }
+
+/// API Gateway's authorizer cache covers one route per entry, in the stack and in both
+/// examples; the authorizer knows the TTL; only this account's alarms may use the key.
+#[test]
+fn cached_authorizer_answers_cover_one_route_and_the_alarm_key_one_account() {
+    let infra_dir = infra::template::default_template_path()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(infra_dir.join("template.yaml")).unwrap())
+            .unwrap();
+    let resources = &template["Resources"];
+    let identity = &resources["Api"]["Properties"]["Auth"]["Authorizers"]["ServiceAccountsAuthorizer"]
+        ["Identity"];
+    let context: Vec<&str> = identity["Context"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(context, ["identity.sourceIp", "httpMethod", "resourcePath"]);
+    assert!(
+        resources["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+            .get("GATEWAY_CACHE_TTL_SECONDS")
+            .is_some()
+    );
+    let rest = std::fs::read_to_string(infra_dir.join("examples/rest-api.yaml")).unwrap();
+    assert!(rest.contains(
+        "IdentitySource: method.request.header.Authorization, context.identity.sourceIp, context.httpMethod, context.resourcePath"
+    ));
+    let http = std::fs::read_to_string(infra_dir.join("examples/http-api.yaml")).unwrap();
+    assert!(http.contains("$context.routeKey]"));
+    for example in [&rest, &http] {
+        assert!(
+            example.to_lowercase().contains("x-org"),
+            "the backend is told the org"
+        );
+    }
+    let statements = resources["MonitoringKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let alarms = statements
+        .iter()
+        .find(|s| s["Sid"] == "CloudWatchAlarmsPublishToTheEncryptedTopic")
+        .unwrap();
+    assert!(
+        alarms["Condition"]["StringEquals"]
+            .get("aws:SourceAccount")
+            .is_some()
+    );
+    assert!(
+        alarms["Condition"]["ArnLike"]
+            .get("aws:SourceArn")
+            .is_some()
+    );
+}

@@ -53,11 +53,21 @@ fn invalid(name: &str, rule: &str) -> ApiError {
 }
 
 fn parse_filter<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Result<AuditFilter, ApiError> {
+    // An offset can push an instant out of the representable years once it is in UTC
+    // (`9999-12-31T23:59:59-01:00`): refused here, never overflowed later.
     let instant = |name: &str| {
         value(name)
             .map(|text| {
                 OffsetDateTime::parse(text, &Rfc3339)
-                    .map_err(|_| invalid(name, "an RFC 3339 date and time"))
+                    .ok()
+                    .and_then(|at| at.checked_to_offset(time::UtcOffset::UTC))
+                    .filter(|at| (0..=9999).contains(&at.year()))
+                    .ok_or_else(|| {
+                        invalid(
+                            name,
+                            "an RFC 3339 date and time in the years 0000 to 9999 UTC",
+                        )
+                    })
             })
             .transpose()
     };
@@ -131,6 +141,8 @@ mod tests {
                 ("until", "2026-05-01T00:00:00Z"),
             ],
             vec![("actor", "")],
+            vec![("until", "9999-12-31T23:59:59-01:00")],
+            vec![("since", "0000-01-01T00:00:00+00:01")],
         ] {
             let error = parse(&bad).unwrap_err();
             assert_eq!(error.status(), StatusCode::BAD_REQUEST);

@@ -9,6 +9,8 @@
 //! POST   /v1/orgs/{org}/service-accounts/{id}/enable     enable
 //! DELETE /v1/orgs/{org}/service-accounts/{id}            delete         204; every token stops
 //! GET    /v1/orgs/{org}/audit-events                     audit trail    ?account=&token=&action=&actor=&since=&until=
+//! GET    /v1/orgs/{org}                                  the organization and its token policy
+//! PATCH  /v1/orgs/{org}                                  name, token policy   If-Match
 //! ```
 //!
 //! Every route needs an admin of the organization (or an allowed IAM principal); see
@@ -27,17 +29,20 @@ use admin_api::router::{Matched, Route, route};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use shared::ids::{OrgId, ServiceAccountId};
-use shared::model::{AccountStatus, ServiceAccount};
+use shared::model::{AccountStatus, Organization, ServiceAccount};
 use shared::store::audit::AuditStore;
 use shared::token::TokenOwner;
 
-use crate::dto::{AccountList, AccountView, CreateAccount, DisableAccount, PatchAccount};
+use crate::dto::{
+    AccountList, AccountView, CreateAccount, DisableAccount, OrgView, PatchAccount, PatchOrg,
+};
 
 const COLLECTION: &str = "/v1/orgs/{org}/service-accounts";
 const ITEM: &str = "/v1/orgs/{org}/service-accounts/{id}";
 const DISABLE: &str = "/v1/orgs/{org}/service-accounts/{id}/disable";
 const ENABLE: &str = "/v1/orgs/{org}/service-accounts/{id}/enable";
 const AUDIT_EVENTS: &str = "/v1/orgs/{org}/audit-events";
+const ORG: &str = "/v1/orgs/{org}";
 
 /// What the accounts function needs: the admin API's context and the audit trail it reads.
 #[derive(Debug, Clone)]
@@ -80,6 +85,14 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         pattern: AUDIT_EVENTS,
     },
+    Route {
+        method: "GET",
+        pattern: ORG,
+    },
+    Route {
+        method: "PATCH",
+        pattern: ORG,
+    },
 ];
 
 /// Handles one request. Every outcome, errors included, is an HTTP response: an `Err` would
@@ -112,9 +125,9 @@ async fn dispatch(
     let org = OrgId::parse(matched.param("org"))
         .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`org`: {error}")))?;
     caller.require_admin(&org)?;
-    if context.store.get_org(&org).await?.is_none() {
+    let Some(organization) = context.store.get_org(&org).await? else {
         return Err(ApiError::NotFound("organization"));
-    }
+    };
     let call = Call {
         context,
         request,
@@ -130,6 +143,11 @@ async fn dispatch(
         ("POST", DISABLE) => call.disable(&account_id(&matched)?).await,
         ("POST", ENABLE) => call.enable(&account_id(&matched)?).await,
         ("GET", AUDIT_EVENTS) => audit_events::list(&accounts.audit, request, &call.org).await,
+        ("GET", ORG) => Ok(with_etag(
+            json(StatusCode::OK, &OrgView::from(&organization))?,
+            organization.version,
+        )),
+        ("PATCH", ORG) => call.update_org(organization).await,
         _ => Err(ApiError::NotFound("route")),
     }
 }
@@ -198,6 +216,23 @@ impl Call<'_> {
         check_if_match(expected, account.version, "service account")?;
         patch.apply_to(&mut account);
         self.save(account).await
+    }
+
+    /// `PATCH /v1/orgs/{org}`: the name and the token policy (lifetimes, non-expiring
+    /// tokens, the IP allowlist every caller must come from, self-rotation).
+    async fn update_org(&self, mut org: Organization) -> Result<Response<Body>, ApiError> {
+        let expected = if_match(self.request)?;
+        let patch: PatchOrg = json_body(self.request)?;
+        let changes = patch.validate(&org.token_policy)?;
+        check_if_match(expected, org.version, "organization")?;
+        changes.apply_to(&mut org);
+        org.updated_at = self.context.clock.now();
+        org.updated_by = self.caller.actor(self.request);
+        let stored = self.context.store.update_org(&org).await?;
+        Ok(with_etag(
+            json(StatusCode::OK, &OrgView::from(&stored))?,
+            stored.version,
+        ))
     }
 
     async fn disable(&self, id: &ServiceAccountId) -> Result<Response<Body>, ApiError> {

@@ -21,14 +21,15 @@ use shared::store::DynamoStore;
 use shared::token::TokenPrefix;
 use time::Duration;
 
-use crate::identity::IamAdmins;
+use crate::identity::IdentitySources;
 
 /// Everything a handler needs, built once per cold start and lent to each request.
 #[derive(Debug, Clone)]
 pub struct AdminContext {
     pub store: DynamoStore,
     pub token_prefix: TokenPrefix,
-    pub iam_admins: IamAdmins,
+    /// Which identity claims of an event (authorizer context, IAM) are trusted, from where.
+    pub identity: IdentitySources,
     /// How long a revoked token or a deleted account stays visible (and attributable) before
     /// DynamoDB's TTL removes it.
     pub retention: Duration,
@@ -39,7 +40,9 @@ pub struct AdminContext {
 ///
 /// | variable | meaning | default |
 /// | --- | --- | --- |
-/// | `ADMIN_IAM_PRINCIPALS` | comma-separated IAM ARNs allowed to administer every organization through API Gateway IAM authorization (a trailing `*` matches a prefix); unset: IAM administration is off | unset |
+/// | `AUTHORIZER_API_IDS` | API ids whose admin routes sit behind our authorizer, so its context identifies the caller; unset: a context is never read | unset |
+/// | `ADMIN_IAM_PRINCIPALS` | comma-separated IAM ARNs allowed to administer every organization through IAM authorization (a trailing `*` matches whole path segments); unset: IAM administration is off | unset |
+/// | `IAM_API_IDS` | the API or function URL ids whose IAM identity is read (needed with `ADMIN_IAM_PRINCIPALS`) | unset |
 /// | `RETENTION_DAYS` | how long revoked tokens and deleted accounts stay visible | `30` |
 impl AdminContext {
     pub fn from_env(
@@ -54,11 +57,7 @@ impl AdminContext {
         token_prefix: TokenPrefix,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, shared::config::ConfigError> {
-        let iam_admins = IamAdmins::parse(lookup("ADMIN_IAM_PRINCIPALS").as_deref().unwrap_or(""))
-            .map_err(|reason| shared::config::ConfigError {
-                variable: "ADMIN_IAM_PRINCIPALS",
-                reason,
-            })?;
+        let identity = IdentitySources::from_lookup(&lookup)?;
         let retention_days = match lookup("RETENTION_DAYS") {
             None => 30,
             Some(days) => days
@@ -73,7 +72,7 @@ impl AdminContext {
         Ok(Self {
             store,
             token_prefix,
-            iam_admins,
+            identity,
             retention: Duration::days(i64::from(retention_days)),
             clock: Arc::new(SystemClock),
         })

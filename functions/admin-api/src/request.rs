@@ -12,8 +12,8 @@ use shared::token::TokenSecret;
 
 use crate::problem::ApiError;
 
-/// A request to the admin API.
-#[derive(Debug)]
+/// A request to the admin API. Its `Debug` names the method, path and caller metadata but
+/// never prints the headers or the body: they hold bearer tokens and OAuth2 client secrets.
 pub struct ApiRequest {
     pub method: Method,
     /// The path without the API Gateway stage (`/v1/orgs/acme/service-accounts`).
@@ -31,6 +31,24 @@ pub struct ApiRequest {
     pub authorizer: HashMap<String, String>,
     /// The caller's IAM ARN when API Gateway (or the function URL) authenticated it with IAM.
     pub iam_arn: Option<String>,
+    /// `requestContext.apiId`: the API (or function URL) the request came through.
+    pub api_id: Option<String>,
+}
+
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("base_path", &self.base_path)
+            .field("query", &format_args!("[{} parameters]", self.query.len()))
+            .field("headers", &format_args!("[{} headers]", self.headers.len()))
+            .field("body", &format_args!("[{} bytes]", self.body.len()))
+            .field("source_ip", &self.source_ip)
+            .field("request_id", &self.request_id)
+            .field("api_id", &self.api_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiRequest {
@@ -63,6 +81,7 @@ impl ApiRequest {
             request_id: None,
             authorizer: HashMap::new(),
             iam_arn: None,
+            api_id: None,
         };
         match request.request_context_ref() {
             Some(RequestContext::ApiGatewayV1(context)) => {
@@ -71,11 +90,13 @@ impl ApiRequest {
                 this.request_id = context.request_id.clone();
                 this.authorizer = strings(&context.authorizer.fields);
                 this.iam_arn = context.identity.user_arn.clone();
+                this.api_id = context.apiid.clone();
             }
             Some(RequestContext::ApiGatewayV2(context)) => {
                 this.source_ip = parse_ip(context.http.source_ip.as_deref());
                 this.user_agent = context.http.user_agent.clone();
                 this.request_id = context.request_id.clone();
+                this.api_id = context.apiid.clone();
                 if let Some(authorizer) = &context.authorizer {
                     this.authorizer = strings(&authorizer.fields);
                     this.iam_arn = authorizer.iam.as_ref().and_then(|iam| iam.user_arn.clone());
@@ -201,5 +222,30 @@ impl ListQuery<'_> {
             .iter()
             .find(|(filter, _)| *filter == name)
             .map(|(_, value)| *value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_debug_prints_no_header_or_body() {
+        let event = serde_json::json!({
+            "version": "2.0", "rawPath": "/oauth2/token", "rawQueryString": "",
+            "headers": {"authorization": "Bearer svc_TOPSECRETTOKENTEXT", "content-type": "application/x-www-form-urlencoded"},
+            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "x", "domainPrefix": "x",
+                "http": {"method": "POST", "path": "/oauth2/token", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "t"},
+                "requestId": "r", "routeKey": "$default", "stage": "$default", "time": "t", "timeEpoch": 0},
+            "body": "grant_type=client_credentials&client_secret=svc_ANOTHERSECRET", "isBase64Encoded": false
+        });
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let request = ApiRequest::from_lambda(request);
+        assert!(request.bearer_token().is_some());
+        let printed = format!("{request:?} {request:#?}");
+        for secret in ["TOPSECRETTOKENTEXT", "ANOTHERSECRET", "client_secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("/oauth2/token"));
     }
 }

@@ -58,6 +58,7 @@ pub enum HttpApiResponse {
 /// | `LAST_USED_INTERVAL_SECONDS` | how often last-used times are written, at most | `300` |
 /// | `POSITIVE_CACHE_TTL_SECONDS` | how long a container reuses a valid token's records (each second is up to a second of revocation delay) | `0` |
 /// | `NEGATIVE_CACHE_ENTRIES` | how many revoked, expired or unknown tokens a container remembers | `10000` |
+/// | `GATEWAY_CACHE_TTL_SECONDS` | API Gateway's authorizer cache TTL in front of this function: a token whose life ends sooner is refused, so no cached Allow outlives it | `0` |
 #[derive(Debug, Clone)]
 pub struct AuthorizerConfig {
     pub token_prefix: TokenPrefix,
@@ -67,6 +68,8 @@ pub struct AuthorizerConfig {
     pub last_used_interval: Duration,
     pub positive_cache_ttl: Duration,
     pub negative_cache_entries: usize,
+    /// API Gateway reuses an Allow for this long, whatever the token's expiry.
+    pub gateway_cache_ttl: Duration,
 }
 
 impl AuthorizerConfig {
@@ -124,6 +127,7 @@ impl AuthorizerConfig {
             last_used_interval: seconds("LAST_USED_INTERVAL_SECONDS", 300, 86_400)?,
             positive_cache_ttl: seconds("POSITIVE_CACHE_TTL_SECONDS", 0, 3_600)?,
             negative_cache_entries,
+            gateway_cache_ttl: seconds("GATEWAY_CACHE_TTL_SECONDS", 0, 3_600)?,
         })
     }
 }
@@ -368,10 +372,18 @@ impl Authorizer {
             if cache.refused.contains_key(&key) {
                 return Ok((Decision::Unauthorized("known refused token"), work));
             }
+            // A cached entry lasts the positive TTL from its read, and never beyond the
+            // token's own end (its expiry, or a rotation's scheduled revocation).
             cache
                 .records
                 .get(&key)
-                .filter(|(at, _)| now - *at < self.config.positive_cache_ttl)
+                .filter(|(at, records)| {
+                    now - *at < self.config.positive_cache_ttl
+                        && records
+                            .token
+                            .as_ref()
+                            .is_some_and(|token| token_end(token).is_none_or(|end| now < end))
+                })
                 .map(|(_, records)| records.clone())
         };
         let from_cache = cached.is_some();
@@ -394,7 +406,19 @@ impl Authorizer {
             path: &incoming.path,
             source_ip: incoming.source_ip,
         };
-        let decision = decide(&presented, &records, &facts, &self.config.routes, now);
+        let mut decision = decide(&presented, &records, &facts, &self.config.routes, now);
+        // API Gateway's cache reuses an Allow for its whole TTL: a token whose life ends
+        // within it is refused now rather than allowed past its end.
+        if matches!(decision, Decision::Allow { .. })
+            && self.config.gateway_cache_ttl > Duration::ZERO
+            && records
+                .token
+                .as_ref()
+                .and_then(token_end)
+                .is_some_and(|end| end <= now + self.config.gateway_cache_ttl)
+        {
+            decision = Decision::Unauthorized("the token ends within the gateway's cache TTL");
+        }
         self.remember(key, &decision, &records, now, from_cache);
         match &decision {
             Decision::Allow { .. } => {
@@ -464,6 +488,15 @@ impl Authorizer {
             Err(_) => tracing::warn!("last-used write timed out"),
         }
     }
+}
+
+/// When a token stops working by itself: its expiry, or a scheduled revocation (the end of a
+/// rotation's grace period), whichever comes first.
+fn token_end(token: &shared::model::Token) -> Option<OffsetDateTime> {
+    [token.expires_at, token.revoked_at]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 /// Everything the handler does in-process for one event, given the records a read returned:

@@ -10,7 +10,7 @@ use shared::model::{NewToken, Token, TokenKind, TokenStatus};
 use shared::policy::{LifetimePreset, PolicyViolation, TokenLifetime, TokenPolicy};
 use shared::store::Page;
 use shared::text::{Description, DisplayName};
-use shared::token::ParsedToken;
+use shared::token::{ParsedToken, TokenSecret};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -203,18 +203,24 @@ impl TokenView {
     }
 }
 
-/// The answer to a mint or rotation: the token, shown this once, and its metadata.
+/// The answer to a mint or rotation: the token, shown this once, and its metadata. The
+/// secret is serialized into the response and nowhere else: `Debug` prints `[REDACTED]`.
 #[derive(Debug, Serialize)]
 pub struct MintedToken {
-    token: String,
+    #[serde(serialize_with = "expose")]
+    token: TokenSecret,
     #[serde(flatten)]
     metadata: TokenView,
+}
+
+fn expose<S: serde::Serializer>(secret: &TokenSecret, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
 }
 
 impl MintedToken {
     pub fn new(parsed: &ParsedToken, token: &Token, now: OffsetDateTime) -> Self {
         Self {
-            token: parsed.secret().expose_secret().to_owned(),
+            token: parsed.secret().clone(),
             metadata: TokenView::new(token, now),
         }
     }
@@ -243,4 +249,34 @@ impl TokenList {
 #[derive(Debug, Serialize)]
 pub struct RevokedCount {
     pub revoked: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::ids::OrgId;
+    use shared::model::{Actor, TokenKind};
+    use shared::token::{TokenOwner, TokenPrefix};
+
+    #[test]
+    fn a_minted_token_debug_prints_no_secret() {
+        let org = OrgId::parse("acme").unwrap();
+        let parsed = ParsedToken::generate(&TokenPrefix::default(), &org, TokenOwner::Org).unwrap();
+        let fields = NewToken {
+            name: DisplayName::parse("t").unwrap(),
+            description: None,
+            scopes: Scopes::default(),
+            expires_at: None,
+        };
+        let now = OffsetDateTime::now_utc();
+        let token = Token::new(TokenKind::Org, &parsed, fields, Actor::system("t"), now);
+        let minted = MintedToken::new(&parsed, &token, now);
+        let secret = parsed.secret().expose_secret();
+        let printed = format!("{minted:?} {minted:#?}");
+        assert!(!printed.contains(secret), "{printed}");
+        assert!(!printed.contains(&secret[secret.len() - 20..]));
+        assert!(printed.contains("REDACTED"));
+        let json = serde_json::to_value(&minted).unwrap();
+        assert_eq!(json["token"], secret, "the response still carries it");
+    }
 }

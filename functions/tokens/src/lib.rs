@@ -115,6 +115,37 @@ pub const ROUTES: &[Route] = &[
 /// The most a rotation's grace period may be: 7 days.
 pub const MAX_GRACE: Duration = Duration::days(7);
 
+/// How many rotations one revocation follows forward at most.
+const MAX_LINEAGE: usize = 100;
+
+/// Revoking a client secret also revokes the OAuth2 access tokens issued for it, at `at`: a
+/// revocation answers a leak, and a leaked secret's access tokens are just as leaked. (At the
+/// end of a rotation's grace period, for the secret it rotated.) Access tokens that expire
+/// by then are left alone.
+async fn revoke_access_tokens_issued_for(
+    admin: &AdminContext,
+    secret: &Token,
+    owner: &TokenOwner,
+    actor: &Actor,
+    at: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    if secret.kind != TokenKind::ServiceAccount {
+        return Ok(());
+    }
+    let revoked = admin
+        .store
+        .revoke_tokens_where(&secret.org, owner, actor, at, admin.retention, |token| {
+            token.kind == TokenKind::Access
+                && token.issued_for.as_ref() == Some(&secret.id)
+                && token.expires_at.is_none_or(|expiry| expiry > at)
+        })
+        .await?;
+    if revoked > 0 {
+        tracing::info!(client_secret = %secret.id, revoked, "revoked access tokens issued for it");
+    }
+    Ok(())
+}
+
 /// The admin context plus what only this function needs.
 #[derive(Debug, Clone)]
 pub struct TokensContext {
@@ -122,6 +153,10 @@ pub struct TokensContext {
     /// The lifetime of OAuth2 access tokens (`ACCESS_TOKEN_LIFETIME_SECONDS`, 60–43200,
     /// default 3600).
     pub access_token_lifetime: Duration,
+    /// How many access tokens one client secret may be issued per access-token lifetime
+    /// (`MAX_ACCESS_TOKENS_PER_SECRET`, 1–10000, default 100), so at most twice that many
+    /// are alive at once and revoking the secret revokes a bounded number of them.
+    pub access_tokens_per_secret: u32,
 }
 
 impl TokensContext {
@@ -144,9 +179,21 @@ impl TokensContext {
                     reason: "a number of seconds from 60 to 43200".into(),
                 })?,
         };
+        let access_tokens_per_secret = match lookup("MAX_ACCESS_TOKENS_PER_SECRET") {
+            None => 100,
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| shared::config::ConfigError {
+                    variable: "MAX_ACCESS_TOKENS_PER_SECRET",
+                    reason: "a number from 1 to 10000".into(),
+                })?,
+        };
         Ok(Self {
             admin,
             access_token_lifetime: Duration::seconds(seconds),
+            access_tokens_per_secret,
         })
     }
 }
@@ -332,56 +379,53 @@ impl Call<'_> {
     }
 
     /// Revokes one token at once. It stays listed as revoked, with who and when, until its
-    /// retention ends. Revoking a revoked token changes nothing.
+    /// retention ends. The revocation follows the token's lineage: the tokens it was rotated
+    /// into (a thief's self-rotation included) and the access tokens issued for any of them.
+    /// Revoking a revoked token runs the cascade again (so a sweep cut short can be finished)
+    /// and changes nothing else.
     async fn revoke(&self, owner: &TokenOwner, id: &TokenId) -> Result<Response<Body>, ApiError> {
         let now = self.admin().clock.now();
+        let mut next = Some(id.clone());
+        for hop in 0..MAX_LINEAGE {
+            let Some(id) = next.take() else {
+                return Ok(no_content());
+            };
+            let token = match self.revoke_now(owner, &id, now).await {
+                Ok(token) => token,
+                // A successor already removed by its TTL ends the lineage.
+                Err(ApiError::NotFound(_)) if hop > 0 => return Ok(no_content()),
+                Err(error) => return Err(error),
+            };
+            revoke_access_tokens_issued_for(self.admin(), &token, owner, &self.actor(), now)
+                .await?;
+            next = token.rotated_to.clone();
+        }
+        Err(ApiError::Conflict(
+            "the token's rotations go on beyond what one request revokes; revoke again".into(),
+        ))
+    }
+
+    /// Revokes `id` now unless its revocation is already in force; the token as stored.
+    async fn revoke_now(
+        &self,
+        owner: &TokenOwner,
+        id: &TokenId,
+        now: time::OffsetDateTime,
+    ) -> Result<Token, ApiError> {
         for _attempt in 0..3 {
             let mut token = self.existing(owner, id).await?;
             if token.status(now) == TokenStatus::Revoked {
-                return Ok(no_content());
+                return Ok(token);
             }
             token.revoke(self.actor(), now, self.admin().retention);
             match self.admin().store.update_token(&token).await {
-                Ok(_) => {
-                    self.revoke_access_tokens_issued_for(&token, owner).await?;
-                    return Ok(no_content());
-                }
+                Ok(stored) => return Ok(stored),
                 // Changed concurrently (last used, say): read it again and revoke that.
                 Err(shared::store::StoreError::VersionConflict { .. }) => continue,
                 Err(error) => return Err(error.into()),
             }
         }
         Err(ApiError::Conflict("the token keeps changing; retry".into()))
-    }
-
-    /// Revoking a client secret also revokes the OAuth2 access tokens issued for it: a
-    /// revocation answers a leak, and a leaked secret's access tokens are just as leaked.
-    async fn revoke_access_tokens_issued_for(
-        &self,
-        secret: &Token,
-        owner: &TokenOwner,
-    ) -> Result<(), ApiError> {
-        if secret.kind != TokenKind::ServiceAccount {
-            return Ok(());
-        }
-        let revoked = self
-            .admin()
-            .store
-            .revoke_tokens_where(
-                &self.org.id,
-                owner,
-                &self.actor(),
-                self.admin().clock.now(),
-                self.admin().retention,
-                |token| {
-                    token.kind == TokenKind::Access && token.issued_for.as_ref() == Some(&secret.id)
-                },
-            )
-            .await?;
-        if revoked > 0 {
-            tracing::info!(client_secret = %secret.id, revoked, "revoked access tokens issued for it");
-        }
-        Ok(())
     }
 
     async fn revoke_all(&self, owner: &TokenOwner) -> Result<Response<Body>, ApiError> {
@@ -437,10 +481,7 @@ async fn rotate(
             "the token is revoked or already rotated; mint a new one instead".into(),
         ));
     }
-    let owner = match &old.account {
-        Some(account) => TokenOwner::Account(account.clone()),
-        None => TokenOwner::Org,
-    };
+    let owner = owner_of(&old);
     // The new token lives as long as the old one was minted to live (capped by today's
     // policy), so a rotation never turns a short-lived token into a long-lived one.
     let policy = &org.token_policy;
@@ -468,8 +509,11 @@ async fn rotate(
     let mut new = Token::new(old.kind, &parsed, fields, actor.clone(), now);
     new.rotated_from = Some(old.id.clone());
     old.rotated_to = Some(new.id.clone());
-    old.revoke(actor, now + grace, admin.retention);
+    old.revoke(actor.clone(), now + grace, admin.retention);
     admin.store.rotate_token(&old, &new).await?;
+    // The access tokens issued for the old secret die with it (at the end of the grace
+    // period); those issued during the grace period already expire by then.
+    revoke_access_tokens_issued_for(admin, &old, &owner_of(&old), &actor, now + grace).await?;
     tracing::info!(old = %old.id, new = parsed.display_prefix(), grace_seconds = grace.whole_seconds(), "rotated a token");
     let location = format!("{}{}", request.base_path, token_path(&new));
     let body = MintedToken::new(&parsed, &new, now);
@@ -500,6 +544,11 @@ async fn self_rotate(
     let (Some(org), Some(token)) = (records.org, records.token) else {
         return Err(ApiError::Unauthenticated);
     };
+    if !org.token_policy.allow_self_rotation() {
+        return Err(ApiError::Forbidden(
+            "this organization does not allow tokens to rotate themselves; ask an admin",
+        ));
+    }
     let body: RotateToken = optional_json_body(request)?;
     let grace = body.grace()?;
     let actor = principal.actor().with_request(
@@ -508,6 +557,13 @@ async fn self_rotate(
         request.request_id.as_deref(),
     );
     rotate(context, &org, token, grace, actor, request).await
+}
+
+fn owner_of(token: &Token) -> TokenOwner {
+    match &token.account {
+        Some(account) => TokenOwner::Account(account.clone()),
+        None => TokenOwner::Org,
+    }
 }
 
 fn token_path(token: &Token) -> String {

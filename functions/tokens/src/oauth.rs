@@ -8,7 +8,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use lambda_http::http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use lambda_http::http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde_json::json;
@@ -16,6 +18,7 @@ use shared::access::{Scope, Scopes};
 use shared::authn::{Denial, authenticate};
 use shared::ids::ServiceAccountId;
 use shared::model::{NewToken, Token, TokenKind};
+use shared::store::StoreError;
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenSecret};
 
@@ -28,15 +31,27 @@ use admin_api::request::ApiRequest;
 struct OAuthError {
     code: &'static str,
     description: &'static str,
+    /// Too many requests: a 429 with `Retry-After` (seconds).
+    retry_after: Option<i64>,
 }
 
 impl OAuthError {
     fn new(code: &'static str, description: &'static str) -> Self {
-        Self { code, description }
+        Self {
+            code,
+            description,
+            retry_after: None,
+        }
+    }
+
+    fn too_many(mut self, retry_after: i64) -> Self {
+        self.retry_after = Some(retry_after.max(1));
+        self
     }
 
     fn status(&self) -> StatusCode {
         match self.code {
+            _ if self.retry_after.is_some() => StatusCode::TOO_MANY_REQUESTS,
             "invalid_client" => StatusCode::UNAUTHORIZED,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -47,6 +62,11 @@ impl OAuthError {
         let body = json!({"error": self.code, "error_description": self.description});
         let mut response = no_store(Response::new(Body::from(body.to_string())));
         *response.status_mut() = self.status();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
         if self.code == "invalid_client" {
             response.headers_mut().insert(
                 WWW_AUTHENTICATE,
@@ -115,26 +135,68 @@ async fn issue(
     if presented.owner().account() != Some(&client_id) {
         return Err(invalid_client());
     }
+    // The access token is written in one transaction conditioned on the client secret's
+    // version: a revocation (or rotation) that lands between the check and the write wins,
+    // and the exchange starts over from a fresh read (and is refused).
+    for _attempt in 0..3 {
+        match issue_once(context, request, &form, &client_id, &presented).await {
+            Err(Attempt::Again) => continue,
+            Err(Attempt::Refused(error)) => return Err(error),
+            Ok(response) => return Ok(response),
+        }
+    }
+    Err(OAuthError::new(
+        "server_error",
+        "the client secret kept changing; retry",
+    ))
+}
+
+/// Why one attempt at an exchange did not issue a token.
+enum Attempt {
+    /// The client secret changed between the read and the write: decide again.
+    Again,
+    Refused(OAuthError),
+}
+
+impl From<OAuthError> for Attempt {
+    fn from(error: OAuthError) -> Self {
+        Self::Refused(error)
+    }
+}
+
+fn server_error() -> OAuthError {
+    OAuthError::new("server_error", "the request could not be completed")
+}
+
+async fn issue_once(
+    context: &TokensContext,
+    request: &ApiRequest,
+    form: &Form,
+    client_id: &ServiceAccountId,
+    presented: &ParsedToken,
+) -> Result<Response<Body>, Attempt> {
+    let admin = &context.admin;
     let records = admin
         .store
-        .fetch_for_authorization(&presented)
+        .fetch_for_authorization(presented)
         .await
         .map_err(|error| {
             tracing::error!(%error, "reading the client's records");
-            OAuthError::new("server_error", "the request could not be completed")
+            server_error()
         })?;
     let now = admin.clock.now();
-    let principal = match authenticate(&presented, &records, request.source_ip, now) {
+    let principal = match authenticate(presented, &records, request.source_ip, now) {
         Ok(principal) => principal,
         Err(Denial::Unauthenticated(reason)) => {
             tracing::info!(reason, client = %client_id, "client authentication failed");
-            return Err(invalid_client());
+            return Err(invalid_client().into());
         }
         Err(Denial::Forbidden(_)) => {
             return Err(OAuthError::new(
                 "unauthorized_client",
                 "the client may not request tokens from this address",
-            ));
+            )
+            .into());
         }
     };
     let Some(client_token) = records
@@ -142,7 +204,7 @@ async fn issue(
         .filter(|token| token.kind == TokenKind::ServiceAccount)
     else {
         // Access tokens and org-wide tokens are not client secrets.
-        return Err(invalid_client());
+        return Err(invalid_client().into());
     };
 
     // A blank `scope` is no request for scopes: the client secret's own scopes apply. (Left
@@ -168,27 +230,28 @@ async fn issue(
         }
     };
 
-    // Never beyond the configured lifetime, the organization's maximum, or the client
-    // secret's own expiry.
+    // Never beyond the configured lifetime, the organization's maximum, the client secret's
+    // own expiry, or the end of its rotation's grace period (its scheduled revocation).
     let org_max = records
         .org
         .as_ref()
         .map_or(context.access_token_lifetime, |org| {
             org.token_policy.max_lifetime().duration()
         });
-    let lifetime_end = now + context.access_token_lifetime.min(org_max);
-    let expires_at = shared::policy::truncate_to_seconds(match client_token.expires_at {
-        Some(client_expiry) if client_expiry < lifetime_end => client_expiry,
-        _ => lifetime_end,
-    });
+    let ends = [
+        Some(now + context.access_token_lifetime.min(org_max)),
+        client_token.expires_at,
+        client_token.revoked_at,
+    ];
+    let expires_at =
+        shared::policy::truncate_to_seconds(ends.into_iter().flatten().min().unwrap_or(now));
     let parsed = ParsedToken::generate(
         &admin.token_prefix,
         &principal.org,
-        TokenOwner::Account(client_id),
+        TokenOwner::Account(client_id.clone()),
     )
-    .map_err(|_| OAuthError::new("server_error", "the request could not be completed"))?;
-    let name = DisplayName::parse("OAuth2 access token")
-        .map_err(|_| OAuthError::new("server_error", "the request could not be completed"))?;
+    .map_err(|_| server_error())?;
+    let name = DisplayName::parse("OAuth2 access token").map_err(|_| server_error())?;
     let actor = principal.actor().with_request(
         request.source_ip,
         request.user_agent.as_deref(),
@@ -202,10 +265,35 @@ async fn issue(
     };
     let mut token = Token::new(TokenKind::Access, &parsed, fields, actor, now);
     token.issued_for = Some(client_token.id.clone());
-    admin.store.create_token(&token).await.map_err(|error| {
-        tracing::error!(%error, "storing an access token");
-        OAuthError::new("server_error", "the request could not be completed")
-    })?;
+    let lifetime = context.access_token_lifetime.whole_seconds().max(1);
+    let window = now.unix_timestamp().div_euclid(lifetime);
+    match admin
+        .store
+        .create_access_token(
+            &token,
+            &client_token,
+            window,
+            context.access_tokens_per_secret,
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::VersionConflict { .. }) => return Err(Attempt::Again),
+        Err(StoreError::QuotaExceeded) => {
+            let retry_after = (window + 1) * lifetime - now.unix_timestamp();
+            tracing::info!(client_token = %client_token.id, "access-token quota reached");
+            return Err(OAuthError::new(
+                "invalid_request",
+                "this client secret has issued as many access tokens as it may for now: reuse them until they expire",
+            )
+            .too_many(retry_after)
+            .into());
+        }
+        Err(error) => {
+            tracing::error!(%error, "storing an access token");
+            return Err(server_error().into());
+        }
+    }
     tracing::info!(token = parsed.display_prefix(), client_token = %client_token.id, "issued an access token");
 
     let scope: Vec<String> = scopes.iter().map(ToString::to_string).collect();

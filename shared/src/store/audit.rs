@@ -237,7 +237,10 @@ fn account_pk(org: &OrgId, account: &ServiceAccountId) -> String {
 
 /// RFC 3339 in UTC with exactly three fractional digits, so that text order is time order.
 fn format_time(at: OffsetDateTime) -> Result<String, StoreError> {
-    let at = at.to_offset(time::UtcOffset::UTC);
+    let at = at
+        .checked_to_offset(time::UtcOffset::UTC)
+        .filter(|at| (0..=9999).contains(&at.year()))
+        .ok_or(StoreError::InvalidTime)?;
     let whole = at
         .replace_nanosecond(0)
         .map_err(|error| StoreError::dynamo("PutItem", error))?

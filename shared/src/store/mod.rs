@@ -21,9 +21,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -47,6 +49,8 @@ pub enum StoreError {
     VersionConflict { entity: &'static str, expected: u64 },
     #[error("the pagination cursor is not valid for this list")]
     InvalidCursor,
+    #[error("a time is outside the years 0000 to 9999 in UTC")]
+    InvalidTime,
     #[error("a stored {entity} could not be read: {reason}")]
     Corrupt {
         entity: &'static str,
@@ -60,6 +64,8 @@ pub enum StoreError {
     },
     #[error("DynamoDB left keys unprocessed after {attempts} attempts")]
     Throttled { attempts: u32 },
+    #[error("the client secret has issued its quota of access tokens for this window")]
+    QuotaExceeded,
 }
 
 impl StoreError {
@@ -234,6 +240,8 @@ impl DynamoStore {
     const BATCH_ATTEMPTS: u32 = 6;
     /// How many passes a revoke-all makes at most before it reports a conflict.
     const REVOKE_PASSES: u32 = 5;
+    /// How many revocations of one sweep are in flight at once.
+    const REVOKE_CONCURRENCY: usize = 16;
 
     pub fn new(client: Client, table: &TableName) -> Self {
         Self {
@@ -368,6 +376,63 @@ impl DynamoStore {
         Ok(next)
     }
 
+    /// Stores the OAuth2 access token `access`, issued for the client secret `secret` as it was
+    /// read, in one transaction with a count on the secret: the write happens only if the
+    /// secret is still at the version it was read at (so a revocation that landed in between
+    /// wins) and fewer than `cap` access tokens were issued for it in `window`. The count is
+    /// written without a new `version`, so it is no change for the audit trail.
+    /// [`StoreError::VersionConflict`] means: read the secret again and decide again.
+    pub async fn create_access_token(
+        &self,
+        access: &Token,
+        secret: &Token,
+        window: i64,
+        cap: u32,
+    ) -> Result<(), StoreError> {
+        let issued = match secret.access_window {
+            Some(current) if current == window => secret.access_issued.unwrap_or(0),
+            _ => 0,
+        };
+        if issued >= cap {
+            return Err(StoreError::QuotaExceeded);
+        }
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(secret.partition_key(), secret.sort_key())))
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_names("#window", "accessWindow")
+            .expression_attribute_names("#issued", "accessIssued")
+            .expression_attribute_values(":version", AttributeValue::N(secret.version.to_string()))
+            .expression_attribute_values(":window", AttributeValue::N(window.to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        update = if issued == 0 {
+            update
+                .update_expression("SET #window = :window, #issued = :one")
+                .condition_expression(
+                    "#version = :version AND (attribute_not_exists(#window) OR #window < :window)",
+                )
+        } else {
+            update
+                .update_expression("SET #issued = #issued + :one")
+                .condition_expression(
+                    "#version = :version AND #window = :window AND #issued < :cap",
+                )
+                .expression_attribute_values(":cap", AttributeValue::N(cap.to_string()))
+        };
+        let update = update
+            .build()
+            .map_err(|error| StoreError::dynamo("TransactWriteItems", error))?;
+        let items = vec![
+            self.put_if_absent(encode(access)?)?,
+            TransactWriteItem::builder().update(update).build(),
+        ];
+        let conflict = StoreError::VersionConflict {
+            entity: "token",
+            expected: secret.version,
+        };
+        self.transact(items, conflict).await
+    }
+
     /// A transaction's `Put` that writes only if no item has the key yet.
     fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
@@ -455,11 +520,16 @@ impl DynamoStore {
                 let page = self
                     .list_tokens(org, &scope, PageLimit(PageLimit::MAX), cursor.as_deref())
                     .await?;
-                for token in page.items.into_iter().filter(|token| which(token)) {
-                    if self
-                        .revoke_one(org, owner, token, actor, at, retention)
-                        .await?
-                    {
+                // A page's revocations run side by side (a bounded number at a time), so a
+                // sweep of many tokens is a few round trips, not one per token.
+                let outcomes: Vec<Result<bool, StoreError>> =
+                    futures_util::stream::iter(page.items.into_iter().filter(|token| which(token)))
+                        .map(|token| self.revoke_one(org, owner, token, actor, at, retention))
+                        .buffer_unordered(Self::REVOKE_CONCURRENCY)
+                        .collect()
+                        .await;
+                for outcome in outcomes {
+                    if outcome? {
                         revoked_this_pass += 1;
                     }
                 }
