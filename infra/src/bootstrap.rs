@@ -11,9 +11,9 @@ use shared::model::{
     Actor, ActorKind, NewServiceAccount, NewToken, Organization, ServiceAccount, Token, TokenKind,
 };
 use shared::policy::{LifetimePreset, TokenLifetime, TokenPolicy};
-use shared::store::{DynamoStore, StoreError};
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenPrefix, TokenSecret};
+use store::{DynamoStore, StoreError};
 use time::OffsetDateTime;
 
 /// What the operator asked for, already validated.

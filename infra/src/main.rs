@@ -21,8 +21,8 @@ use shared::access::IpAllowlist;
 use shared::config::Settings;
 use shared::ids::OrgId;
 use shared::policy::{LifetimePreset, TokenPolicy};
-use shared::store::DynamoStore;
 use shared::text::DisplayName;
+use store::DynamoStore;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]

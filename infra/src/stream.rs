@@ -269,8 +269,7 @@ pub async fn follow(
     let reader = StreamReader::open(config, table).await?;
     let audit_table =
         shared::config::TableName::parse(audit_table).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store =
-        shared::store::audit::AuditStore::new(aws_sdk_dynamodb::Client::new(config), &audit_table);
+    let store = store::audit::AuditStore::new(aws_sdk_dynamodb::Client::new(config), &audit_table);
     let retention = time::Duration::days(i64::from(AuditWriter::DEFAULT_RETENTION_DAYS));
     let poller = StreamPoller::new(reader, AuditWriter::new(store, retention));
     Ok(tokio::spawn(poller.run()))

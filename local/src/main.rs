@@ -23,10 +23,10 @@ use local::{Gateway, HttpRequest, parse_query};
 use shared::config::{TableName, table_setting};
 use shared::ids::OrgId;
 use shared::policy::TokenPolicy;
-use shared::store::DynamoStore;
-use shared::store::audit::AuditStore;
 use shared::text::DisplayName;
 use shared::token::TokenPrefix;
+use store::DynamoStore;
+use store::audit::AuditStore;
 use tokens::TokensContext;
 
 /// API Gateway's payload limit.

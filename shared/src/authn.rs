@@ -15,9 +15,21 @@ use time::OffsetDateTime;
 use crate::ParseError;
 use crate::access::{Grant, Grants, Role, Roles, Scope, Scopes};
 use crate::ids::{OrgId, ServiceAccountId, TokenId};
-use crate::model::{AccountStatus, Actor, ActorKind, OrgStatus, TokenKind, TokenStatus};
-use crate::store::AuthorizationRecords;
+use crate::model::{
+    AccountStatus, Actor, ActorKind, OrgStatus, Organization, ServiceAccount, Token, TokenKind,
+    TokenStatus,
+};
 use crate::token::{ParsedToken, TokenOwner};
+
+/// What deciding on a token needs: the token's record, its account's (none for an org-wide
+/// token) and its organization's, as the store found them (`None`: not found).
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizationRecords {
+    pub org: Option<Organization>,
+    /// Always `None` for org-wide tokens.
+    pub account: Option<ServiceAccount>,
+    pub token: Option<Token>,
+}
 
 /// What a caller may do: roles and per-resource grants, after the token's scopes narrowed
 /// the account's.
@@ -323,7 +335,7 @@ fn token_kind_name(kind: TokenKind) -> &'static str {
 mod tests {
     use super::*;
     use crate::access::{AccessLevel, IpAllowlist, ResourceName};
-    use crate::model::{NewServiceAccount, NewToken, Organization, ServiceAccount, Token};
+    use crate::model::{NewServiceAccount, NewToken};
     use crate::policy::TokenPolicy;
     use crate::text::DisplayName;
     use crate::token::TokenPrefix;

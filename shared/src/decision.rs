@@ -15,9 +15,8 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use crate::authn::{Denial, Principal, authenticate};
+use crate::authn::{AuthorizationRecords, Denial, Principal, authenticate};
 use crate::routes::{AllowedRoute, RouteMap, canonical_path};
-use crate::store::AuthorizationRecords;
 use crate::token::ParsedToken;
 
 /// What the request is for.

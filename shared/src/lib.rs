@@ -1,9 +1,12 @@
 //! The domain of the service-account system, shared by every function.
 //!
-//! Nothing here knows about Lambda. The modules hold the validated types that input is
-//! converted into at the edge (`ids`, `text`, `access`), the token format (`token`), the
-//! organization token policy and lifetimes (`policy`), the entities (`model`), an injectable
-//! clock (`clock`), and the DynamoDB adapter with the table's key design (`store`).
+//! Nothing here knows about Lambda, DynamoDB or an async runtime. The modules hold the
+//! validated types that input is converted into at the edge (`ids`, `text`, `access`), the
+//! token format (`token`), the organization token policy and lifetimes (`policy`), the
+//! entities (`model`), who a token authenticates as (`authn`), the authorizer's decision
+//! (`decision`, `routes`), what a change means for the audit trail (`audit`), an injectable
+//! clock (`clock`), and the settings read from the environment (`config`). The DynamoDB
+//! adapter is the `store` crate beside this one.
 
 pub mod access;
 pub mod audit;
@@ -16,7 +19,6 @@ pub mod model;
 pub mod policy;
 pub mod random;
 pub mod routes;
-pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod token;
@@ -29,7 +31,7 @@ pub mod token;
 pub struct ParseError(pub(crate) String);
 
 impl ParseError {
-    pub(crate) fn new(reason: impl Into<String>) -> Self {
+    pub fn new(reason: impl Into<String>) -> Self {
         Self(reason.into())
     }
 

@@ -23,8 +23,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use infra::local::{DynamoDbLocal, client_for};
 use shared::config::TableName;
-use shared::store::DynamoStore;
-use shared::store::audit::AuditStore;
+use store::DynamoStore;
+use store::audit::AuditStore;
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -865,7 +865,7 @@ async fn internal_errors_answer_a_generic_500() {
     let world = AdminWorld::new().await;
     let mut broken = world.accounts_context.clone();
     let missing = shared::config::TableName::parse("no-such-table-here").unwrap();
-    broken.admin.store = shared::store::DynamoStore::new(world.tables.client.clone(), &missing);
+    broken.admin.store = store::DynamoStore::new(world.tables.client.clone(), &missing);
     let call = ApiCall::new(Shape::HttpV2, "GET", COLLECTION).iam(IAM_ADMIN);
     let reply = world
         .call_with(call, |request| async move {

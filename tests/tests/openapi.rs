@@ -50,7 +50,7 @@ fn the_described_audit_actions_and_actor_kinds_are_the_ones_recorded() {
         .iter()
         .map(|value| value.as_str().unwrap())
         .collect();
-    let recorded: Vec<&str> = shared::model::AuditAction::ALL
+    let recorded: Vec<&str> = shared::audit::AuditAction::ALL
         .iter()
         .map(|action| action.as_str())
         .collect();

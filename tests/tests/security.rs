@@ -15,9 +15,9 @@ use shared::ids::ServiceAccountId;
 use shared::model::{
     Actor, ActorKind, NewServiceAccount, NewToken, ServiceAccount, Token, TokenKind,
 };
-use shared::store::StoreError;
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenPrefix, TokenSecret};
+use store::StoreError;
 use tests::admin::{AdminWorld, IAM_ADMIN, Reply};
 use tests::events::{ARN_BASE, ApiCall, AuthorizerShape, Shape, authorizer_event};
 use time::Duration;

@@ -17,9 +17,9 @@ use shared::model::{
     ServiceAccount, Token, TokenKind,
 };
 use shared::policy::TokenPolicy;
-use shared::store::{PageLimit, StoreError, TokenListScope, keys};
 use shared::text::{Description, DisplayName};
 use shared::token::{ParsedToken, TokenOwner, TokenPrefix};
+use store::{PageLimit, StoreError, TokenListScope, keys};
 use tests::{TestTables, strings_in};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -254,7 +254,7 @@ async fn tokens_are_created_read_updated_and_listed_by_owner() -> anyhow::Result
         None
     );
 
-    let ids = |page: shared::store::Page<Token>| -> HashSet<String> {
+    let ids = |page: store::Page<Token>| -> HashSet<String> {
         page.items.into_iter().map(|t| t.id.to_string()).collect()
     };
     let limit = PageLimit::default();

@@ -6,7 +6,7 @@
 
 use aws_sdk_dynamodb::types::{KeyType, StreamViewType, TimeToLiveStatus};
 use infra::template::{AUDIT_TABLE, MAIN_TABLE, TableDefinition, Template};
-use shared::store::keys;
+use store::keys;
 use tests::TestTables;
 
 fn key_names(schema: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> Vec<(String, KeyType)> {
@@ -114,8 +114,8 @@ async fn the_audit_table_has_its_declared_indexes_and_ttl() -> anyhow::Result<()
     assert_eq!(indexes.len(), declared.global_secondary_indexes.len());
     // The index names the audit store queries.
     for name in [
-        shared::store::audit::BY_TARGET_INDEX,
-        shared::store::audit::BY_ACCOUNT_INDEX,
+        store::audit::BY_TARGET_INDEX,
+        store::audit::BY_ACCOUNT_INDEX,
     ] {
         let index = indexes
             .iter()

@@ -15,9 +15,9 @@ use admin_api::response::json;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use shared::audit::{AuditAction, AuditEvent};
 use shared::ids::{OrgId, ServiceAccountId, TokenId};
-use shared::model::{AuditAction, AuditEvent};
-use shared::store::audit::{AuditFilter, AuditStore};
+use store::audit::{AuditFilter, AuditStore};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles};
 use shared::model::{AccountStatus, NewServiceAccount, OrgStatus, Organization, ServiceAccount};
 use shared::policy::{LifetimePreset, TokenPolicy};
-use shared::store::Page;
 use shared::text::{Description, DisplayName};
+use store::Page;
 use time::OffsetDateTime;
 
 #[derive(Debug, Deserialize)]

@@ -30,8 +30,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{AccountStatus, Organization, ServiceAccount};
-use shared::store::audit::AuditStore;
 use shared::token::TokenOwner;
+use store::audit::AuditStore;
 
 use crate::dto::{
     AccountList, AccountView, CreateAccount, DisableAccount, OrgView, PatchAccount, PatchOrg,

@@ -5,8 +5,8 @@ use accounts::AccountsContext;
 use admin_api::AdminContext;
 use lambda_http::{Error, run, service_fn};
 use shared::config::Settings;
-use shared::store::DynamoStore;
-use shared::store::audit::AuditStore;
+use store::DynamoStore;
+use store::audit::AuditStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

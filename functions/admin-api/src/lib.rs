@@ -17,8 +17,8 @@ pub mod router;
 use std::sync::Arc;
 
 use shared::clock::{Clock, SystemClock};
-use shared::store::DynamoStore;
 use shared::token::TokenPrefix;
+use store::DynamoStore;
 use time::Duration;
 
 use crate::identity::IdentitySources;

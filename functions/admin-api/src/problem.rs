@@ -8,7 +8,7 @@ use lambda_http::http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTI
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
-use shared::store::StoreError;
+use store::StoreError;
 
 /// One invalid field: its JSON path (`roles[1]`, `grants[0].level`) and the rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -7,8 +7,8 @@ use lambda_http::http::{HeaderMap, Method};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use serde_json::Value;
-use shared::store::PageLimit;
 use shared::token::TokenSecret;
+use store::PageLimit;
 
 use crate::problem::ApiError;
 

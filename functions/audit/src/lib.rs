@@ -14,10 +14,10 @@
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use shared::audit::{Change, ChangeKind, Entity, MappingError, TTL_PRINCIPAL, audit_event};
+use shared::audit::{Change, ChangeKind, MappingError, TTL_PRINCIPAL, audit_event};
 use shared::config::{ConfigError, TableName};
-use shared::store::StoreError;
-use shared::store::audit::{AuditStore, PutOutcome};
+use store::StoreError;
+use store::audit::{AuditStore, PutOutcome};
 use time::{Duration, OffsetDateTime};
 
 /// Why one record was not written.
@@ -161,7 +161,7 @@ pub fn change_of(record: &EventRecord) -> Result<Change, RecordError> {
         time,
         kind,
         by_ttl,
-        old: Entity::from_image(record.change.old_image.clone())?,
-        new: Entity::from_image(record.change.new_image.clone())?,
+        old: store::stream::entity_from_image(record.change.old_image.clone())?,
+        new: store::stream::entity_from_image(record.change.new_image.clone())?,
     })
 }

@@ -10,12 +10,12 @@ use authorizer::{AuthorizerConfig, authorize_with_records};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles, Scopes};
+use shared::authn::AuthorizationRecords;
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{
     Actor, NewServiceAccount, NewToken, Organization, ServiceAccount, Token, TokenKind,
 };
 use shared::policy::TokenPolicy;
-use shared::store::AuthorizationRecords;
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenPrefix};
 use time::{Duration, OffsetDateTime};

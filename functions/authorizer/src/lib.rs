@@ -27,12 +27,13 @@ use aws_lambda_events::event::apigw::{
 use aws_lambda_events::event::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_runtime::Error;
 use serde_json::Value;
+use shared::authn::AuthorizationRecords;
 use shared::clock::{Clock, SystemClock};
 use shared::config::ConfigError;
 use shared::decision::{Decision, RequestFacts, decide};
 use shared::routes::RouteMap;
-use shared::store::{AuthorizationRecords, DynamoStore};
 use shared::token::{ParsedToken, TokenPrefix, TokenSecret};
+use store::DynamoStore;
 use time::{Duration, OffsetDateTime};
 
 /// The route map shipped with the function, used when neither `ROUTE_MAP` nor

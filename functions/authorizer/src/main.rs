@@ -7,7 +7,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use lambda_runtime::{Error, run, service_fn};
 use shared::config::Settings;
-use shared::store::DynamoStore;
+use store::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

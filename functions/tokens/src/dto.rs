@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use shared::access::{Scope, Scopes};
 use shared::model::{NewToken, Token, TokenKind, TokenStatus};
 use shared::policy::{LifetimePreset, PolicyViolation, TokenLifetime, TokenPolicy};
-use shared::store::Page;
 use shared::text::{Description, DisplayName};
 use shared::token::{ParsedToken, TokenSecret};
+use store::Page;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 

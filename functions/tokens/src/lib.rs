@@ -36,8 +36,8 @@ use shared::authn::{Denial, Principal, authenticate};
 use shared::ids::{OrgId, ServiceAccountId, TokenId};
 use shared::model::{AccountStatus, Actor, Organization, Token, TokenKind, TokenStatus};
 use shared::policy::TokenLifetime;
-use shared::store::TokenListScope;
 use shared::token::{ParsedToken, TokenOwner};
+use store::TokenListScope;
 use time::Duration;
 
 use crate::dto::{MintToken, MintedToken, RevokedCount, RotateToken, TokenList, TokenView};
@@ -421,7 +421,7 @@ impl Call<'_> {
             match self.admin().store.update_token(&token).await {
                 Ok(stored) => return Ok(stored),
                 // Changed concurrently (last used, say): read it again and revoke that.
-                Err(shared::store::StoreError::VersionConflict { .. }) => continue,
+                Err(store::StoreError::VersionConflict { .. }) => continue,
                 Err(error) => return Err(error.into()),
             }
         }

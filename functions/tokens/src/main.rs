@@ -4,7 +4,7 @@
 use admin_api::AdminContext;
 use lambda_http::{Error, run, service_fn};
 use shared::config::Settings;
-use shared::store::DynamoStore;
+use store::DynamoStore;
 use tokens::TokensContext;
 
 #[tokio::main]

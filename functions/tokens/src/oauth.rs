@@ -18,9 +18,9 @@ use shared::access::{Scope, Scopes};
 use shared::authn::{Denial, authenticate};
 use shared::ids::ServiceAccountId;
 use shared::model::{NewToken, Token, TokenKind};
-use shared::store::StoreError;
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenSecret};
+use store::StoreError;
 
 use crate::TokensContext;
 use admin_api::body::MAX_BODY_BYTES;

@@ -19,8 +19,8 @@
 //!
 //! Account ids are 16 base62 characters, so the owner segment `org` cannot collide with one.
 
-use crate::ids::{OrgId, ServiceAccountId, TokenId};
-use crate::token::TokenOwner;
+use shared::ids::{OrgId, ServiceAccountId, TokenId};
+use shared::token::TokenOwner;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";

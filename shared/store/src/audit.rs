@@ -21,10 +21,13 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Page, PageLimit, StoreError, decode_cursor_where, keys, put_absent, query_items};
-use crate::config::TableName;
-use crate::ids::{OrgId, ServiceAccountId, TokenId};
-use crate::model::{AuditAction, AuditEvent, AuditTargetKind};
+use shared::audit::{AuditAction, AuditEvent, AuditTargetKind};
+use shared::config::TableName;
+use shared::ids::{OrgId, ServiceAccountId, TokenId};
+
+use crate::paging::{Page, PageLimit, decode_cursor_where, query_items};
+use crate::records::put_absent;
+use crate::{StoreError, keys};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -274,7 +277,7 @@ fn decode_cursor(cursor: &str, org: &OrgId) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::encode_cursor;
+    use crate::paging::encode_cursor;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use time::macros::datetime;

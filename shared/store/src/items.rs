@@ -1,0 +1,102 @@
+//! Organizations, service accounts and tokens: create, read, update, list.
+
+use shared::ids::{OrgId, ServiceAccountId, TokenId};
+use shared::model::{Organization, ServiceAccount, Token};
+use shared::token::TokenOwner;
+
+use crate::paging::{Page, PageLimit};
+use crate::{DynamoStore, StoreError, keys};
+
+/// The tokens a list covers.
+#[derive(Debug, Clone)]
+pub enum TokenListScope {
+    /// Every token in the organization.
+    All,
+    /// The tokens of one owner: an account, or the org-wide tokens.
+    Owner(TokenOwner),
+}
+
+impl DynamoStore {
+    pub async fn create_org(&self, org: &Organization) -> Result<(), StoreError> {
+        self.put_new(org).await
+    }
+
+    pub async fn get_org(&self, org: &OrgId) -> Result<Option<Organization>, StoreError> {
+        self.get(keys::org_pk(org), keys::ORG_SK.to_owned()).await
+    }
+
+    /// Stores `org` if the stored version is still `org.version`; returns what was stored.
+    pub async fn update_org(&self, org: &Organization) -> Result<Organization, StoreError> {
+        self.put_next_version(org).await
+    }
+
+    pub async fn create_account(&self, account: &ServiceAccount) -> Result<(), StoreError> {
+        self.put_new(account).await
+    }
+
+    pub async fn get_account(
+        &self,
+        org: &OrgId,
+        account: &ServiceAccountId,
+    ) -> Result<Option<ServiceAccount>, StoreError> {
+        self.get(keys::org_pk(org), keys::account_sk(account)).await
+    }
+
+    /// Stores `account` if the stored version is still `account.version`.
+    pub async fn update_account(
+        &self,
+        account: &ServiceAccount,
+    ) -> Result<ServiceAccount, StoreError> {
+        self.put_next_version(account).await
+    }
+
+    /// One page of the organization's service accounts, deleted ones (tombstones) left out.
+    pub async fn list_accounts(
+        &self,
+        org: &OrgId,
+        limit: PageLimit,
+        cursor: Option<&str>,
+    ) -> Result<Page<ServiceAccount>, StoreError> {
+        self.query_page(
+            org,
+            keys::ACCOUNT_SK_PREFIX,
+            Some("attribute_not_exists(deletedAt)"),
+            limit,
+            cursor,
+        )
+        .await
+    }
+
+    pub async fn create_token(&self, token: &Token) -> Result<(), StoreError> {
+        self.put_new(token).await
+    }
+
+    pub async fn get_token(
+        &self,
+        org: &OrgId,
+        owner: &TokenOwner,
+        token: &TokenId,
+    ) -> Result<Option<Token>, StoreError> {
+        self.get(keys::org_pk(org), keys::token_sk(owner, token))
+            .await
+    }
+
+    /// Stores `token` if the stored version is still `token.version`.
+    pub async fn update_token(&self, token: &Token) -> Result<Token, StoreError> {
+        self.put_next_version(token).await
+    }
+
+    pub async fn list_tokens(
+        &self,
+        org: &OrgId,
+        scope: &TokenListScope,
+        limit: PageLimit,
+        cursor: Option<&str>,
+    ) -> Result<Page<Token>, StoreError> {
+        let prefix = match scope {
+            TokenListScope::All => keys::TOKEN_SK_PREFIX.to_owned(),
+            TokenListScope::Owner(owner) => keys::token_owner_prefix(owner),
+        };
+        self.query_page(org, &prefix, None, limit, cursor).await
+    }
+}

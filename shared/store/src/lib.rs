@@ -1,0 +1,119 @@
+//! The DynamoDB adapter of organizations, service accounts and tokens: the table's key design
+//! ([`keys`]), items and their conditional writes ([`records`]), pages and cursors
+//! ([`paging`]), the authorization read, revocation sweeps, last-used stamps, the audit table
+//! ([`audit`]) and the table stream's images ([`stream`]).
+//!
+//! Items are converted with `serde_dynamo`; the keys, TTL and item type are added beside the
+//! entity's own fields. Writes are conditional:
+//!
+//! * creates use `attribute_not_exists(pk)`, so a duplicate fails with
+//!   [`StoreError::AlreadyExists`] instead of overwriting;
+//! * updates replace the item only if its `version` is still the one that was read, and write
+//!   the next version, so of two concurrent updates one wins and the other gets
+//!   [`StoreError::VersionConflict`] (the admin API's `409` and `If-Match`);
+//!
+//! and every read that a decision depends on is strongly consistent.
+
+pub mod audit;
+mod authorization;
+mod items;
+pub mod keys;
+mod last_used;
+pub mod paging;
+pub mod records;
+mod revocation;
+pub mod stream;
+mod transactions;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use shared::config::TableName;
+
+pub use items::TokenListScope;
+pub use paging::{Page, PageLimit};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Why a store operation failed. The messages carry ids and causes, never token text (the
+/// store never sees any: only hashes).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the {entity} already exists")]
+    AlreadyExists { entity: &'static str },
+    #[error("the {entity} does not exist")]
+    NotFound { entity: &'static str },
+    #[error("the {entity} was changed concurrently (expected version {expected})")]
+    VersionConflict { entity: &'static str, expected: u64 },
+    #[error("the pagination cursor is not valid for this list")]
+    InvalidCursor,
+    #[error("a time is outside the years 0000 to 9999 in UTC")]
+    InvalidTime,
+    #[error("a stored {entity} could not be read: {reason}")]
+    Corrupt {
+        entity: &'static str,
+        reason: String,
+    },
+    #[error("DynamoDB {operation} failed: {source}")]
+    Dynamo {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("DynamoDB left keys unprocessed after {attempts} attempts")]
+    Throttled { attempts: u32 },
+    #[error("the client secret has issued its quota of access tokens for this window")]
+    QuotaExceeded,
+}
+
+impl StoreError {
+    fn dynamo(
+        operation: &'static str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Dynamo {
+            operation,
+            source: Box::new(error),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+impl DynamoStore {
+    /// How often a `BatchGetItem` with unprocessed keys is retried before giving up.
+    const BATCH_ATTEMPTS: u32 = 6;
+    /// How many passes a revoke-all makes at most before it reports a conflict.
+    const REVOKE_PASSES: u32 = 5;
+    /// How many revocations of one sweep are in flight at once.
+    const REVOKE_CONCURRENCY: usize = 16;
+
+    pub fn new(client: Client, table: &TableName) -> Self {
+        Self {
+            client,
+            table: table.as_str().to_owned(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}

@@ -1,0 +1,28 @@
+//! The table stream's images: an item as a stream record holds it, decoded into the entity
+//! the audit mapping ([`shared::audit`]) understands.
+
+use shared::audit::{Entity, MappingError};
+
+use crate::keys;
+
+/// Decodes a stream image (`None` for an empty one). The error names the item type, never a
+/// stored value.
+pub fn entity_from_image(image: serde_dynamo::Item) -> Result<Option<Entity>, MappingError> {
+    if image.is_empty() {
+        return Ok(None);
+    }
+    let entity = match image.get(keys::ENTITY) {
+        Some(serde_dynamo::AttributeValue::S(entity)) => entity.clone(),
+        _ => return Err(MappingError::UnknownItem),
+    };
+    let undecodable = |entity: &'static str| move |_| MappingError::Undecodable { entity };
+    let decoded = match entity.as_str() {
+        "org" => Entity::Org(serde_dynamo::from_item(image).map_err(undecodable("org"))?),
+        "service_account" => {
+            Entity::Account(serde_dynamo::from_item(image).map_err(undecodable("service_account"))?)
+        }
+        "token" => Entity::Token(serde_dynamo::from_item(image).map_err(undecodable("token"))?),
+        _ => return Err(MappingError::UnknownItem),
+    };
+    Ok(Some(decoded))
+}
