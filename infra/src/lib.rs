@@ -1,8 +1,9 @@
 //! The project's infrastructure as code, seen from Rust: the tables declared in
-//! `infra/template.yaml` ([`template`]) and DynamoDB Local for development and tests
-//! ([`local`]).
+//! `infra/template.yaml` ([`template`]), DynamoDB Local for development and tests ([`local`]),
+//! the audit writer following a local stream ([`stream`]), and API Gateway's side of an
+//! authorizer call, as `local` and the tests play it ([`gateway`]).
 
-pub mod bootstrap;
+pub mod gateway;
 pub mod local;
 pub mod stream;
 pub mod template;

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use shared::config::TableName;
+use store::client::ClientSettings;
 
 /// The region local clients use when none is configured; DynamoDB Local accepts any.
 pub const LOCAL_REGION: &str = "us-east-1";
@@ -179,23 +180,62 @@ fn which_java() -> anyhow::Result<PathBuf> {
         .context("java is not installed: DynamoDB Local needs Java 17 (scripts/setup installs it)")
 }
 
-/// AWS configuration for a local endpoint, with the fixed credentials DynamoDB Local accepts.
-pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(LOCAL_REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "dynamodb-local",
-        ))
-        .load()
-        .await
+/// AWS configuration for a local endpoint, with the fixed credentials DynamoDB Local accepts
+/// and the time bounds of `settings` (the same construction as in Lambda).
+pub async fn sdk_config_for(endpoint: &str, settings: &ClientSettings) -> aws_config::SdkConfig {
+    settings.local_sdk_config(endpoint, LOCAL_REGION).await
 }
 
-/// A DynamoDB client for a local endpoint.
+/// A DynamoDB client for a local endpoint, with the patient bounds of the operator's tools.
 pub async fn client_for(endpoint: &str) -> Client {
-    Client::new(&sdk_config_for(endpoint).await)
+    Client::new(&sdk_config_for(endpoint, &ClientSettings::BACKGROUND).await)
+}
+
+/// DynamoDB Local with the template's tables and the audit writer following the table's
+/// stream: what `infra serve` and `local` run. Dropping it stops both.
+#[derive(Debug)]
+pub struct LocalStack {
+    pub dynamodb: DynamoDbLocal,
+    pub table: TableName,
+    pub audit_table: TableName,
+    poller: tokio::task::JoinHandle<()>,
+}
+
+impl LocalStack {
+    /// Starts DynamoDB Local on `port` (0: a free one), creates the tables (named by
+    /// `TABLE_NAME` and `AUDIT_TABLE_NAME` in `lookup`, else the defaults) and follows the
+    /// stream.
+    pub async fn start(port: u16, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let dynamodb = if port == 0 {
+            DynamoDbLocal::start_on_free_port()?
+        } else {
+            DynamoDbLocal::start(port)?
+        };
+        let table = lookup("TABLE_NAME").unwrap_or_else(|| crate::DEFAULT_TABLE_NAME.into());
+        let audit_table =
+            lookup("AUDIT_TABLE_NAME").unwrap_or_else(|| crate::DEFAULT_AUDIT_TABLE_NAME.into());
+        let table = TableName::parse(&table).map_err(|e| anyhow::anyhow!("TABLE_NAME: {e}"))?;
+        let audit_table =
+            TableName::parse(&audit_table).map_err(|e| anyhow::anyhow!("AUDIT_TABLE_NAME: {e}"))?;
+        let config = sdk_config_for(dynamodb.endpoint(), &ClientSettings::BACKGROUND).await;
+        crate::template::create_tables(&Client::new(&config), table.as_str(), audit_table.as_str())
+            .await?;
+        let poller = crate::stream::follow(&config, table.as_str(), audit_table.as_str()).await?;
+        Ok(Self {
+            dynamodb,
+            table,
+            audit_table,
+            poller,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        self.dynamodb.endpoint()
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
 }

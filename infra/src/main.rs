@@ -12,18 +12,19 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use aws_sdk_dynamodb::Client;
 use clap::{Parser, Subcommand};
-use infra::bootstrap::{BootstrapError, BootstrapRequest, bootstrap};
-use infra::local::{DynamoDbLocal, client_for};
+use infra::local::LocalStack;
 use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
 use shared::access::IpAllowlist;
-use shared::config::Settings;
+use shared::config::{Settings, env};
 use shared::ids::OrgId;
 use shared::policy::{LifetimePreset, TokenPolicy};
 use shared::text::DisplayName;
 use store::DynamoStore;
+use store::client::ClientSettings;
 use tokio::signal::unix::{SignalKind, signal};
+use usecases::UseCases;
+use usecases::bootstrap::{BootstrapError, BootstrapRequest};
 
 #[derive(Parser)]
 #[command(
@@ -97,8 +98,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { port } => serve(port).await,
         Command::CreateTables => {
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            create_tables(&Client::new(&config)).await.map(drop)
+            let client = store::client::dynamodb(&ClientSettings::BACKGROUND).await;
+            let table = env("TABLE_NAME").unwrap_or_else(|| DEFAULT_TABLE_NAME.into());
+            let audit_table =
+                env("AUDIT_TABLE_NAME").unwrap_or_else(|| DEFAULT_AUDIT_TABLE_NAME.into());
+            Ok(infra::template::create_tables(&client, &table, &audit_table).await?)
         }
         Command::Bootstrap {
             org,
@@ -137,14 +141,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     })
                     .transpose()?,
                 operator: operator
-                    .or_else(|| std::env::var("USER").ok())
+                    .or_else(|| env("USER"))
                     .unwrap_or_else(|| "operator".into()),
             };
             let settings = Settings::from_env()?;
-            let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let store = DynamoStore::new(Client::new(&config), &settings.table_name);
-            let now = time::OffsetDateTime::now_utc();
-            let created = match bootstrap(&store, &settings.token_prefix, request, now).await {
+            let client = store::client::dynamodb(&ClientSettings::BACKGROUND).await;
+            let use_cases = UseCases::new(
+                DynamoStore::new(client, &settings.table_name),
+                settings.token_prefix,
+            );
+            let created = match use_cases.bootstrap(request).await {
                 Ok(created) => created,
                 Err(BootstrapError::OrgExists(org)) => {
                     anyhow::bail!("organization {org} already exists; nothing was changed")
@@ -184,25 +190,18 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::WARN)
         .try_init();
-    let server = if port == 0 {
-        DynamoDbLocal::start_on_free_port()?
-    } else {
-        DynamoDbLocal::start(port)?
-    };
-    let client = client_for(server.endpoint()).await;
-    let (table, audit_table) = create_tables(&client).await?;
+    let stack = LocalStack::start(port, env).await?;
+    let (table, audit_table) = (&stack.table, &stack.audit_table);
     println!(
         "DynamoDB Local is running at {} with the tables of infra/template.yaml.",
-        server.endpoint()
+        stack.endpoint()
     );
-    println!("  export AWS_ENDPOINT_URL_DYNAMODB={}", server.endpoint());
+    println!("  export AWS_ENDPOINT_URL_DYNAMODB={}", stack.endpoint());
     println!(
         "  export AWS_REGION={} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local",
         infra::local::LOCAL_REGION
     );
     println!("  export TABLE_NAME={table} AUDIT_TABLE_NAME={audit_table}");
-    let config = infra::local::sdk_config_for(server.endpoint()).await;
-    let poller = infra::stream::follow(&config, &table, &audit_table).await?;
     println!("The audit writer follows the stream of {table} into {audit_table}.");
     println!("ready");
     let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
@@ -211,15 +210,6 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     println!("stopping DynamoDB Local");
-    poller.abort();
-    drop(server);
+    drop(stack);
     Ok(())
-}
-
-async fn create_tables(client: &Client) -> anyhow::Result<(String, String)> {
-    let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| DEFAULT_TABLE_NAME.into());
-    let audit_table =
-        std::env::var("AUDIT_TABLE_NAME").unwrap_or_else(|_| DEFAULT_AUDIT_TABLE_NAME.into());
-    infra::template::create_tables(client, &table, &audit_table).await?;
-    Ok((table, audit_table))
 }

@@ -2,35 +2,30 @@
 //!
 //! DynamoDB Local with the tables of `infra/template.yaml`, a demo organization bootstrapped
 //! with an admin token, the audit writer following the table's stream, and the functions'
-//! handlers behind one HTTP listener (see the library for the routing).
+//! routers behind one HTTP listener (see the library for the routing).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use accounts::AccountsContext;
-use admin_api::AdminContext;
+use accounts::AccountsState;
+use admin_api::AdminState;
 use anyhow::Context;
 use authorizer::{Authorizer, AuthorizerConfig};
-use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use aws_sdk_dynamodb::Client;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use clap::Parser;
-use infra::bootstrap::{BootstrapRequest, bootstrap};
-use infra::local::{DynamoDbLocal, client_for, sdk_config_for};
-use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
-use local::{Gateway, HttpRequest, parse_query};
-use shared::config::{TableName, table_setting};
+use infra::local::{LocalStack, sdk_config_for};
+use shared::config::{Settings, env};
 use shared::ids::OrgId;
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
-use shared::token::TokenPrefix;
 use store::DynamoStore;
 use store::audit::AuditStore;
-use tokens::TokensContext;
-
-/// API Gateway's payload limit.
-const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+use store::client::ClientSettings;
+use usecases::bootstrap::BootstrapRequest;
 
 #[derive(Parser)]
 #[command(
@@ -60,10 +55,6 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let level = env("RUST_LOG")
         .and_then(|level| level.parse::<tracing::Level>().ok())
@@ -74,50 +65,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .try_init();
     let org = OrgId::parse(&cli.org).map_err(|e| anyhow::anyhow!("--org: {e}"))?;
 
-    let dynamodb = if cli.dynamodb_port == 0 {
-        DynamoDbLocal::start_on_free_port()?
-    } else {
-        DynamoDbLocal::start(cli.dynamodb_port)?
-    };
-    let client = client_for(dynamodb.endpoint()).await;
-    let table = env("TABLE_NAME").unwrap_or_else(|| DEFAULT_TABLE_NAME.into());
-    let audit_table = env("AUDIT_TABLE_NAME").unwrap_or_else(|| DEFAULT_AUDIT_TABLE_NAME.into());
-    infra::template::create_tables(&client, &table, &audit_table).await?;
+    // DynamoDB Local with the tables and the audit writer, and the functions built as in
+    // Lambda: the same settings from the environment, the same client construction.
+    let stack = LocalStack::start(cli.dynamodb_port, env).await?;
     let lookup = |name: &str| match name {
-        "TABLE_NAME" => Some(table.clone()),
-        "AUDIT_TABLE_NAME" => Some(audit_table.clone()),
+        "TABLE_NAME" => Some(stack.table.to_string()),
+        "AUDIT_TABLE_NAME" => Some(stack.audit_table.to_string()),
         other => env(other),
     };
-    let table_name: TableName = table_setting(lookup, "TABLE_NAME")?;
-    let audit_name: TableName = table_setting(lookup, "AUDIT_TABLE_NAME")?;
-    let prefix = match env("TOKEN_PREFIX") {
-        Some(prefix) => {
-            TokenPrefix::parse(&prefix).map_err(|e| anyhow::anyhow!("TOKEN_PREFIX: {e}"))?
+    let settings = Settings::from_lookup(lookup)?;
+    let client = |defaults: ClientSettings| {
+        let endpoint = stack.endpoint().to_owned();
+        async move {
+            let settings = ClientSettings::from_lookup(defaults, env)?;
+            anyhow::Ok(Client::new(&sdk_config_for(&endpoint, &settings).await))
         }
-        None => TokenPrefix::default(),
     };
-
-    // The functions' contexts, read from the environment as in Lambda.
-    let store = DynamoStore::new(client.clone(), &table_name);
-    let admin = AdminContext::from_lookup(store.clone(), prefix.clone(), lookup)?;
-    let authorizer_config = AuthorizerConfig::from_lookup(prefix.clone(), lookup)?;
-    let gateway = Gateway {
-        accounts: AccountsContext {
-            admin: admin.clone(),
-            audit: AuditStore::new(client.clone(), &audit_name),
-        },
-        tokens: TokensContext::from_lookup(admin, lookup)?,
-        protected: authorizer_config.routes.clone(),
-        authorizer: Authorizer::new(store.clone(), authorizer_config),
+    let admin_client = client(ClientSettings::ADMIN).await?;
+    let store = DynamoStore::new(admin_client.clone(), &settings.table_name);
+    let admin = AdminState::from_lookup(store.clone(), settings.token_prefix.clone(), lookup)?;
+    let accounts_state = AccountsState {
+        admin: admin.clone(),
+        audit: AuditStore::new(admin_client, &stack.audit_table),
     };
+    let authorizer_store = DynamoStore::new(
+        client(ClientSettings::AUTHORIZER).await?,
+        &settings.table_name,
+    );
+    let authorizer = Arc::new(Authorizer::new(
+        authorizer_store,
+        AuthorizerConfig::from_lookup(settings.token_prefix.clone(), lookup)?,
+    ));
 
-    let config = sdk_config_for(dynamodb.endpoint()).await;
-    let poller = infra::stream::follow(&config, &table, &audit_table).await?;
-
-    let created = bootstrap(
-        &store,
-        &prefix,
-        BootstrapRequest {
+    let created = admin
+        .use_cases
+        .bootstrap(BootstrapRequest {
             org: org.clone(),
             org_name: DisplayName::parse(&format!("{org} (local demo)"))
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -126,11 +108,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             token_lifetime: None,
             operator: env("USER").unwrap_or_else(|| "local".into()),
-        },
-        time::OffsetDateTime::now_utc(),
-    )
-    .await
-    .context("bootstrapping the demo organization")?;
+        })
+        .await
+        .context("bootstrapping the demo organization")?;
+    let (table, audit_table) = (&stack.table, &stack.audit_table);
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cli.port))
         .await
@@ -145,7 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
     println!(
         "  DynamoDB      {}  (tables {table}, {audit_table}; the audit writer follows the stream)",
-        dynamodb.endpoint()
+        stack.endpoint()
     );
     println!();
     println!(
@@ -165,9 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     println!("The README's walkthrough goes further. Ctrl-C stops everything.");
     println!("ready");
 
-    let app = axum::Router::new()
-        .fallback(serve)
-        .with_state(Arc::new(gateway));
+    let app = local::app(accounts_state, admin, authorizer).layer(middleware::from_fn(log_line));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -176,8 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     println!("stopping");
-    poller.abort();
-    drop(dynamodb);
+    drop(stack);
     Ok(())
 }
 
@@ -197,33 +175,15 @@ async fn stopped() {
     }
 }
 
-async fn serve(
-    State(gateway): State<Arc<Gateway>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: axum::extract::Request,
-) -> Response {
+/// One line per request: `POST /v1/orgs/acme/service-accounts -> 201 (5 ms)`.
+async fn log_line(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long").into_response();
-    };
-    let request = HttpRequest {
-        method: parts.method,
-        path: parts.uri.path().to_owned(),
-        query: parse_query(parts.uri.query()),
-        headers: parts.headers,
-        body: body.to_vec(),
-        source_ip: peer.ip(),
-    };
-    let (method, path) = (request.method.clone(), request.path.clone());
-    let answer = gateway.handle(request).await;
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
     println!(
         "{method} {path} -> {} ({} ms)",
-        answer.status.as_u16(),
+        response.status().as_u16(),
         started.elapsed().as_millis()
     );
-    let mut response = Response::new(axum::body::Body::from(answer.body));
-    *response.status_mut() = answer.status;
-    *response.headers_mut() = answer.headers;
     response
 }

@@ -40,6 +40,12 @@ impl TableName {
     }
 }
 
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table_name: TableName,
@@ -83,6 +89,66 @@ pub fn table_setting(
     })
 }
 
+/// A number read from `variable`: `default` when unset, else it must parse and lie in
+/// `range`. The one way every function reads a bounded number from its environment.
+pub fn bounded<T>(
+    lookup: impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    match lookup(variable) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<T>()
+            .ok()
+            .filter(|value| range.contains(value))
+            .ok_or_else(|| ConfigError {
+                variable,
+                reason: format!("a whole number from {} to {}", range.start(), range.end()),
+            }),
+    }
+}
+
+/// A duration in whole seconds read from `variable` (see [`bounded`]).
+pub fn seconds(
+    lookup: impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<time::Duration, ConfigError> {
+    bounded(lookup, variable, default, range).map(time::Duration::seconds)
+}
+
+/// A duration in milliseconds read from `variable` (see [`bounded`]).
+pub fn millis(
+    lookup: impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<std::time::Duration, ConfigError> {
+    bounded(lookup, variable, default, range).map(std::time::Duration::from_millis)
+}
+
+/// A duration in whole days read from `variable` (see [`bounded`]).
+pub fn days(
+    lookup: impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u16,
+    range: std::ops::RangeInclusive<u16>,
+) -> Result<time::Duration, ConfigError> {
+    bounded(lookup, variable, default, range).map(|days| time::Duration::days(i64::from(days)))
+}
+
+/// The process environment, as the `lookup` the readers above take.
+pub fn env(variable: &str) -> Option<String> {
+    std::env::var(variable).ok()
+}
+
 /// The audit trail's table, from `AUDIT_TABLE_NAME`.
 pub fn audit_table_from_env() -> Result<TableName, ConfigError> {
     table_setting(|name| std::env::var(name).ok(), "AUDIT_TABLE_NAME")
@@ -100,6 +166,30 @@ mod tests {
         assert_eq!(settings.token_prefix.as_str(), "svc_");
         let missing = Settings::from_lookup(|_| None).unwrap_err();
         assert_eq!(missing.variable, "TABLE_NAME");
+    }
+
+    #[test]
+    fn bounded_numbers_have_a_default_and_a_range() {
+        let lookup = |value: &'static str| move |_: &str| Some(value.to_owned());
+        assert_eq!(bounded(|_| None, "N", 7u32, 1..=10).unwrap(), 7);
+        assert_eq!(bounded(lookup("10"), "N", 7u32, 1..=10).unwrap(), 10);
+        for bad in ["0", "11", "-1", "x", ""] {
+            let error = bounded(lookup(bad), "N", 7u32, 1..=10).unwrap_err();
+            assert_eq!(error.variable, "N");
+            assert!(error.reason.contains("1 to 10"));
+        }
+        assert_eq!(
+            seconds(lookup("90"), "S", 1, 0..=100).unwrap(),
+            time::Duration::seconds(90)
+        );
+        assert_eq!(
+            days(|_| None, "D", 30, 1..=3650).unwrap(),
+            time::Duration::days(30)
+        );
+        assert_eq!(
+            millis(lookup("250"), "M", 1, 1..=1000).unwrap().as_millis(),
+            250
+        );
     }
 
     #[test]

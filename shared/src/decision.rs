@@ -1,5 +1,5 @@
-//! The authorizer's decision: a pure function of the presented token, the records one
-//! `BatchGetItem` returned, the request (method, path, source address) and the route map.
+//! The authorizer's decision: a pure function of who the token authenticated as (or why it
+//! did not), the request (method, path) and the route map.
 //!
 //! | situation | decision |
 //! | --- | --- |
@@ -10,14 +10,14 @@
 //! | a path that is not canonical: a percent-escape, an empty or dot segment, a backslash | 403 |
 //! | route not in the map, bound to another organization, or not allowed to the token's roles, scopes and grants | 403 |
 //! | otherwise | allow |
+//!
+//! The first three rows are [`crate::authn::authenticate`]'s, reached through the one
+//! verification path; this module adds the routes.
 
 use std::net::IpAddr;
 
-use time::OffsetDateTime;
-
-use crate::authn::{AuthorizationRecords, Denial, Principal, authenticate};
+use crate::authn::{Denial, Forbidden, Principal, Unauthenticated};
 use crate::routes::{AllowedRoute, RouteMap, canonical_path};
-use crate::token::ParsedToken;
 
 /// What the request is for.
 #[derive(Debug, Clone, Copy)]
@@ -31,13 +31,13 @@ pub struct RequestFacts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// 401: no valid token.
-    Unauthorized(&'static str),
+    Unauthorized(Unauthenticated),
     /// Refused with a 403. `allowed` lists what the principal may call (empty when the
     /// source address was refused), so the policy answered is right for every route.
     Forbidden {
         principal: Option<Principal>,
         allowed: Vec<AllowedRoute>,
-        reason: &'static str,
+        reason: Forbidden,
     },
     Allow {
         principal: Principal,
@@ -45,14 +45,13 @@ pub enum Decision {
     },
 }
 
+/// Decides on a request, given what verifying its credential came to.
 pub fn decide(
-    presented: &ParsedToken,
-    records: &AuthorizationRecords,
+    authenticated: Result<Principal, Denial>,
     facts: &RequestFacts<'_>,
     routes: &RouteMap,
-    now: OffsetDateTime,
 ) -> Decision {
-    let principal = match authenticate(presented, records, facts.source_ip, now) {
+    let principal = match authenticated {
         Ok(principal) => principal,
         Err(Denial::Unauthenticated(reason)) => return Decision::Unauthorized(reason),
         Err(Denial::Forbidden(reason)) => {
@@ -70,7 +69,7 @@ pub fn decide(
         return Decision::Forbidden {
             principal: Some(principal),
             allowed,
-            reason: "the path is not in canonical form",
+            reason: Forbidden::PathNotCanonical,
         };
     }
     let permitted = routes
@@ -84,7 +83,7 @@ pub fn decide(
         Decision::Forbidden {
             principal: Some(principal),
             allowed,
-            reason: "the token may not call this route",
+            reason: Forbidden::Route,
         }
     }
 }

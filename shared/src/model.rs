@@ -353,7 +353,7 @@ impl Token {
             name: fields.name,
             description: fields.description,
             display_prefix: token.display_prefix().to_owned(),
-            hash: token.hash(),
+            hash: token.hash().clone(),
             scopes: fields.scopes,
             created_at: now,
             created_by: actor,

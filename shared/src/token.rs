@@ -105,6 +105,21 @@ impl fmt::Display for TokenSecret {
     }
 }
 
+/// The token in an `Authorization` header's value (or an authorizer's identity source):
+/// `Bearer <token>`, the scheme in any case, or a bare token. Another scheme (`Basic`, AWS
+/// SigV4's `AWS4-HMAC-SHA256 ...`) or a scheme alone is no token. The one bearer parser:
+/// every caller of the verification path reads credentials with it.
+pub fn bearer(value: &str) -> Option<TokenSecret> {
+    let value = value.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        Some(_) => return None,
+        None if value.eq_ignore_ascii_case("bearer") => return None,
+        None => value,
+    };
+    (!token.is_empty()).then(|| TokenSecret::new(token.to_owned()))
+}
+
 /// Who a token belongs to: a service account, or the organization itself (an org-wide
 /// service token, not tied to any account).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -142,6 +157,9 @@ pub struct ParsedToken {
     owner: TokenOwner,
     display_prefix: String,
     secret: TokenSecret,
+    /// Computed once, when the token is made or parsed: the caches key on it and the stored
+    /// hash is compared with it.
+    hash: TokenHash,
 }
 
 impl ParsedToken {
@@ -167,12 +185,14 @@ impl ParsedToken {
         text.push('_');
         text.push_str(&secret);
         text.push_str(&encode_checksum(crc32fast::hash(text.as_bytes())));
+        let secret = TokenSecret::new(text);
         Ok(Self {
             display_prefix: display_prefix(prefix, &id),
             id,
             org: org.clone(),
             owner,
-            secret: TokenSecret::new(text),
+            hash: TokenHash::of(&secret),
+            secret,
         })
     }
 
@@ -227,6 +247,7 @@ impl ParsedToken {
             id,
             org,
             owner,
+            hash: TokenHash::of(&secret),
             secret,
         })
     }
@@ -253,8 +274,8 @@ impl ParsedToken {
     }
 
     /// The SHA-256 of the whole token text: the only form in which a token is stored.
-    pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.secret.expose_secret().as_bytes()).into())
+    pub fn hash(&self) -> &TokenHash {
+        &self.hash
     }
 }
 
@@ -338,7 +359,11 @@ impl TokenHash {
 
     /// Whether `presented` is the token this hash was made from, in constant time.
     pub fn matches(&self, presented: &ParsedToken) -> bool {
-        self.0.ct_eq(&presented.hash().0).into()
+        self.0.ct_eq(&presented.hash.0).into()
+    }
+
+    fn of(secret: &TokenSecret) -> Self {
+        Self(Sha256::digest(secret.expose_secret().as_bytes()).into())
     }
 }
 
@@ -364,6 +389,19 @@ impl From<TokenHash> for String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bearer_schemes_are_read_in_any_case() {
+        let text = |value: &str| super::bearer(value).map(|t| t.expose_secret().to_owned());
+        assert_eq!(text("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(text("bEaReR   abc ").as_deref(), Some("abc"));
+        assert_eq!(text("abc").as_deref(), Some("abc"));
+        assert!(text("Basic abc").is_none());
+        assert!(text("AWS4-HMAC-SHA256 Credential=x, Signature=y").is_none());
+        assert!(text("Bearer ").is_none());
+        assert!(text("Bearer").is_none());
+        assert!(text("").is_none());
+    }
+
     use std::collections::HashSet;
 
     use super::*;

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use admin_api::AdminContext;
+use accounts::AccountsState;
+use admin_api::AdminState;
 use admin_api::identity::{IamAdmins, IdentitySources};
-use infra::bootstrap::{BootstrapRequest, bootstrap};
-use lambda_http::http::HeaderMap;
-use lambda_http::{Body, Request, Response};
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::Value;
 use shared::access::{Grants, IpAllowlist, Roles, Scopes};
 use shared::clock::ManualClock;
@@ -20,6 +21,8 @@ use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenPrefix};
 use time::{Duration, OffsetDateTime};
+use usecases::UseCases;
+use usecases::bootstrap::BootstrapRequest;
 
 use crate::TestTables;
 use crate::events::ApiCall;
@@ -68,9 +71,10 @@ pub struct OrgAdmin {
 #[derive(Debug)]
 pub struct AdminWorld {
     pub tables: TestTables,
-    pub context: AdminContext,
-    pub accounts_context: accounts::AccountsContext,
-    pub tokens_context: tokens::TokensContext,
+    /// The use cases the functions run, on the test's tables and clock (change a setting
+    /// here and the next call sees it).
+    pub context: UseCases,
+    pub identity: IdentitySources,
     pub clock: Arc<ManualClock>,
     pub acme: OrgAdmin,
 }
@@ -97,27 +101,14 @@ impl AdminWorld {
     pub async fn with_identity(identity: IdentitySources) -> Self {
         let tables = TestTables::create().await.unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let context = AdminContext {
-            store: tables.store.clone(),
-            token_prefix: TokenPrefix::default(),
-            identity,
-            retention: Duration::days(30),
+        let context = UseCases {
             clock: clock.clone(),
-        };
-        let tokens_context = tokens::TokensContext {
-            admin: context.clone(),
-            access_token_lifetime: Duration::hours(1),
-            access_tokens_per_secret: 100,
-        };
-        let accounts_context = accounts::AccountsContext {
-            admin: context.clone(),
-            audit: tables.audit.clone(),
+            ..UseCases::new(tables.store.clone(), TokenPrefix::default())
         };
         let mut world = Self {
             tables,
             context,
-            accounts_context,
-            tokens_context,
+            identity,
             clock,
             acme: OrgAdmin {
                 org: OrgId::parse("acme").unwrap(),
@@ -139,14 +130,7 @@ impl AdminWorld {
             token_lifetime: None,
             operator: "tests".into(),
         };
-        let created = bootstrap(
-            &self.context.store,
-            &self.context.token_prefix,
-            request,
-            self.clock_now(),
-        )
-        .await
-        .unwrap();
+        let created = self.context.bootstrap(request).await.unwrap();
         OrgAdmin {
             org: created.org,
             account: created.service_account_id,
@@ -211,42 +195,47 @@ impl AdminWorld {
         parsed.secret().expose_secret().to_owned()
     }
 
-    /// Calls the accounts function's handler with `call` as a real event.
+    /// The admin functions' state, as their `main` builds it (with the test's clock).
+    pub fn admin_state(&self) -> AdminState {
+        AdminState::new(self.context.clone(), self.identity.clone())
+    }
+
+    pub fn accounts_state(&self) -> AccountsState {
+        AccountsState {
+            admin: self.admin_state(),
+            audit: self.tables.audit.clone(),
+        }
+    }
+
+    /// Calls the accounts function with `call` as a real event, through its Lambda entry.
     pub async fn accounts(&self, call: ApiCall) -> Reply {
-        reply(
-            accounts::handle(&self.accounts_context, call.request())
-                .await
-                .unwrap(),
-        )
+        self.call(accounts::router(self.accounts_state()), call)
+            .await
     }
 
-    /// Calls the tokens function's handler with `call` as a real event.
+    /// Calls the tokens function with `call` as a real event, through its Lambda entry.
     pub async fn tokens(&self, call: ApiCall) -> Reply {
-        reply(
-            tokens::handle(&self.tokens_context, call.request())
-                .await
-                .unwrap(),
-        )
+        self.call(tokens::router(self.admin_state()), call).await
     }
 
-    /// Calls any handler with the request `call` builds.
-    pub async fn call_with<F, Fut>(&self, call: ApiCall, handler: F) -> Reply
-    where
-        F: FnOnce(Request) -> Fut,
-        Fut: std::future::Future<Output = Response<Body>>,
-    {
-        reply(handler(call.request()).await)
+    /// Calls `router` with `call` as a real event, through the Lambda entry.
+    pub async fn call(&self, router: Router, call: ApiCall) -> Reply {
+        reply(admin_api::lambda::call(router, call.request()).await).await
     }
 }
 
-fn reply(response: Response<Body>) -> Reply {
+/// The answer as a client reads it.
+pub async fn reply(response: Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = match response.into_body() {
-        Body::Empty => Value::Null,
-        Body::Text(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        Body::Binary(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        _ => Value::Null,
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     Reply {
         status,

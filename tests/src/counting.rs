@@ -54,7 +54,8 @@ impl Intercept for CallCounter {
 /// A store on the test's table whose every DynamoDB operation is counted.
 pub async fn counted_store(tables: &TestTables) -> (DynamoStore, CallCounter) {
     let counter = CallCounter::default();
-    let sdk = infra::local::sdk_config_for(&tables.endpoint).await;
+    let settings = store::client::ClientSettings::AUTHORIZER;
+    let sdk = infra::local::sdk_config_for(&tables.endpoint, &settings).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .interceptor(counter.clone())
         .build();

@@ -9,17 +9,21 @@
 //! | `since`, `until` | RFC 3339 instants: `since` inclusive, `until` exclusive |
 //! | `limit`, `cursor` | the page (1–100, default 50) and the next page's cursor |
 
+use admin_api::extract::ListQuery;
+use admin_api::identity::OrgAdmin;
 use admin_api::problem::ApiError;
-use admin_api::request::ApiRequest;
 use admin_api::response::json;
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Response};
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use serde::Serialize;
 use shared::audit::{AuditAction, AuditEvent};
-use shared::ids::{OrgId, ServiceAccountId, TokenId};
-use store::audit::{AuditFilter, AuditStore};
+use shared::ids::{ServiceAccountId, TokenId};
+use store::audit::AuditFilter;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::AccountsState;
 
 const FILTERS: &[&str] = &["account", "token", "action", "actor", "since", "until"];
 const MAX_ACTOR_CHARS: usize = 256;
@@ -31,14 +35,18 @@ struct AuditEventList {
     next_cursor: Option<String>,
 }
 
+/// `GET /v1/orgs/{org}/audit-events` (a read: no use case writes here).
 pub async fn list(
-    audit: &AuditStore,
-    request: &ApiRequest,
-    org: &OrgId,
-) -> Result<Response<Body>, ApiError> {
-    let query = request.list_query(FILTERS)?;
+    State(state): State<AccountsState>,
+    admin: OrgAdmin,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let query = ListQuery::parse(uri.query(), FILTERS)?;
     let filter = parse_filter(|name| query.filter(name))?;
-    let page = audit.query(org, &filter, query.limit, query.cursor).await?;
+    let page = state
+        .audit
+        .query(&admin.org.id, &filter, query.limit, query.cursor())
+        .await?;
     json(
         StatusCode::OK,
         &AuditEventList {

@@ -11,6 +11,8 @@ use shared::policy::{LifetimePreset, TokenPolicy};
 use shared::text::{Description, DisplayName};
 use store::Page;
 use time::OffsetDateTime;
+use usecases::accounts::AccountChanges;
+use usecases::orgs::OrgChanges;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,16 +85,6 @@ pub struct PatchAccount {
     ip_allowlist: Option<Vec<String>>,
 }
 
-/// A validated patch.
-#[derive(Debug, Default)]
-pub struct AccountChanges {
-    name: Option<DisplayName>,
-    description: Option<Option<Description>>,
-    roles: Option<Roles>,
-    grants: Option<Grants>,
-    ip_allowlist: Option<IpAllowlist>,
-}
-
 impl PatchAccount {
     pub fn validate(self) -> Result<AccountChanges, ApiError> {
         let mut errors = Vec::new();
@@ -132,26 +124,6 @@ impl PatchAccount {
             Ok(changes)
         } else {
             Err(ApiError::Validation(errors))
-        }
-    }
-}
-
-impl AccountChanges {
-    pub fn apply_to(self, account: &mut ServiceAccount) {
-        if let Some(name) = self.name {
-            account.name = name;
-        }
-        if let Some(description) = self.description {
-            account.description = description;
-        }
-        if let Some(roles) = self.roles {
-            account.roles = roles;
-        }
-        if let Some(grants) = self.grants {
-            account.grants = grants;
-        }
-        if let Some(ip_allowlist) = self.ip_allowlist {
-            account.ip_allowlist = ip_allowlist;
         }
     }
 }
@@ -219,7 +191,6 @@ fn parse_grants(errors: &mut Vec<FieldError>, grants: &[GrantBody]) -> Option<Gr
     check(errors, "grants", Grants::parse(parsed))
 }
 
-/// Who did something, as the API shows it.
 /// A service account, as the API shows it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -310,13 +281,6 @@ pub struct PatchPolicy {
     allow_self_rotation: Option<bool>,
 }
 
-/// A validated organization patch.
-#[derive(Debug)]
-pub struct OrgChanges {
-    name: Option<DisplayName>,
-    token_policy: Option<TokenPolicy>,
-}
-
 impl PatchOrg {
     pub fn validate(self, current: &TokenPolicy) -> Result<OrgChanges, ApiError> {
         let mut errors = Vec::new();
@@ -390,17 +354,6 @@ impl PatchOrg {
             Ok(OrgChanges { name, token_policy })
         } else {
             Err(ApiError::Validation(errors))
-        }
-    }
-}
-
-impl OrgChanges {
-    pub fn apply_to(self, org: &mut Organization) {
-        if let Some(name) = self.name {
-            org.name = name;
-        }
-        if let Some(policy) = self.token_policy {
-            org.token_policy = policy;
         }
     }
 }

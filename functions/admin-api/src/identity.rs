@@ -21,17 +21,21 @@
 //! No identity is `401`. A token of another organization is `404` (another organization's ids
 //! do not exist for it); a token of the organization without the `admin` role is `403`.
 
-use shared::access::Role;
-use shared::authn::{Denial, Principal, authenticate};
-use shared::ids::OrgId;
-use shared::model::{Actor, ActorKind};
-use shared::token::ParsedToken;
-
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use shared::authn::{Denial, Principal, Unauthenticated};
 use shared::config::ConfigError;
+use shared::ids::OrgId;
+use shared::model::Organization;
+use usecases::verify::VerifyError;
+use usecases::{Caller, Identity};
 
-use crate::AdminContext;
+use crate::AdminState;
+use crate::extract::path_param;
+use crate::meta::RequestMeta;
 use crate::problem::ApiError;
-use crate::request::ApiRequest;
 
 /// The IAM principals allowed to administer every organization: exact ARNs, or prefixes
 /// written with a trailing `*`.
@@ -72,42 +76,6 @@ impl IamAdmins {
 
     pub fn is_enabled(&self) -> bool {
         !self.0.is_empty()
-    }
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    Token(Principal),
-    Iam(String),
-}
-
-impl Caller {
-    /// The actor to record for changes this caller makes in this request.
-    pub fn actor(&self, request: &ApiRequest) -> Actor {
-        let actor = match self {
-            Self::Token(principal) => principal.actor(),
-            Self::Iam(arn) => Actor::new(ActorKind::IamPrincipal, arn),
-        };
-        actor.with_request(
-            request.source_ip,
-            request.user_agent.as_deref(),
-            request.request_id.as_deref(),
-        )
-    }
-
-    /// Whether the caller may administer `org`: an admin of it, or an allowed IAM principal.
-    pub fn require_admin(&self, org: &OrgId) -> Result<(), ApiError> {
-        match self {
-            Self::Iam(_) => Ok(()),
-            Self::Token(principal) if principal.org != *org => {
-                Err(ApiError::NotFound("organization"))
-            }
-            Self::Token(principal) if principal.has_role_in(org, Role::Admin) => Ok(()),
-            Self::Token(_) => Err(ApiError::Forbidden(
-                "only an admin of the organization may do this",
-            )),
-        }
     }
 }
 
@@ -166,63 +134,67 @@ impl IdentitySources {
         Ok(sources)
     }
 
-    fn trusts_authorizer_of(&self, api_id: Option<&str>) -> bool {
+    pub fn trusts_authorizer_of(&self, api_id: Option<&str>) -> bool {
         api_id.is_some_and(|id| self.authorizer_api_ids.iter().any(|trusted| trusted == id))
     }
 
-    fn trusts_iam_of(&self, api_id: Option<&str>) -> bool {
+    pub fn trusts_iam_of(&self, api_id: Option<&str>) -> bool {
         self.iam_admins.is_enabled()
             && api_id.is_some_and(|id| self.iam_api_ids.iter().any(|trusted| trusted == id))
     }
 }
 
-/// Finds the caller of `request`, or refuses it.
+/// Finds the caller of a request, or refuses it (see the module's order).
 pub async fn resolve_caller(
-    context: &AdminContext,
-    request: &ApiRequest,
+    state: &AdminState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
 ) -> Result<Caller, ApiError> {
-    let sources = &context.identity;
-    let api_id = request.api_id.as_deref();
+    let sources = &state.identity;
+    let api_id = meta.api_id.as_deref();
+    let caller = |identity| {
+        Caller::new(
+            identity,
+            meta.source_ip,
+            meta.user_agent.as_deref(),
+            meta.request_id.as_deref(),
+        )
+    };
     if sources.trusts_authorizer_of(api_id) {
-        match Principal::from_context(|key| request.authorizer.get(key).cloned()) {
-            Ok(Some(principal)) => return Ok(Caller::Token(principal)),
+        match Principal::from_context(|key| meta.authorizer.get(key).cloned()) {
+            Ok(Some(principal)) => return Ok(caller(Identity::Token(principal))),
             Ok(None) => {}
             Err(error) => {
                 tracing::warn!(%error, "malformed authorizer context");
                 return Err(ApiError::Unauthenticated);
             }
         }
-    } else if !request.authorizer.is_empty() {
+    } else if !meta.authorizer.is_empty() {
         tracing::warn!(
             api_id,
             "ignored an authorizer context from an API this deployment does not put behind its authorizer"
         );
     }
 
-    if let Some(secret) = request.bearer_token() {
-        let presented = ParsedToken::parse(&context.token_prefix, secret).map_err(|error| {
-            tracing::info!(%error, "refused a malformed bearer token");
-            ApiError::Unauthenticated
-        })?;
-        let records = context.store.fetch_for_authorization(&presented).await?;
-        let now = context.clock.now();
-        return match authenticate(&presented, &records, request.source_ip, now) {
-            Ok(principal) => Ok(Caller::Token(principal)),
-            Err(denial @ Denial::Unauthenticated(_)) => {
-                tracing::info!(%denial, token = presented.display_prefix(), "refused a bearer token");
-                Err(ApiError::Unauthenticated)
-            }
-            Err(denial @ Denial::Forbidden(reason)) => {
-                tracing::info!(%denial, token = presented.display_prefix(), "refused a bearer token");
-                Err(ApiError::Forbidden(reason))
-            }
-        };
+    let authorization = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    match state
+        .verifier
+        .verify_header(authorization, meta.source_ip)
+        .await
+    {
+        Ok(verified) => return Ok(caller(Identity::Token(verified.principal))),
+        // No bearer token (none, or another scheme such as IAM's SigV4): IAM may still count.
+        Err(VerifyError::Denied(Denial::Unauthenticated(Unauthenticated::NoCredential))) => {}
+        Err(VerifyError::Denied(denial)) => return Err(denial.into()),
+        Err(VerifyError::Unavailable(error)) => return Err(error.into()),
     }
 
-    match &request.iam_arn {
+    match &meta.iam_arn {
         Some(arn) if sources.trusts_iam_of(api_id) => {
             if sources.iam_admins.allows(arn) {
-                return Ok(Caller::Iam(arn.clone()));
+                return Ok(caller(Identity::Iam(arn.clone())));
             }
             tracing::info!(arn, "IAM principal not allowed to administer");
             Err(ApiError::Forbidden(
@@ -237,6 +209,55 @@ pub async fn resolve_caller(
             Err(ApiError::Unauthenticated)
         }
         None => Err(ApiError::Unauthenticated),
+    }
+}
+
+/// An authenticated caller, as an extractor.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    AdminState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AdminState::from_ref(state);
+        let Ok(meta) = RequestMeta::from_request_parts(parts, &()).await;
+        resolve_caller(&state, &meta, &parts.headers)
+            .await
+            .map(Self)
+    }
+}
+
+/// An admin of the organization in the path (`{org}`), with that organization as stored.
+/// Checked in this order: a caller (401), the organization id's shape (400), the caller
+/// administers it (404 for another organization's principal, 403 for a non-admin), and it
+/// exists (404).
+#[derive(Debug, Clone)]
+pub struct OrgAdmin {
+    pub caller: Caller,
+    pub org: Organization,
+}
+
+impl<S> FromRequestParts<S> for OrgAdmin
+where
+    AdminState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        let org = path_param(parts, "org").await?;
+        let org = OrgId::parse(&org).map_err(|error| {
+            ApiError::bad_request("invalid-parameter", format!("`org`: {error}"))
+        })?;
+        caller.require_admin(&org)?;
+        let org = AdminState::from_ref(state).use_cases.org(&org).await?;
+        Ok(Self { caller, org })
     }
 }
 

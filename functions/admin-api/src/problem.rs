@@ -4,11 +4,14 @@
 //! the API) and one status. Validation errors list each field that failed and why. Internal
 //! errors are logged with their cause and answered with a generic 500 that says nothing more.
 
-use lambda_http::http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
-use lambda_http::http::{HeaderValue, Method, StatusCode};
-use lambda_http::{Body, Response};
+use axum::body::Body;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use shared::authn::Denial;
 use store::StoreError;
+use usecases::UseCaseError;
 
 /// One invalid field: its JSON path (`roles[1]`, `grants[0].level`) and the rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,8 +37,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The `Allow` header is the router's.
     #[error("method not allowed")]
-    MethodNotAllowed(Vec<Method>),
+    MethodNotAllowed,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("the body is larger than {0} bytes")]
@@ -74,7 +78,7 @@ impl ApiError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -90,7 +94,7 @@ impl ApiError {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
-            Self::MethodNotAllowed(_) => "method-not-allowed",
+            Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
@@ -105,7 +109,7 @@ impl ApiError {
             Self::Unauthenticated => "Authentication required",
             Self::Forbidden(_) => "Forbidden",
             Self::NotFound(_) => "Not found",
-            Self::MethodNotAllowed(_) => "Method not allowed",
+            Self::MethodNotAllowed => "Method not allowed",
             Self::Conflict(_) => "Conflict",
             Self::PayloadTooLarge(_) => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
@@ -122,7 +126,7 @@ impl ApiError {
             }
             Self::Forbidden(why) => (*why).into(),
             Self::NotFound(what) => format!("no such {what}"),
-            Self::MethodNotAllowed(_) => "this path does not accept this method".into(),
+            Self::MethodNotAllowed => "this path does not accept this method".into(),
             Self::Conflict(detail) | Self::BadRequest { detail, .. } => detail.clone(),
             Self::PayloadTooLarge(limit) => format!("the body is larger than {limit} bytes"),
             Self::UnsupportedMediaType => "send the body as `application/json`".into(),
@@ -134,7 +138,7 @@ impl ApiError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
+    fn render(self) -> Response {
         let mut problem = serde_json::json!({
             "type": format!("/problems/{}", self.kind()),
             "title": self.title(),
@@ -152,22 +156,49 @@ impl ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        match &self {
-            Self::Unauthenticated => {
-                headers.insert(
-                    WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"admin\""),
-                );
-            }
-            Self::MethodNotAllowed(allowed) => {
-                let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-                if let Ok(value) = allow.join(", ").parse() {
-                    headers.insert(ALLOW, value);
-                }
-            }
-            _ => {}
+        if let Self::Unauthenticated = &self {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"admin\""),
+            );
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status().is_client_error() {
+            tracing::info!(
+                status = self.status().as_u16(),
+                kind = self.kind(),
+                "refused"
+            );
+        }
+        self.render()
+    }
+}
+
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        match denial {
+            Denial::Unauthenticated(_) => Self::Unauthenticated,
+            Denial::Forbidden(reason) => Self::Forbidden(reason.as_str()),
+        }
+    }
+}
+
+impl From<UseCaseError> for ApiError {
+    fn from(error: UseCaseError) -> Self {
+        match error {
+            UseCaseError::Denied(denial) => denial.into(),
+            UseCaseError::Forbidden(why) => Self::Forbidden(why),
+            UseCaseError::NotFound(what) => Self::NotFound(what),
+            UseCaseError::Conflict(detail) => Self::Conflict(detail),
+            UseCaseError::Invalid { field, reason } => Self::invalid(field, reason),
+            UseCaseError::Store(error) => error.into(),
+            UseCaseError::Internal(_) => Self::Internal,
+        }
     }
 }
 

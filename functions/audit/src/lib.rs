@@ -62,21 +62,13 @@ impl AuditWriter {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let table: TableName = shared::config::table_setting(&lookup, "AUDIT_TABLE_NAME")?;
-        let days = match lookup("AUDIT_RETENTION_DAYS") {
-            None => Self::DEFAULT_RETENTION_DAYS,
-            Some(days) => days
-                .parse::<u16>()
-                .ok()
-                .filter(|days| (1..=3650).contains(days))
-                .ok_or_else(|| ConfigError {
-                    variable: "AUDIT_RETENTION_DAYS",
-                    reason: "a number of days between 1 and 3650".into(),
-                })?,
-        };
-        Ok(Self::new(
-            AuditStore::new(client, &table),
-            Duration::days(i64::from(days)),
-        ))
+        let retention = shared::config::days(
+            &lookup,
+            "AUDIT_RETENTION_DAYS",
+            Self::DEFAULT_RETENTION_DAYS,
+            1..=3650,
+        )?;
+        Ok(Self::new(AuditStore::new(client, &table), retention))
     }
 
     pub fn store(&self) -> &AuditStore {

@@ -2,13 +2,14 @@
 
 use audit::AuditWriter;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::config::env;
+use store::client::ClientSettings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::new(&aws);
-    let writer = AuditWriter::from_lookup(client, |name| std::env::var(name).ok())?;
+    let settings = ClientSettings::from_lookup(ClientSettings::BACKGROUND, env)?;
+    let writer = AuditWriter::from_lookup(store::client::dynamodb(&settings).await, env)?;
     run(service_fn(|event: LambdaEvent<_>| {
         let writer = &writer;
         async move { Ok::<_, Error>(writer.handle(event.payload).await) }

@@ -6,15 +6,14 @@ use admin_api::problem::{ApiError, FieldError};
 use admin_api::response::ActorView;
 use serde::{Deserialize, Serialize};
 use shared::access::{Scope, Scopes};
-use shared::model::{NewToken, Token, TokenKind, TokenStatus};
-use shared::policy::{LifetimePreset, PolicyViolation, TokenLifetime, TokenPolicy};
+use shared::model::{Token, TokenKind, TokenStatus};
+use shared::policy::{LifetimePreset, TokenLifetime};
 use shared::text::{Description, DisplayName};
 use shared::token::{ParsedToken, TokenSecret};
 use store::Page;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-
-use crate::MAX_GRACE;
+use usecases::tokens::{MintRequest, Minted};
 
 /// `POST .../tokens` and `POST .../service-tokens`.
 #[derive(Debug, Deserialize)]
@@ -33,18 +32,10 @@ pub struct MintToken {
     scopes: Vec<String>,
 }
 
-/// A validated mint request.
-#[derive(Debug)]
-pub struct MintRequest {
-    pub fields: NewToken,
-}
-
 impl MintToken {
-    pub fn validate(
-        self,
-        policy: &TokenPolicy,
-        now: OffsetDateTime,
-    ) -> Result<MintRequest, ApiError> {
+    /// The request in domain types; the lifetime is resolved against the organization's
+    /// policy by the use case.
+    pub fn validate(self) -> Result<MintRequest, ApiError> {
         let mut errors = Vec::new();
         let name = DisplayName::parse(&self.name)
             .map_err(|e| errors.push(FieldError::new("name", e.reason())))
@@ -67,60 +58,44 @@ impl MintToken {
         let scopes = Scopes::parse(scopes)
             .map_err(|e| errors.push(FieldError::new("scopes", e.reason())))
             .ok();
-        let (field, lifetime) = match (&self.lifetime, &self.expires_at) {
+        let lifetime = match (&self.lifetime, &self.expires_at) {
             (Some(_), Some(_)) => {
                 errors.push(FieldError::new(
                     "expiresAt",
                     "give either `lifetime` or `expiresAt`, not both",
                 ));
-                ("lifetime", None)
+                None
             }
-            (Some(lifetime), None) if lifetime == "never" => {
-                ("lifetime", Some(TokenLifetime::NonExpiring))
-            }
+            (Some(lifetime), None) if lifetime == "never" => Some(Some(TokenLifetime::NonExpiring)),
             (Some(lifetime), None) => match LifetimePreset::parse(lifetime) {
-                Ok(preset) => ("lifetime", Some(TokenLifetime::Preset(preset))),
+                Ok(preset) => Some(Some(TokenLifetime::Preset(preset))),
                 Err(e) => {
                     errors.push(FieldError::new(
                         "lifetime",
                         format!("{} (or `never`)", e.reason()),
                     ));
-                    ("lifetime", None)
+                    None
                 }
             },
             (None, Some(at)) => match OffsetDateTime::parse(at, &Rfc3339) {
-                Ok(at) => ("expiresAt", Some(TokenLifetime::ExpiresAt(at))),
+                Ok(at) => Some(Some(TokenLifetime::ExpiresAt(at))),
                 Err(_) => {
                     errors.push(FieldError::new(
                         "expiresAt",
                         "an RFC 3339 date-time such as 2027-01-31T00:00:00Z",
                     ));
-                    ("expiresAt", None)
+                    None
                 }
             },
-            (None, None) => ("lifetime", None),
+            (None, None) => Some(None),
         };
-        let expires_at = match policy.resolve_expiry(lifetime, now) {
-            Ok(expires_at) => Some(expires_at),
-            Err(violation) => {
-                if errors.is_empty() || !matches!(violation, PolicyViolation::BeyondMaximum { .. })
-                {
-                    errors.push(FieldError::new(field, violation.to_string()));
-                }
-                None
-            }
-        };
-        match (name, description, scopes, expires_at) {
-            (Some(name), Some(description), Some(scopes), Some(expires_at))
-                if errors.is_empty() =>
-            {
+        match (name, description, scopes, lifetime) {
+            (Some(name), Some(description), Some(scopes), Some(lifetime)) if errors.is_empty() => {
                 Ok(MintRequest {
-                    fields: NewToken {
-                        name,
-                        description,
-                        scopes,
-                        expires_at,
-                    },
+                    name,
+                    description,
+                    scopes,
+                    lifetime,
                 })
             }
             _ => Err(ApiError::Validation(errors)),
@@ -138,15 +113,9 @@ pub struct RotateToken {
 }
 
 impl RotateToken {
-    pub fn grace(&self) -> Result<Duration, ApiError> {
-        let seconds = self.grace_period_seconds.unwrap_or(0);
-        if !(0..=MAX_GRACE.whole_seconds()).contains(&seconds) {
-            return Err(ApiError::invalid(
-                "gracePeriodSeconds",
-                "between 0 and 604800 (7 days)",
-            ));
-        }
-        Ok(Duration::seconds(seconds))
+    /// The grace period asked for (the use case checks its range).
+    pub fn grace(&self) -> Duration {
+        Duration::seconds(self.grace_period_seconds.unwrap_or(0))
     }
 }
 
@@ -224,6 +193,10 @@ impl MintedToken {
             metadata: TokenView::new(token, now),
         }
     }
+
+    pub fn of(minted: &Minted, now: OffsetDateTime) -> Self {
+        Self::new(&minted.secret, &minted.token, now)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -255,7 +228,7 @@ pub struct RevokedCount {
 mod tests {
     use super::*;
     use shared::ids::OrgId;
-    use shared::model::{Actor, TokenKind};
+    use shared::model::{Actor, NewToken, TokenKind};
     use shared::token::{TokenOwner, TokenPrefix};
 
     #[test]

@@ -1,11 +1,12 @@
-//! The token half of the admin API, self-rotation, and OAuth2 client credentials.
+//! The token half of the admin API, self-rotation, and OAuth2 client credentials, as an
+//! `axum` router.
 //!
 //! ```text
 //! POST   /v1/orgs/{org}/service-accounts/{id}/tokens               mint (the only response with the secret)
 //! GET    /v1/orgs/{org}/service-accounts/{id}/tokens               list (metadata only)
 //! DELETE /v1/orgs/{org}/service-accounts/{id}/tokens               revoke all
 //! GET    /v1/orgs/{org}/service-accounts/{id}/tokens/{tid}         read
-//! DELETE /v1/orgs/{org}/service-accounts/{id}/tokens/{tid}         revoke one
+//! DELETE /v1/orgs/{org}/service-accounts/{id}/tokens/{tid}         revoke one (and its lineage)
 //! POST   /v1/orgs/{org}/service-accounts/{id}/tokens/{tid}/rotate  rotate, optional grace period
 //! POST   /v1/orgs/{org}/service-tokens                             mint an org-wide token
 //! GET    /v1/orgs/{org}/service-tokens                             list org-wide tokens
@@ -19,26 +20,32 @@
 //!
 //! The admin routes need an admin of the organization ([`admin_api::identity`]); self-rotation
 //! is authenticated by the token being rotated; the OAuth2 endpoint by client credentials.
+//! Each handler parses, calls one use case, and renders.
 
 mod dto;
 mod oauth;
 
-use admin_api::AdminContext;
-use admin_api::body::{json_body, optional_json_body};
-use admin_api::identity::{Caller, resolve_caller};
+use admin_api::AdminState;
+use admin_api::extract::{AccountPath, JsonBody, OptionalJsonBody, Paging, TokenPath};
+use admin_api::identity::OrgAdmin;
+use admin_api::layers;
+use admin_api::meta::RequestMeta;
 use admin_api::problem::ApiError;
-use admin_api::request::ApiRequest;
 use admin_api::response::{json, no_content, with_etag, with_location};
-use admin_api::router::{Matched, Route, route};
-use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, Response};
-use shared::authn::{Denial, Principal, authenticate};
-use shared::ids::{OrgId, ServiceAccountId, TokenId};
-use shared::model::{AccountStatus, Actor, Organization, Token, TokenKind, TokenStatus};
-use shared::policy::TokenLifetime;
-use shared::token::{ParsedToken, TokenOwner};
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::Response;
+use axum::routing::{get, post};
+use shared::ids::{OrgId, ServiceAccountId};
+use shared::model::Token;
+use shared::token::TokenOwner;
 use store::TokenListScope;
-use time::Duration;
+use usecases::UseCaseError;
+use usecases::tokens::Minted;
+use usecases::verify::Verified;
 
 use crate::dto::{MintToken, MintedToken, RevokedCount, RotateToken, TokenList, TokenView};
 
@@ -52,518 +59,282 @@ const ALL_TOKENS: &str = "/v1/orgs/{org}/tokens";
 const SELF_ROTATE: &str = "/v1/tokens/self/rotate";
 const OAUTH_TOKEN: &str = "/oauth2/token";
 
-/// Every route this function serves (the OpenAPI description is checked against it).
-pub const ROUTES: &[Route] = &[
-    Route {
-        method: "POST",
-        pattern: ACCOUNT_TOKENS,
-    },
-    Route {
-        method: "GET",
-        pattern: ACCOUNT_TOKENS,
-    },
-    Route {
-        method: "DELETE",
-        pattern: ACCOUNT_TOKENS,
-    },
-    Route {
-        method: "GET",
-        pattern: ACCOUNT_TOKEN,
-    },
-    Route {
-        method: "DELETE",
-        pattern: ACCOUNT_TOKEN,
-    },
-    Route {
-        method: "POST",
-        pattern: ACCOUNT_TOKEN_ROTATE,
-    },
-    Route {
-        method: "POST",
-        pattern: ORG_TOKENS,
-    },
-    Route {
-        method: "GET",
-        pattern: ORG_TOKENS,
-    },
-    Route {
-        method: "GET",
-        pattern: ORG_TOKEN,
-    },
-    Route {
-        method: "DELETE",
-        pattern: ORG_TOKEN,
-    },
-    Route {
-        method: "POST",
-        pattern: ORG_TOKEN_ROTATE,
-    },
-    Route {
-        method: "GET",
-        pattern: ALL_TOKENS,
-    },
-    Route {
-        method: "POST",
-        pattern: SELF_ROTATE,
-    },
-    Route {
-        method: "POST",
-        pattern: OAUTH_TOKEN,
-    },
+/// Every route this function serves, as method and path (the OpenAPI description and the
+/// template are checked against it, and it against the router).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", ACCOUNT_TOKENS),
+    ("GET", ACCOUNT_TOKENS),
+    ("DELETE", ACCOUNT_TOKENS),
+    ("GET", ACCOUNT_TOKEN),
+    ("DELETE", ACCOUNT_TOKEN),
+    ("POST", ACCOUNT_TOKEN_ROTATE),
+    ("POST", ORG_TOKENS),
+    ("GET", ORG_TOKENS),
+    ("GET", ORG_TOKEN),
+    ("DELETE", ORG_TOKEN),
+    ("POST", ORG_TOKEN_ROTATE),
+    ("GET", ALL_TOKENS),
+    ("POST", SELF_ROTATE),
+    ("POST", OAUTH_TOKEN),
 ];
 
-/// The most a rotation's grace period may be: 7 days.
-pub const MAX_GRACE: Duration = Duration::days(7);
-
-/// How many rotations one revocation follows forward at most.
-const MAX_LINEAGE: usize = 100;
-
-/// Revoking a client secret also revokes the OAuth2 access tokens issued for it, at `at`: a
-/// revocation answers a leak, and a leaked secret's access tokens are just as leaked. (At the
-/// end of a rotation's grace period, for the secret it rotated.) Access tokens that expire
-/// by then are left alone.
-async fn revoke_access_tokens_issued_for(
-    admin: &AdminContext,
-    secret: &Token,
-    owner: &TokenOwner,
-    actor: &Actor,
-    at: time::OffsetDateTime,
-) -> Result<(), ApiError> {
-    if secret.kind != TokenKind::ServiceAccount {
-        return Ok(());
-    }
-    let revoked = admin
-        .store
-        .revoke_tokens_where(&secret.org, owner, actor, at, admin.retention, |token| {
-            token.kind == TokenKind::Access
-                && token.issued_for.as_ref() == Some(&secret.id)
-                && token.expires_at.is_none_or(|expiry| expiry > at)
-        })
-        .await?;
-    if revoked > 0 {
-        tracing::info!(client_secret = %secret.id, revoked, "revoked access tokens issued for it");
-    }
-    Ok(())
+/// The function's router: [`routes`] with the admin API's fallbacks and middleware. Its state
+/// is the admin state: the use cases, the one verification path, the identity sources.
+pub fn router(state: AdminState) -> Router {
+    layers::finish(routes(state))
 }
 
-/// The admin context plus what only this function needs.
-#[derive(Debug, Clone)]
-pub struct TokensContext {
-    pub admin: AdminContext,
-    /// The lifetime of OAuth2 access tokens (`ACCESS_TOKEN_LIFETIME_SECONDS`, 60–43200,
-    /// default 3600).
-    pub access_token_lifetime: Duration,
-    /// How many access tokens one client secret may be issued per access-token lifetime
-    /// (`MAX_ACCESS_TOKENS_PER_SECRET`, 1–10000, default 100), so at most twice that many
-    /// are alive at once and revoking the secret revokes a bounded number of them.
-    pub access_tokens_per_secret: u32,
-}
-
-impl TokensContext {
-    pub fn from_env(admin: AdminContext) -> Result<Self, shared::config::ConfigError> {
-        Self::from_lookup(admin, |name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(
-        admin: AdminContext,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, shared::config::ConfigError> {
-        let seconds = match lookup("ACCESS_TOKEN_LIFETIME_SECONDS") {
-            None => 3600,
-            Some(value) => value
-                .parse::<i64>()
-                .ok()
-                .filter(|s| (60..=43_200).contains(s))
-                .ok_or_else(|| shared::config::ConfigError {
-                    variable: "ACCESS_TOKEN_LIFETIME_SECONDS",
-                    reason: "a number of seconds from 60 to 43200".into(),
-                })?,
-        };
-        let access_tokens_per_secret = match lookup("MAX_ACCESS_TOKENS_PER_SECRET") {
-            None => 100,
-            Some(value) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=10_000).contains(n))
-                .ok_or_else(|| shared::config::ConfigError {
-                    variable: "MAX_ACCESS_TOKENS_PER_SECRET",
-                    reason: "a number from 1 to 10000".into(),
-                })?,
-        };
-        Ok(Self {
-            admin,
-            access_token_lifetime: Duration::seconds(seconds),
-            access_tokens_per_secret,
-        })
-    }
-}
-
-/// Handles one request; every outcome is an HTTP response.
-pub async fn handle(context: &TokensContext, request: Request) -> Result<Response<Body>, Error> {
-    let request = ApiRequest::from_lambda(request);
-    if request.path == OAUTH_TOKEN {
-        return Ok(oauth::handle(context, &request).await);
-    }
-    Ok(match dispatch(context, &request).await {
-        Ok(response) => response,
-        Err(error) => {
-            if error.status().is_client_error() {
-                tracing::info!(status = error.status().as_u16(), kind = error.kind(), method = %request.method, "refused");
-            }
-            error.into_response()
-        }
-    })
-}
-
-async fn dispatch(
-    context: &TokensContext,
-    request: &ApiRequest,
-) -> Result<Response<Body>, ApiError> {
-    let matched = route(ROUTES, &request.method, &request.path)?;
-    if matched.route.pattern == SELF_ROTATE {
-        return self_rotate(context, request).await;
-    }
-    let admin = &context.admin;
-    let caller = resolve_caller(admin, request).await?;
-    let org_id = OrgId::parse(matched.param("org"))
-        .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`org`: {error}")))?;
-    caller.require_admin(&org_id)?;
-    let org = admin
-        .store
-        .get_org(&org_id)
-        .await?
-        .ok_or(ApiError::NotFound("organization"))?;
-    let call = Call {
-        context,
-        request,
-        caller: &caller,
-        org,
-    };
-    let pattern = matched.route.pattern;
-    match (matched.route.method, pattern) {
-        ("GET", ALL_TOKENS) => call.list(TokenListScope::All).await,
-        (_, ORG_TOKENS | ORG_TOKEN | ORG_TOKEN_ROTATE) => call.org_tokens(&matched).await,
-        _ => call.account_tokens(&matched).await,
-    }
-}
-
-fn token_id(matched: &Matched) -> Result<TokenId, ApiError> {
-    TokenId::parse(matched.param("tid"))
-        .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`tid`: {error}")))
-}
-
-/// One authorized admin request against one organization.
-struct Call<'a> {
-    context: &'a TokensContext,
-    request: &'a ApiRequest,
-    caller: &'a Caller,
-    org: Organization,
-}
-
-impl Call<'_> {
-    fn admin(&self) -> &AdminContext {
-        &self.context.admin
-    }
-
-    fn actor(&self) -> Actor {
-        self.caller.actor(self.request)
-    }
-
-    async fn account_tokens(&self, matched: &Matched) -> Result<Response<Body>, ApiError> {
-        let account_id = ServiceAccountId::parse(matched.param("id")).map_err(|error| {
-            ApiError::bad_request("invalid-parameter", format!("`id`: {error}"))
-        })?;
-        let account = match self
-            .admin()
-            .store
-            .get_account(&self.org.id, &account_id)
-            .await?
-        {
-            Some(account) if !account.is_deleted() => account,
-            _ => return Err(ApiError::NotFound("service account")),
-        };
-        let owner = TokenOwner::Account(account_id);
-        match (matched.route.method, matched.route.pattern) {
-            ("POST", ACCOUNT_TOKENS) => {
-                let body: MintToken = json_body(self.request)?;
-                let request = body.validate(&self.org.token_policy, self.admin().clock.now())?;
-                if account.status != AccountStatus::Active {
-                    return Err(ApiError::Conflict(
-                        "the service account is disabled; enable it before minting tokens".into(),
-                    ));
-                }
-                request
-                    .fields
-                    .scopes
-                    .ensure_within(&account.roles, &account.grants)
-                    .map_err(|error| ApiError::invalid("scopes", error.reason()))?;
-                self.mint(owner, TokenKind::ServiceAccount, request.fields)
-                    .await
-            }
-            ("GET", ACCOUNT_TOKENS) => self.list(TokenListScope::Owner(owner)).await,
-            ("DELETE", ACCOUNT_TOKENS) => self.revoke_all(&owner).await,
-            ("GET", ACCOUNT_TOKEN) => self.read(&owner, &token_id(matched)?).await,
-            ("DELETE", ACCOUNT_TOKEN) => self.revoke(&owner, &token_id(matched)?).await,
-            ("POST", ACCOUNT_TOKEN_ROTATE) => self.rotate(&owner, &token_id(matched)?).await,
-            _ => Err(ApiError::NotFound("route")),
-        }
-    }
-
-    async fn org_tokens(&self, matched: &Matched) -> Result<Response<Body>, ApiError> {
-        let owner = TokenOwner::Org;
-        match (matched.route.method, matched.route.pattern) {
-            ("POST", ORG_TOKENS) => {
-                let body: MintToken = json_body(self.request)?;
-                let request = body.validate(&self.org.token_policy, self.admin().clock.now())?;
-                if request.fields.scopes.is_empty() {
-                    return Err(ApiError::invalid(
-                        "scopes",
-                        "an org-wide token holds exactly its scopes: name at least one",
-                    ));
-                }
-                self.mint(owner, TokenKind::Org, request.fields).await
-            }
-            ("GET", ORG_TOKENS) => self.list(TokenListScope::Owner(owner)).await,
-            ("GET", ORG_TOKEN) => self.read(&owner, &token_id(matched)?).await,
-            ("DELETE", ORG_TOKEN) => self.revoke(&owner, &token_id(matched)?).await,
-            ("POST", ORG_TOKEN_ROTATE) => self.rotate(&owner, &token_id(matched)?).await,
-            _ => Err(ApiError::NotFound("route")),
-        }
-    }
-
-    async fn mint(
-        &self,
-        owner: TokenOwner,
-        kind: TokenKind,
-        fields: shared::model::NewToken,
-    ) -> Result<Response<Body>, ApiError> {
-        let parsed = ParsedToken::generate(&self.admin().token_prefix, &self.org.id, owner)
-            .map_err(|error| ApiError::internal("generating a token", &error))?;
-        let now = self.admin().clock.now();
-        let token = Token::new(kind, &parsed, fields, self.actor(), now);
-        self.admin().store.create_token(&token).await?;
-        tracing::info!(token = parsed.display_prefix(), org = %self.org.id, "minted a token");
-        let location = format!("{}{}", self.request.base_path, token_path(&token));
-        let body = MintedToken::new(&parsed, &token, now);
-        Ok(with_location(
-            with_etag(json(StatusCode::CREATED, &body)?, token.version),
-            &location,
-        ))
-    }
-
-    async fn list(&self, scope: TokenListScope) -> Result<Response<Body>, ApiError> {
-        let (limit, cursor) = self.request.page()?;
-        let page = self
-            .admin()
-            .store
-            .list_tokens(&self.org.id, &scope, limit, cursor)
-            .await?;
-        json(
-            StatusCode::OK,
-            &TokenList::new(page, self.admin().clock.now()),
+/// The function's routes alone (`local` merges them with the accounts function's). The token
+/// endpoint answers RFC 6749 errors, its wrong methods included: its route has a fallback of
+/// its own.
+pub fn routes(state: AdminState) -> Router {
+    Router::new()
+        .route(
+            ACCOUNT_TOKENS,
+            post(mint_for_account)
+                .get(list_account)
+                .delete(revoke_account_all),
         )
-    }
-
-    async fn existing(&self, owner: &TokenOwner, id: &TokenId) -> Result<Token, ApiError> {
-        self.admin()
-            .store
-            .get_token(&self.org.id, owner, id)
-            .await?
-            .ok_or(ApiError::NotFound("token"))
-    }
-
-    async fn read(&self, owner: &TokenOwner, id: &TokenId) -> Result<Response<Body>, ApiError> {
-        let token = self.existing(owner, id).await?;
-        let view = TokenView::new(&token, self.admin().clock.now());
-        Ok(with_etag(json(StatusCode::OK, &view)?, token.version))
-    }
-
-    /// Revokes one token at once. It stays listed as revoked, with who and when, until its
-    /// retention ends. The revocation follows the token's lineage: the tokens it was rotated
-    /// into (a thief's self-rotation included) and the access tokens issued for any of them.
-    /// Revoking a revoked token runs the cascade again (so a sweep cut short can be finished)
-    /// and changes nothing else.
-    async fn revoke(&self, owner: &TokenOwner, id: &TokenId) -> Result<Response<Body>, ApiError> {
-        let now = self.admin().clock.now();
-        let mut next = Some(id.clone());
-        for hop in 0..MAX_LINEAGE {
-            let Some(id) = next.take() else {
-                return Ok(no_content());
-            };
-            let token = match self.revoke_now(owner, &id, now).await {
-                Ok(token) => token,
-                // A successor already removed by its TTL ends the lineage.
-                Err(ApiError::NotFound(_)) if hop > 0 => return Ok(no_content()),
-                Err(error) => return Err(error),
-            };
-            revoke_access_tokens_issued_for(self.admin(), &token, owner, &self.actor(), now)
-                .await?;
-            next = token.rotated_to.clone();
-        }
-        Err(ApiError::Conflict(
-            "the token's rotations go on beyond what one request revokes; revoke again".into(),
-        ))
-    }
-
-    /// Revokes `id` now unless its revocation is already in force; the token as stored.
-    async fn revoke_now(
-        &self,
-        owner: &TokenOwner,
-        id: &TokenId,
-        now: time::OffsetDateTime,
-    ) -> Result<Token, ApiError> {
-        for _attempt in 0..3 {
-            let mut token = self.existing(owner, id).await?;
-            if token.status(now) == TokenStatus::Revoked {
-                return Ok(token);
-            }
-            token.revoke(self.actor(), now, self.admin().retention);
-            match self.admin().store.update_token(&token).await {
-                Ok(stored) => return Ok(stored),
-                // Changed concurrently (last used, say): read it again and revoke that.
-                Err(store::StoreError::VersionConflict { .. }) => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(ApiError::Conflict("the token keeps changing; retry".into()))
-    }
-
-    async fn revoke_all(&self, owner: &TokenOwner) -> Result<Response<Body>, ApiError> {
-        let revoked = self
-            .admin()
-            .store
-            .revoke_tokens(
-                &self.org.id,
-                owner,
-                &self.actor(),
-                self.admin().clock.now(),
-                self.admin().retention,
-            )
-            .await?;
-        json(StatusCode::OK, &RevokedCount { revoked })
-    }
-
-    async fn rotate(&self, owner: &TokenOwner, id: &TokenId) -> Result<Response<Body>, ApiError> {
-        let body: RotateToken = optional_json_body(self.request)?;
-        let grace = body.grace()?;
-        let old = self.existing(owner, id).await?;
-        rotate(
-            self.context,
-            &self.org,
-            old,
-            grace,
-            self.actor(),
-            self.request,
+        .route(ACCOUNT_TOKEN, get(read_account).delete(revoke_account))
+        .route(ACCOUNT_TOKEN_ROTATE, post(rotate_account))
+        .route(ORG_TOKENS, post(mint_for_org).get(list_org))
+        .route(ORG_TOKEN, get(read_org).delete(revoke_org))
+        .route(ORG_TOKEN_ROTATE, post(rotate_org))
+        .route(ALL_TOKENS, get(list_all))
+        .route(SELF_ROTATE, post(self_rotate))
+        .route(
+            OAUTH_TOKEN,
+            post(oauth::token).fallback(oauth::method_not_allowed),
         )
-        .await
-    }
+        .with_state(state)
 }
 
-/// Replaces `old` with a new token of the same owner, kind, name, description and scopes;
-/// `old` dies now or when `grace` ends. Both writes are one transaction.
-async fn rotate(
-    context: &TokensContext,
-    org: &Organization,
-    mut old: Token,
-    grace: Duration,
-    actor: Actor,
-    request: &ApiRequest,
-) -> Result<Response<Body>, ApiError> {
-    let admin = &context.admin;
-    let now = admin.clock.now();
-    if old.kind == TokenKind::Access {
-        return Err(ApiError::Conflict(
-            "OAuth2 access tokens are not rotated: request a new one at /oauth2/token".into(),
-        ));
-    }
-    if old.status(now) == TokenStatus::Revoked || old.rotated_to.is_some() {
-        return Err(ApiError::Conflict(
-            "the token is revoked or already rotated; mint a new one instead".into(),
-        ));
-    }
-    let owner = owner_of(&old);
-    // The new token lives as long as the old one was minted to live (capped by today's
-    // policy), so a rotation never turns a short-lived token into a long-lived one.
-    let policy = &org.token_policy;
-    let lifetime = match old.expires_at {
-        None if policy.allow_non_expiring() => Some(TokenLifetime::NonExpiring),
-        None => None,
-        Some(expiry) => {
-            let length = (expiry - old.created_at).min(policy.max_lifetime().duration());
-            Some(TokenLifetime::ExpiresAt(
-                now + length.max(Duration::minutes(1)),
-            ))
-        }
-    };
-    let expires_at = policy
-        .resolve_expiry(lifetime, now)
-        .map_err(|violation| ApiError::Conflict(violation.to_string()))?;
-    let parsed = ParsedToken::generate(&admin.token_prefix, &org.id, owner)
-        .map_err(|error| ApiError::internal("generating a token", &error))?;
-    let fields = shared::model::NewToken {
-        name: old.name.clone(),
-        description: old.description.clone(),
-        scopes: old.scopes.clone(),
-        expires_at,
-    };
-    let mut new = Token::new(old.kind, &parsed, fields, actor.clone(), now);
-    new.rotated_from = Some(old.id.clone());
-    old.rotated_to = Some(new.id.clone());
-    old.revoke(actor.clone(), now + grace, admin.retention);
-    admin.store.rotate_token(&old, &new).await?;
-    // The access tokens issued for the old secret die with it (at the end of the grace
-    // period); those issued during the grace period already expire by then.
-    revoke_access_tokens_issued_for(admin, &old, &owner_of(&old), &actor, now + grace).await?;
-    tracing::info!(old = %old.id, new = parsed.display_prefix(), grace_seconds = grace.whole_seconds(), "rotated a token");
-    let location = format!("{}{}", request.base_path, token_path(&new));
-    let body = MintedToken::new(&parsed, &new, now);
+type Reply = Result<Response, ApiError>;
+
+/// The account of the path: it must exist (and not be deleted) in the organization.
+async fn account_owner(
+    state: &AdminState,
+    org: &OrgId,
+    id: ServiceAccountId,
+) -> Result<TokenOwner, ApiError> {
+    state.use_cases.account(org, &id).await?;
+    Ok(TokenOwner::Account(id))
+}
+
+/// A minted or rotated token: `201`, its one showing of the secret, `Location`, `ETag`.
+fn minted(state: &AdminState, meta: &RequestMeta, minted: &Minted) -> Reply {
+    let body = MintedToken::of(minted, state.use_cases.now());
+    let location = format!("{}{}", meta.base_path, token_path(&minted.token));
     Ok(with_location(
-        with_etag(json(StatusCode::CREATED, &body)?, new.version),
+        with_etag(json(StatusCode::CREATED, &body)?, minted.token.version),
         &location,
     ))
 }
 
-/// `POST /v1/tokens/self/rotate`: the token in `Authorization: Bearer` rotates itself, so a
-/// pipeline can renew its credential before it expires without an admin. Recorded as done by
-/// the token's own account (or the org, for an org-wide token).
-async fn self_rotate(
-    context: &TokensContext,
-    request: &ApiRequest,
-) -> Result<Response<Body>, ApiError> {
-    let admin = &context.admin;
-    let secret = request.bearer_token().ok_or(ApiError::Unauthenticated)?;
-    let presented =
-        ParsedToken::parse(&admin.token_prefix, secret).map_err(|_| ApiError::Unauthenticated)?;
-    let records = admin.store.fetch_for_authorization(&presented).await?;
-    let principal: Principal =
-        match authenticate(&presented, &records, request.source_ip, admin.clock.now()) {
-            Ok(principal) => principal,
-            Err(Denial::Unauthenticated(_)) => return Err(ApiError::Unauthenticated),
-            Err(Denial::Forbidden(reason)) => return Err(ApiError::Forbidden(reason)),
-        };
-    let (Some(org), Some(token)) = (records.org, records.token) else {
-        return Err(ApiError::Unauthenticated);
-    };
-    if !org.token_policy.allow_self_rotation() {
-        return Err(ApiError::Forbidden(
-            "this organization does not allow tokens to rotate themselves; ask an admin",
-        ));
-    }
-    let body: RotateToken = optional_json_body(request)?;
-    let grace = body.grace()?;
-    let actor = principal.actor().with_request(
-        request.source_ip,
-        request.user_agent.as_deref(),
-        request.request_id.as_deref(),
-    );
-    rotate(context, &org, token, grace, actor, request).await
+async fn mint(
+    state: &AdminState,
+    admin: &OrgAdmin,
+    meta: &RequestMeta,
+    owner: &TokenOwner,
+    body: MintToken,
+) -> Reply {
+    let request = body.validate()?;
+    let made = state
+        .use_cases
+        .mint_token(&admin.caller, &admin.org, owner, request)
+        .await?;
+    minted(state, meta, &made)
 }
 
-fn owner_of(token: &Token) -> TokenOwner {
-    match &token.account {
-        Some(account) => TokenOwner::Account(account.clone()),
-        None => TokenOwner::Org,
+async fn list(state: &AdminState, org: &OrgId, scope: TokenListScope, page: Paging) -> Reply {
+    let Paging(page) = page;
+    let tokens = state
+        .use_cases
+        .list_tokens(org, &scope, page.limit, page.cursor())
+        .await?;
+    json(
+        StatusCode::OK,
+        &TokenList::new(tokens, state.use_cases.now()),
+    )
+}
+
+async fn read(state: &AdminState, org: &OrgId, owner: &TokenOwner, id: TokenPath) -> Reply {
+    let token = state.use_cases.token(org, owner, &id.0).await?;
+    let view = TokenView::new(&token, state.use_cases.now());
+    Ok(with_etag(json(StatusCode::OK, &view)?, token.version))
+}
+
+async fn revoke(state: &AdminState, admin: &OrgAdmin, owner: &TokenOwner, id: TokenPath) -> Reply {
+    state
+        .use_cases
+        .revoke_token(&admin.caller, &admin.org.id, owner, &id.0)
+        .await?;
+    Ok(no_content())
+}
+
+async fn rotate(
+    state: &AdminState,
+    admin: &OrgAdmin,
+    meta: &RequestMeta,
+    owner: &TokenOwner,
+    id: TokenPath,
+    body: RotateToken,
+) -> Reply {
+    let made = state
+        .use_cases
+        .rotate_token(&admin.caller, &admin.org, owner, &id.0, body.grace())
+        .await?;
+    minted(state, meta, &made)
+}
+
+async fn mint_for_account(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    meta: RequestMeta,
+    AccountPath(id): AccountPath,
+    JsonBody(body): JsonBody<MintToken>,
+) -> Reply {
+    let owner = account_owner(&state, &admin.org.id, id).await?;
+    mint(&state, &admin, &meta, &owner, body).await
+}
+
+async fn list_account(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    AccountPath(id): AccountPath,
+    page: Paging,
+) -> Reply {
+    let owner = account_owner(&state, &admin.org.id, id).await?;
+    list(&state, &admin.org.id, TokenListScope::Owner(owner), page).await
+}
+
+async fn revoke_account_all(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    AccountPath(id): AccountPath,
+) -> Reply {
+    let owner = account_owner(&state, &admin.org.id, id).await?;
+    let revoked = state
+        .use_cases
+        .revoke_all_tokens(&admin.caller, &admin.org.id, &owner)
+        .await?;
+    json(StatusCode::OK, &RevokedCount { revoked })
+}
+
+async fn read_account(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    AccountPath(account): AccountPath,
+    id: TokenPath,
+) -> Reply {
+    let owner = account_owner(&state, &admin.org.id, account).await?;
+    read(&state, &admin.org.id, &owner, id).await
+}
+
+async fn revoke_account(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    AccountPath(account): AccountPath,
+    id: TokenPath,
+) -> Reply {
+    let owner = account_owner(&state, &admin.org.id, account).await?;
+    revoke(&state, &admin, &owner, id).await
+}
+
+async fn rotate_account(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    meta: RequestMeta,
+    AccountPath(account): AccountPath,
+    id: TokenPath,
+    OptionalJsonBody(body): OptionalJsonBody<RotateToken>,
+) -> Reply {
+    let owner = account_owner(&state, &admin.org.id, account).await?;
+    rotate(&state, &admin, &meta, &owner, id, body).await
+}
+
+async fn mint_for_org(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<MintToken>,
+) -> Reply {
+    mint(&state, &admin, &meta, &TokenOwner::Org, body).await
+}
+
+async fn list_org(State(state): State<AdminState>, admin: OrgAdmin, page: Paging) -> Reply {
+    list(
+        &state,
+        &admin.org.id,
+        TokenListScope::Owner(TokenOwner::Org),
+        page,
+    )
+    .await
+}
+
+async fn read_org(State(state): State<AdminState>, admin: OrgAdmin, id: TokenPath) -> Reply {
+    read(&state, &admin.org.id, &TokenOwner::Org, id).await
+}
+
+async fn revoke_org(State(state): State<AdminState>, admin: OrgAdmin, id: TokenPath) -> Reply {
+    revoke(&state, &admin, &TokenOwner::Org, id).await
+}
+
+async fn rotate_org(
+    State(state): State<AdminState>,
+    admin: OrgAdmin,
+    meta: RequestMeta,
+    id: TokenPath,
+    OptionalJsonBody(body): OptionalJsonBody<RotateToken>,
+) -> Reply {
+    rotate(&state, &admin, &meta, &TokenOwner::Org, id, body).await
+}
+
+async fn list_all(State(state): State<AdminState>, admin: OrgAdmin, page: Paging) -> Reply {
+    list(&state, &admin.org.id, TokenListScope::All, page).await
+}
+
+/// The token in `Authorization: Bearer`, verified: the caller of a self-rotation.
+struct Presented(Verified);
+
+impl FromRequestParts<AdminState> for Presented {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AdminState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(meta) = RequestMeta::from_request_parts(parts, state).await;
+        let authorization = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        state
+            .verifier
+            .verify_header(authorization, meta.source_ip)
+            .await
+            .map(Self)
+            .map_err(|error| UseCaseError::from(error).into())
     }
+}
+
+/// `POST /v1/tokens/self/rotate`: the token in `Authorization: Bearer` rotates itself.
+async fn self_rotate(
+    State(state): State<AdminState>,
+    Presented(verified): Presented,
+    meta: RequestMeta,
+    OptionalJsonBody(body): OptionalJsonBody<RotateToken>,
+) -> Reply {
+    let actor = verified.principal.actor().with_request(
+        meta.source_ip,
+        meta.user_agent.as_deref(),
+        meta.request_id.as_deref(),
+    );
+    let made = state
+        .use_cases
+        .self_rotate(verified, actor, body.grace())
+        .await?;
+    minted(&state, &meta, &made)
 }
 
 fn token_path(token: &Token) -> String {

@@ -1,19 +1,21 @@
 //! The `tokens` function: the token half of the admin API, `POST /v1/tokens/self/rotate` and
 //! `POST /oauth2/token`, behind API Gateway (REST or HTTP API) or a Lambda function URL.
 
-use admin_api::AdminContext;
-use lambda_http::{Error, run, service_fn};
-use shared::config::Settings;
+use admin_api::AdminState;
+use shared::config::{Settings, env};
 use store::DynamoStore;
-use tokens::TokensContext;
+use store::client::ClientSettings;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let settings = Settings::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.table_name);
-    let admin = AdminContext::from_env(store, settings.token_prefix)?;
-    let context = TokensContext::from_env(admin)?;
-    run(service_fn(|request| tokens::handle(&context, request))).await
+    let client =
+        store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?).await;
+    let state = AdminState::from_lookup(
+        DynamoStore::new(client, &settings.table_name),
+        settings.token_prefix,
+        env,
+    )?;
+    admin_api::lambda::run(tokens::router(state)).await
 }

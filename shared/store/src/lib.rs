@@ -16,6 +16,7 @@
 
 pub mod audit;
 mod authorization;
+pub mod client;
 mod items;
 pub mod keys;
 mod last_used;

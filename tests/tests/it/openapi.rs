@@ -35,7 +35,7 @@ fn every_served_route_is_described_and_every_described_route_is_served() {
     let served: BTreeSet<String> = accounts::ROUTES
         .iter()
         .chain(tokens::ROUTES)
-        .map(|route| format!("{} {}", route.method, route.pattern))
+        .map(|(method, path)| format!("{method} {path}"))
         .collect();
     assert_eq!(described, served);
 }

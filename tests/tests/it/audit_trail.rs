@@ -28,7 +28,11 @@ struct AuditWorld {
 impl AuditWorld {
     async fn new() -> Self {
         let world = AdminWorld::new().await;
-        let config = sdk_config_for(&world.tables.endpoint).await;
+        let config = sdk_config_for(
+            &world.tables.endpoint,
+            &store::client::ClientSettings::BACKGROUND,
+        )
+        .await;
         let reader = StreamReader::open(&config, world.tables.table.as_str())
             .await
             .unwrap();
@@ -362,7 +366,11 @@ async fn a_record_that_cannot_be_written_is_reported_and_the_rest_are_written() 
 impl AuditWorld {
     /// The records from `from` on, as first read (the damaged one undamaged again).
     async fn records_again(&self, damaged: &[EventRecord], from: usize) -> Vec<EventRecord> {
-        let config = sdk_config_for(&self.world.tables.endpoint).await;
+        let config = sdk_config_for(
+            &self.world.tables.endpoint,
+            &store::client::ClientSettings::BACKGROUND,
+        )
+        .await;
         let mut fresh = StreamReader::open(&config, self.world.tables.table.as_str())
             .await
             .unwrap();
@@ -631,7 +639,11 @@ async fn the_query_filters_pages_and_never_crosses_orgs() {
 #[tokio::test]
 async fn the_local_poller_keeps_the_trail_live() {
     let audit = AuditWorld::new().await;
-    let config = sdk_config_for(&audit.world.tables.endpoint).await;
+    let config = sdk_config_for(
+        &audit.world.tables.endpoint,
+        &store::client::ClientSettings::BACKGROUND,
+    )
+    .await;
     let reader = StreamReader::open(&config, audit.world.tables.table.as_str())
         .await
         .unwrap();

@@ -170,7 +170,7 @@ async fn rotating_a_client_secret_ends_its_access_tokens_at_the_end_of_the_grace
 #[tokio::test]
 async fn revoking_a_revoked_secret_finishes_the_sweep_and_live_access_tokens_are_bounded() {
     let mut world = AdminWorld::new().await;
-    world.tokens_context.access_tokens_per_secret = 3;
+    world.context.access_tokens.per_secret = 3;
     let (account, secret) = writer_in(&world, &world.acme.org).await;
     for _ in 0..3 {
         assert_eq!(exchange(&world, &account, &secret).await.status, 200);
@@ -391,7 +391,7 @@ async fn allowed(
     let arn = format!("{ARN_BASE}/{method}{path}");
     let permits = match response.get("isAuthorized") {
         Some(authorized) => *authorized == true,
-        None => local::policy_allows(&response["policyDocument"], &arn),
+        None => infra::gateway::policy_allows(&response["policyDocument"], &arn),
     };
     permits.then_some(response)
 }

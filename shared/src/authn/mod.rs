@@ -7,12 +7,15 @@
 //! ([`Principal::to_context`]), which the admin functions read back
 //! ([`Principal::from_context`]) instead of verifying the token a second time.
 
-use std::collections::BTreeMap;
+mod context;
+mod denial;
+
 use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use crate::ParseError;
+pub use denial::{Denial, Forbidden, Unauthenticated};
+
 use crate::access::{Grant, Grants, Role, Roles, Scope, Scopes};
 use crate::ids::{OrgId, ServiceAccountId, TokenId};
 use crate::model::{
@@ -113,16 +116,6 @@ pub struct Principal {
     pub permissions: Permissions,
 }
 
-/// Why a request is refused: `Unauthenticated` is a 401, `Forbidden` a 403. The reasons are
-/// for logs and metrics; clients only see the status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Denial {
-    #[error("unauthenticated: {0}")]
-    Unauthenticated(&'static str),
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
-}
-
 /// Checks a well-formed token against the records fetched for it: the token must exist,
 /// match its hash, be neither revoked nor expired; its organization and account (if any)
 /// must exist and be active; and the source address must be inside both allowlists.
@@ -136,19 +129,21 @@ pub fn authenticate(
         .token
         .as_ref()
         .filter(|token| token.hash.matches(presented) && token.id == *presented.id())
-        .ok_or(Denial::Unauthenticated("unknown token"))?;
+        .ok_or(Denial::Unauthenticated(Unauthenticated::UnknownToken))?;
     match token.status(now) {
         TokenStatus::Active => {}
-        TokenStatus::Revoked => return Err(Denial::Unauthenticated("revoked token")),
-        TokenStatus::Expired => return Err(Denial::Unauthenticated("expired token")),
+        TokenStatus::Revoked => return Err(Denial::Unauthenticated(Unauthenticated::RevokedToken)),
+        TokenStatus::Expired => return Err(Denial::Unauthenticated(Unauthenticated::ExpiredToken)),
     }
     let org = records
         .org
         .as_ref()
         .filter(|org| org.id == *presented.org())
-        .ok_or(Denial::Unauthenticated("no such organization"))?;
+        .ok_or(Denial::Unauthenticated(Unauthenticated::NoOrganization))?;
     if org.status != OrgStatus::Active {
-        return Err(Denial::Unauthenticated("organization disabled"));
+        return Err(Denial::Unauthenticated(
+            Unauthenticated::OrganizationDisabled,
+        ));
     }
     let permissions = match presented.owner() {
         TokenOwner::Account(account_id) => {
@@ -156,35 +151,29 @@ pub fn authenticate(
                 .account
                 .as_ref()
                 .filter(|account| account.id == *account_id && !account.is_deleted())
-                .ok_or(Denial::Unauthenticated("no such service account"))?;
+                .ok_or(Denial::Unauthenticated(Unauthenticated::NoServiceAccount))?;
             if token.account.as_ref() != Some(account_id) {
-                return Err(Denial::Unauthenticated(
-                    "token does not belong to the account",
-                ));
+                return Err(Denial::Unauthenticated(Unauthenticated::WrongOwner));
             }
             if account.status != AccountStatus::Active {
-                return Err(Denial::Unauthenticated("service account disabled"));
+                return Err(Denial::Unauthenticated(
+                    Unauthenticated::ServiceAccountDisabled,
+                ));
             }
             if !allowed_from(&account.ip_allowlist, source_ip) {
-                return Err(Denial::Forbidden(
-                    "source address not in the account's allowlist",
-                ));
+                return Err(Denial::Forbidden(Forbidden::AccountAllowlist));
             }
             Permissions::narrowed(&account.roles, &account.grants, &token.scopes)
         }
         TokenOwner::Org => {
             if token.account.is_some() || token.kind != TokenKind::Org {
-                return Err(Denial::Unauthenticated(
-                    "token does not belong to the organization",
-                ));
+                return Err(Denial::Unauthenticated(Unauthenticated::WrongOwner));
             }
             Permissions::of_org_token(&token.scopes)
         }
     };
     if !allowed_from(org.token_policy.ip_allowlist(), source_ip) {
-        return Err(Denial::Forbidden(
-            "source address not in the organization's allowlist",
-        ));
+        return Err(Denial::Forbidden(Forbidden::OrganizationAllowlist));
     }
     Ok(Principal {
         org: org.id.clone(),
@@ -194,22 +183,6 @@ pub fn authenticate(
         scopes: token.scopes.clone(),
         permissions,
     })
-}
-
-/// An empty allowlist allows anyone; a non-empty one needs a known address inside it.
-fn allowed_from(allowlist: &crate::access::IpAllowlist, source_ip: Option<IpAddr>) -> bool {
-    allowlist.is_empty() || source_ip.is_some_and(|ip| allowlist.allows(ip))
-}
-
-/// Context keys, as API Gateway passes them on to the backend (values are strings).
-mod context_keys {
-    pub const ORG: &str = "org";
-    pub const ACCOUNT: &str = "account";
-    pub const TOKEN_ID: &str = "tokenId";
-    pub const TOKEN_KIND: &str = "tokenKind";
-    pub const ROLES: &str = "roles";
-    pub const GRANTS: &str = "grants";
-    pub const SCOPES: &str = "scopes";
 }
 
 impl Principal {
@@ -229,106 +202,11 @@ impl Principal {
             ..Actor::new(kind, id)
         }
     }
-
-    /// The context our authorizer attaches to an allowed request: org, account (empty for
-    /// org-wide tokens), token id and kind, the effective roles and grants, and the token's
-    /// own scopes, each a comma-separated string.
-    pub fn to_context(&self) -> BTreeMap<String, String> {
-        let roles: Vec<&str> = self.permissions.roles.iter().map(|r| r.as_str()).collect();
-        let scopes: Vec<String> = self.scopes.iter().map(ToString::to_string).collect();
-        let grants: Vec<String> = self
-            .permissions
-            .grants
-            .iter()
-            .map(|g| format!("{}:{}", g.resource.as_str(), g.level.as_str()))
-            .collect();
-        BTreeMap::from([
-            (context_keys::ORG.into(), self.org.to_string()),
-            (
-                context_keys::ACCOUNT.into(),
-                self.account
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            ),
-            (context_keys::TOKEN_ID.into(), self.token_id.to_string()),
-            (
-                context_keys::TOKEN_KIND.into(),
-                token_kind_name(self.token_kind).into(),
-            ),
-            (context_keys::ROLES.into(), roles.join(",")),
-            (context_keys::GRANTS.into(), grants.join(",")),
-            (context_keys::SCOPES.into(), scopes.join(",")),
-        ])
-    }
-
-    /// Reads back the context our authorizer attached. `Ok(None)` when the request carries
-    /// no such context (no authorizer, or another one); an error when it looks like ours but
-    /// is malformed.
-    pub fn from_context(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<Self>, ParseError> {
-        let (Some(org), Some(token_id)) =
-            (lookup(context_keys::ORG), lookup(context_keys::TOKEN_ID))
-        else {
-            return Ok(None);
-        };
-        let account = match lookup(context_keys::ACCOUNT).unwrap_or_default().as_str() {
-            "" => None,
-            id => Some(ServiceAccountId::parse(id)?),
-        };
-        let token_kind = match lookup(context_keys::TOKEN_KIND).as_deref() {
-            Some("service_account") => TokenKind::ServiceAccount,
-            Some("org") => TokenKind::Org,
-            Some("access") => TokenKind::Access,
-            _ => {
-                return Err(ParseError::new(
-                    "the authorizer context has no valid token kind",
-                ));
-            }
-        };
-        let roles = split_list(lookup(context_keys::ROLES))
-            .map(|role| Role::parse(&role))
-            .collect::<Result<Vec<_>, _>>()?;
-        let grants = split_list(lookup(context_keys::GRANTS))
-            .map(|grant| match Scope::parse(&grant)? {
-                Scope::Grant(grant) => Ok(grant),
-                Scope::Role(_) => Err(ParseError::new("a grant is `<resource>:<level>`")),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let scopes = split_list(lookup(context_keys::SCOPES))
-            .map(|scope| Scope::parse(&scope))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(Self {
-            org: OrgId::parse(&org)?,
-            account,
-            token_id: TokenId::parse(&token_id)?,
-            token_kind,
-            scopes: Scopes::parse(scopes)?,
-            permissions: Permissions {
-                roles: Roles::new(roles),
-                grants: Grants::parse(grants)?,
-            },
-        }))
-    }
 }
 
-fn split_list(value: Option<String>) -> impl Iterator<Item = String> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .filter(|item| !item.is_empty())
-        .map(str::to_owned)
-        .collect::<Vec<_>>()
-        .into_iter()
-}
-
-fn token_kind_name(kind: TokenKind) -> &'static str {
-    match kind {
-        TokenKind::ServiceAccount => "service_account",
-        TokenKind::Org => "org",
-        TokenKind::Access => "access",
-    }
+/// An empty allowlist allows anyone; a non-empty one needs a known address inside it.
+fn allowed_from(allowlist: &crate::access::IpAllowlist, source_ip: Option<IpAddr>) -> bool {
+    allowlist.is_empty() || source_ip.is_some_and(|ip| allowlist.allows(ip))
 }
 
 #[cfg(test)]
@@ -496,7 +374,7 @@ mod tests {
         };
         assert_eq!(
             decide(&forged_world, None, NOW),
-            Err(Denial::Unauthenticated("unknown token"))
+            Err(Denial::Unauthenticated(Unauthenticated::UnknownToken))
         );
     }
 

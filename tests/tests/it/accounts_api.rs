@@ -863,15 +863,15 @@ async fn two_concurrent_updates_with_the_same_if_match_give_one_success_and_one_
 #[tokio::test]
 async fn internal_errors_answer_a_generic_500() {
     let world = AdminWorld::new().await;
-    let mut broken = world.accounts_context.clone();
+    let mut broken = world.context.clone();
     let missing = shared::config::TableName::parse("no-such-table-here").unwrap();
-    broken.admin.store = store::DynamoStore::new(world.tables.client.clone(), &missing);
+    broken.store = store::DynamoStore::new(world.tables.client.clone(), &missing);
+    let state = accounts::AccountsState {
+        admin: admin_api::AdminState::new(broken, world.identity.clone()),
+        audit: world.tables.audit.clone(),
+    };
     let call = ApiCall::new(Shape::HttpV2, "GET", COLLECTION).iam(IAM_ADMIN);
-    let reply = world
-        .call_with(call, |request| async move {
-            accounts::handle(&broken, request).await.unwrap()
-        })
-        .await;
+    let reply = world.call(accounts::router(state), call).await;
     reply.assert_problem(500, "internal");
     let text = reply.body.to_string();
     assert!(

@@ -1,0 +1,120 @@
+//! The Lambda entry: API Gateway REST (payload 1.0), HTTP API (payload 2.0) and function URL
+//! events, as `lambda_http` reads them, become plain HTTP requests for the function's router.
+//!
+//! Two things differ from a request that reached a listener directly, and are settled here,
+//! once: the path a REST API stage prefixes (`/prod/v1/...` is routed as `/v1/...`, and
+//! `/prod` kept for links), and the request context (source address, API id, authorizer
+//! context, IAM identity, request id), which becomes a [`RequestMeta`] extension.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Uri};
+use axum::response::Response;
+use lambda_http::RequestExt;
+use lambda_http::request::RequestContext;
+use serde_json::Value;
+use tower::ServiceExt as _;
+use tower::util::MapRequest;
+
+use crate::meta::RequestMeta;
+
+/// The router, taking Lambda's requests.
+pub type LambdaService = MapRequest<Router, fn(lambda_http::Request) -> Request>;
+
+/// Wraps a function's router for `lambda_http`: every event shape becomes a plain request.
+pub fn service(router: Router) -> LambdaService {
+    MapRequest::new(router, from_lambda as fn(lambda_http::Request) -> Request)
+}
+
+/// Runs `router` as the function's handler until the runtime stops it.
+pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(service(router)).await
+}
+
+/// Calls `router` with one Lambda request (the tests drive real event shapes through it).
+pub async fn call(router: Router, request: lambda_http::Request) -> Response {
+    match service(router).oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The plain request for a Lambda one.
+pub fn from_lambda(request: lambda_http::Request) -> Request {
+    let raw_path = request.raw_http_path().to_owned();
+    let mut meta = RequestMeta::default();
+    let mut stage = None;
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => {
+            meta.source_ip = parse_ip(context.identity.source_ip.as_deref());
+            meta.user_agent = context.identity.user_agent.clone();
+            meta.request_id = context.request_id.clone();
+            meta.api_id = context.apiid.clone();
+            meta.authorizer = strings(&context.authorizer.fields);
+            meta.iam_arn = context.identity.user_arn.clone();
+            stage = context.stage.clone();
+        }
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            meta.source_ip = parse_ip(context.http.source_ip.as_deref());
+            meta.user_agent = context.http.user_agent.clone();
+            meta.request_id = context.request_id.clone();
+            meta.api_id = context.apiid.clone();
+            if let Some(authorizer) = &context.authorizer {
+                meta.authorizer = strings(&authorizer.fields);
+                meta.iam_arn = authorizer.iam.as_ref().and_then(|iam| iam.user_arn.clone());
+            }
+            stage = context.stage.clone();
+        }
+        _ => {}
+    }
+    let (mut parts, body) = request.into_parts();
+    // `lambda_http` puts a named stage in front of the path; the routes do not have it.
+    let path = parts.uri.path().to_owned();
+    let prefix = stage
+        .filter(|stage| stage != "$default")
+        .map(|stage| format!("/{stage}"))
+        .filter(|prefix| {
+            path.starts_with(&format!("{prefix}/")) && !raw_path.starts_with(&format!("{prefix}/"))
+        });
+    if let Some(prefix) = prefix {
+        let routed = &path[prefix.len()..];
+        let uri = match parts.uri.query() {
+            Some(query) => format!("{routed}?{query}"),
+            None => routed.to_owned(),
+        };
+        if let Ok(uri) = uri.parse::<Uri>() {
+            parts.uri = uri;
+            meta.base_path = prefix;
+        }
+    }
+    if let Some(id) = meta.request_id.as_deref()
+        && !parts.headers.contains_key("x-request-id")
+        && let Ok(value) = HeaderValue::from_str(id)
+    {
+        parts.headers.insert("x-request-id", value);
+    }
+    parts.extensions.insert(meta);
+    Request::from_parts(parts, axum::body::Body::new(body))
+}
+
+fn parse_ip(value: Option<&str>) -> Option<std::net::IpAddr> {
+    value.and_then(|ip| ip.parse().ok())
+}
+
+/// API Gateway passes authorizer context values as strings, numbers or booleans.
+fn strings(fields: &HashMap<String, Value>) -> HashMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
+                _ => return None,
+            };
+            Some((name.clone(), text))
+        })
+        .collect()
+}

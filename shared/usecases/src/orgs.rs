@@ -1,0 +1,46 @@
+//! Organizations: read one, change its name and token policy.
+
+use shared::ids::OrgId;
+use shared::model::Organization;
+use shared::policy::TokenPolicy;
+use shared::text::DisplayName;
+
+use crate::{Caller, UseCaseError, UseCases};
+
+/// A validated change to an organization: each field present replaces the stored one.
+#[derive(Debug, Default, Clone)]
+pub struct OrgChanges {
+    pub name: Option<DisplayName>,
+    pub token_policy: Option<TokenPolicy>,
+}
+
+impl UseCases {
+    /// The organization, or "not found".
+    pub async fn org(&self, id: &OrgId) -> Result<Organization, UseCaseError> {
+        self.store
+            .get_org(id)
+            .await?
+            .ok_or(UseCaseError::NotFound("organization"))
+    }
+
+    /// Changes `org` as read, conditional on its version (and `if_match`). The policy bounds
+    /// every token minted afterwards; its allowlist and self-rotation apply at once.
+    pub async fn update_org(
+        &self,
+        caller: &Caller,
+        mut org: Organization,
+        if_match: Option<u64>,
+        changes: OrgChanges,
+    ) -> Result<Organization, UseCaseError> {
+        UseCaseError::check_version(if_match, org.version, "organization")?;
+        if let Some(name) = changes.name {
+            org.name = name;
+        }
+        if let Some(policy) = changes.token_policy {
+            org.token_policy = policy;
+        }
+        org.updated_at = self.now();
+        org.updated_by = caller.actor.clone();
+        Ok(self.store.update_org(&org).await?)
+    }
+}

@@ -1,0 +1,344 @@
+//! Tokens: mint, read, list, revoke (with its cascades), revoke all, rotate, self-rotate.
+//!
+//! * A mint resolves the lifetime against the organization's policy, refuses a disabled
+//!   account (so it never makes a token that silently does not work), and keeps scopes within
+//!   what the owner holds; an org-wide token needs at least one scope.
+//! * A revocation follows the token's lineage: the tokens it was rotated into, and the OAuth2
+//!   access tokens issued for each client secret on the way. Revoking a revoked token runs the
+//!   cascade again, so a sweep cut short is finished by repeating the request.
+//! * A rotation writes the new token and the changed old one in one transaction; the new one
+//!   lives as long as the old one was minted to live (capped by today's policy); the old one's
+//!   access tokens end with its grace period.
+
+use shared::access::Scopes;
+use shared::ids::{OrgId, TokenId};
+use shared::model::{AccountStatus, Actor, NewToken, Organization, Token, TokenKind, TokenStatus};
+use shared::policy::{PolicyViolation, TokenLifetime};
+use shared::text::{Description, DisplayName};
+use shared::token::{ParsedToken, TokenOwner};
+use store::{Page, PageLimit, StoreError, TokenListScope};
+use time::{Duration, OffsetDateTime};
+
+use crate::verify::Verified;
+use crate::{Caller, UseCaseError, UseCases};
+
+/// The most a rotation's grace period may be: 7 days.
+pub const MAX_GRACE: Duration = Duration::days(7);
+
+/// How many rotations one revocation follows forward at most.
+const MAX_LINEAGE: usize = 100;
+
+/// What a mint asks for. The lifetime is resolved against the organization's policy by the
+/// use case (`None`: the policy's default).
+#[derive(Debug, Clone)]
+pub struct MintRequest {
+    pub name: DisplayName,
+    pub description: Option<Description>,
+    pub scopes: Scopes,
+    pub lifetime: Option<TokenLifetime>,
+}
+
+/// A token just made: its metadata, and the parsed token whose text is shown this once.
+#[derive(Debug)]
+pub struct Minted {
+    pub token: Token,
+    pub secret: ParsedToken,
+}
+
+fn check_grace(grace: Duration) -> Result<(), UseCaseError> {
+    if (Duration::ZERO..=MAX_GRACE).contains(&grace) {
+        Ok(())
+    } else {
+        Err(UseCaseError::invalid(
+            "gracePeriodSeconds",
+            "between 0 and 604800 (7 days)",
+        ))
+    }
+}
+
+fn owner_of(token: &Token) -> TokenOwner {
+    match &token.account {
+        Some(account) => TokenOwner::Account(account.clone()),
+        None => TokenOwner::Org,
+    }
+}
+
+impl UseCases {
+    /// Mints a token for `owner` (an account of `org`, or the organization itself).
+    pub async fn mint_token(
+        &self,
+        caller: &Caller,
+        org: &Organization,
+        owner: &TokenOwner,
+        request: MintRequest,
+    ) -> Result<Minted, UseCaseError> {
+        let now = self.now();
+        let field = match request.lifetime {
+            Some(TokenLifetime::ExpiresAt(_)) => "expiresAt",
+            _ => "lifetime",
+        };
+        let expires_at = org
+            .token_policy
+            .resolve_expiry(request.lifetime, now)
+            .map_err(|violation: PolicyViolation| {
+                UseCaseError::invalid(field, violation.to_string())
+            })?;
+        let kind = match owner {
+            TokenOwner::Account(id) => {
+                let account = self.account(&org.id, id).await?;
+                if account.status != AccountStatus::Active {
+                    return Err(UseCaseError::Conflict(
+                        "the service account is disabled; enable it before minting tokens".into(),
+                    ));
+                }
+                request
+                    .scopes
+                    .ensure_within(&account.roles, &account.grants)
+                    .map_err(|error| UseCaseError::invalid("scopes", error.reason()))?;
+                TokenKind::ServiceAccount
+            }
+            TokenOwner::Org => {
+                if request.scopes.is_empty() {
+                    return Err(UseCaseError::invalid(
+                        "scopes",
+                        "an org-wide token holds exactly its scopes: name at least one",
+                    ));
+                }
+                TokenKind::Org
+            }
+        };
+        let parsed = ParsedToken::generate(&self.token_prefix, &org.id, owner.clone())
+            .map_err(|error| UseCaseError::internal("generating a token", &error))?;
+        let fields = NewToken {
+            name: request.name,
+            description: request.description,
+            scopes: request.scopes,
+            expires_at,
+        };
+        let token = Token::new(kind, &parsed, fields, caller.actor.clone(), now);
+        self.store.create_token(&token).await?;
+        tracing::info!(token = parsed.display_prefix(), org = %org.id, "minted a token");
+        Ok(Minted {
+            token,
+            secret: parsed,
+        })
+    }
+
+    pub async fn token(
+        &self,
+        org: &OrgId,
+        owner: &TokenOwner,
+        id: &TokenId,
+    ) -> Result<Token, UseCaseError> {
+        self.store
+            .get_token(org, owner, id)
+            .await?
+            .ok_or(UseCaseError::NotFound("token"))
+    }
+
+    pub async fn list_tokens(
+        &self,
+        org: &OrgId,
+        scope: &TokenListScope,
+        limit: PageLimit,
+        cursor: Option<&str>,
+    ) -> Result<Page<Token>, UseCaseError> {
+        Ok(self.store.list_tokens(org, scope, limit, cursor).await?)
+    }
+
+    /// Revokes one token at once, and its lineage (see the module's notes). It stays listed
+    /// as revoked, with who and when, until its retention ends.
+    pub async fn revoke_token(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        owner: &TokenOwner,
+        id: &TokenId,
+    ) -> Result<(), UseCaseError> {
+        let now = self.now();
+        let mut next = Some(id.clone());
+        for hop in 0..MAX_LINEAGE {
+            let Some(id) = next.take() else {
+                return Ok(());
+            };
+            let token = match self.revoke_now(caller, org, owner, &id, now).await {
+                Ok(token) => token,
+                // A successor already removed by its TTL ends the lineage.
+                Err(UseCaseError::NotFound(_)) if hop > 0 => return Ok(()),
+                Err(error) => return Err(error),
+            };
+            self.revoke_access_tokens_issued_for(&token, owner, &caller.actor, now)
+                .await?;
+            next = token.rotated_to.clone();
+        }
+        Err(UseCaseError::Conflict(
+            "the token's rotations go on beyond what one request revokes; revoke again".into(),
+        ))
+    }
+
+    /// Revokes `id` now unless its revocation is already in force; the token as stored.
+    async fn revoke_now(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        owner: &TokenOwner,
+        id: &TokenId,
+        now: OffsetDateTime,
+    ) -> Result<Token, UseCaseError> {
+        for _attempt in 0..3 {
+            let mut token = self.token(org, owner, id).await?;
+            if token.status(now) == TokenStatus::Revoked {
+                return Ok(token);
+            }
+            token.revoke(caller.actor.clone(), now, self.retention);
+            match self.store.update_token(&token).await {
+                Ok(stored) => return Ok(stored),
+                // Changed concurrently (last used, say): read it again and revoke that.
+                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(UseCaseError::Conflict(
+            "the token keeps changing; retry".into(),
+        ))
+    }
+
+    /// Revoking a client secret also revokes the OAuth2 access tokens issued for it, as of
+    /// `at`: a revocation answers a leak, and a leaked secret's access tokens are just as
+    /// leaked (at the end of a rotation's grace period, for a rotated secret). Access tokens
+    /// that expire by then are left alone.
+    async fn revoke_access_tokens_issued_for(
+        &self,
+        secret: &Token,
+        owner: &TokenOwner,
+        actor: &Actor,
+        at: OffsetDateTime,
+    ) -> Result<(), UseCaseError> {
+        if secret.kind != TokenKind::ServiceAccount {
+            return Ok(());
+        }
+        let revoked = self
+            .store
+            .revoke_tokens_where(&secret.org, owner, actor, at, self.retention, |token| {
+                token.kind == TokenKind::Access
+                    && token.issued_for.as_ref() == Some(&secret.id)
+                    && token.expires_at.is_none_or(|expiry| expiry > at)
+            })
+            .await?;
+        if revoked > 0 {
+            tracing::info!(client_secret = %secret.id, revoked, "revoked access tokens issued for it");
+        }
+        Ok(())
+    }
+
+    /// Revokes every live token of `owner` (access tokens included); how many it revoked.
+    pub async fn revoke_all_tokens(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        owner: &TokenOwner,
+    ) -> Result<usize, UseCaseError> {
+        Ok(self
+            .store
+            .revoke_tokens(org, owner, &caller.actor, self.now(), self.retention)
+            .await?)
+    }
+
+    /// An admin rotates a token of `org`.
+    pub async fn rotate_token(
+        &self,
+        caller: &Caller,
+        org: &Organization,
+        owner: &TokenOwner,
+        id: &TokenId,
+        grace: Duration,
+    ) -> Result<Minted, UseCaseError> {
+        check_grace(grace)?;
+        let old = self.token(&org.id, owner, id).await?;
+        self.rotate(org, old, grace, caller.actor.clone()).await
+    }
+
+    /// The verified token rotates itself (so a pipeline renews its credential without an
+    /// admin), recorded as done by its own account (or the org, for an org-wide token),
+    /// unless the organization turned self-rotation off.
+    pub async fn self_rotate(
+        &self,
+        verified: Verified,
+        actor: Actor,
+        grace: Duration,
+    ) -> Result<Minted, UseCaseError> {
+        check_grace(grace)?;
+        let (Some(org), Some(token)) = (verified.records.org, verified.records.token) else {
+            return Err(UseCaseError::Internal(
+                "verified records without their token",
+            ));
+        };
+        if !org.token_policy.allow_self_rotation() {
+            return Err(UseCaseError::Forbidden(
+                "this organization does not allow tokens to rotate themselves; ask an admin",
+            ));
+        }
+        self.rotate(&org, token, grace, actor).await
+    }
+
+    /// Replaces `old` with a new token of the same owner, kind, name, description and
+    /// scopes; `old` dies now or when `grace` ends. Both writes are one transaction.
+    async fn rotate(
+        &self,
+        org: &Organization,
+        mut old: Token,
+        grace: Duration,
+        actor: Actor,
+    ) -> Result<Minted, UseCaseError> {
+        let now = self.now();
+        if old.kind == TokenKind::Access {
+            return Err(UseCaseError::Conflict(
+                "OAuth2 access tokens are not rotated: request a new one at /oauth2/token".into(),
+            ));
+        }
+        if old.status(now) == TokenStatus::Revoked || old.rotated_to.is_some() {
+            return Err(UseCaseError::Conflict(
+                "the token is revoked or already rotated; mint a new one instead".into(),
+            ));
+        }
+        let owner = owner_of(&old);
+        // The new token lives as long as the old one was minted to live (capped by today's
+        // policy), so a rotation never turns a short-lived token into a long-lived one.
+        let policy = &org.token_policy;
+        let lifetime = match old.expires_at {
+            None if policy.allow_non_expiring() => Some(TokenLifetime::NonExpiring),
+            None => None,
+            Some(expiry) => {
+                let length = (expiry - old.created_at).min(policy.max_lifetime().duration());
+                Some(TokenLifetime::ExpiresAt(
+                    now + length.max(Duration::minutes(1)),
+                ))
+            }
+        };
+        let expires_at = policy
+            .resolve_expiry(lifetime, now)
+            .map_err(|violation| UseCaseError::Conflict(violation.to_string()))?;
+        let parsed = ParsedToken::generate(&self.token_prefix, &org.id, owner.clone())
+            .map_err(|error| UseCaseError::internal("generating a token", &error))?;
+        let fields = NewToken {
+            name: old.name.clone(),
+            description: old.description.clone(),
+            scopes: old.scopes.clone(),
+            expires_at,
+        };
+        let mut new = Token::new(old.kind, &parsed, fields, actor.clone(), now);
+        new.rotated_from = Some(old.id.clone());
+        old.rotated_to = Some(new.id.clone());
+        old.revoke(actor.clone(), now + grace, self.retention);
+        self.store.rotate_token(&old, &new).await?;
+        // The access tokens issued for the old secret die with it, at the end of the grace
+        // period; those issued during the grace period already expire by then.
+        self.revoke_access_tokens_issued_for(&old, &owner, &actor, now + grace)
+            .await?;
+        tracing::info!(old = %old.id, new = parsed.display_prefix(), grace_seconds = grace.whole_seconds(), "rotated a token");
+        Ok(Minted {
+            token: new,
+            secret: parsed,
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! The integration suite: one test binary, one module per area (as zero-to-production's
+//! `tests/api/main.rs`), so the AWS SDK is linked once. Every test still gets its own tables
+//! in the one DynamoDB Local, so the tests run in parallel.
+
+mod accounts_api;
+mod audit_trail;
+mod authorization;
+mod bootstrap;
+mod functions_start;
+mod local_system;
+mod openapi;
+mod security;
+mod storage;
+mod template;
+mod tokens_api;
