@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 use shared::access::{Grants, IpAllowlist, Roles, Scopes};
+use shared::authn::Principal;
 use shared::clock::ManualClock;
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{
@@ -19,10 +20,11 @@ use shared::model::{
 };
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
-use shared::token::{ParsedToken, TokenOwner, TokenPrefix};
+use shared::token::{ParsedToken, TokenOwner, TokenPrefix, TokenSecret};
 use time::{Duration, OffsetDateTime};
 use usecases::UseCases;
 use usecases::bootstrap::BootstrapRequest;
+use usecases::verify::{CacheSettings, Verifier, VerifyError};
 
 use crate::TestTables;
 use crate::events::ApiCall;
@@ -193,6 +195,39 @@ impl AdminWorld {
         );
         self.context.store.create_token(&token).await.unwrap();
         parsed.secret().expose_secret().to_owned()
+    }
+
+    /// The principal `token` authenticates as right now from `source`, if it does: the one
+    /// verification path, as the authorizer and the admin functions take it (a fresh
+    /// verifier, so no cache hides a change).
+    pub async fn principal_from(
+        &self,
+        token: &str,
+        source: Option<std::net::IpAddr>,
+    ) -> Option<Principal> {
+        let verifier = Verifier::new(
+            self.context.store.clone(),
+            self.clock.clone(),
+            self.context.token_prefix.clone(),
+            CacheSettings::default(),
+        );
+        match verifier
+            .verify(TokenSecret::new(token.to_owned()), source)
+            .await
+        {
+            Ok(verified) => Some(verified.principal),
+            Err(VerifyError::Denied(_)) => None,
+            Err(VerifyError::Unavailable(error)) => panic!("the store failed: {error}"),
+        }
+    }
+
+    pub async fn principal(&self, token: &str) -> Option<Principal> {
+        self.principal_from(token, None).await
+    }
+
+    /// Whether `token` works right now (see [`Self::principal_from`]).
+    pub async fn works(&self, token: &str) -> bool {
+        self.principal(token).await.is_some()
     }
 
     /// The admin functions' state, as their `main` builds it (with the test's clock).

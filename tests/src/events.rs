@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use infra::gateway::GatewayRequest;
 use serde_json::{Map, Value, json};
 
 /// The `requestContext.apiId` of the REST, HTTP API and function URL fixtures.
@@ -38,6 +39,8 @@ pub struct ApiCall {
     authorizer: Option<Map<String, Value>>,
     iam_arn: Option<String>,
     api_id: Option<String>,
+    stage: Option<String>,
+    base64: bool,
 }
 
 impl ApiCall {
@@ -53,6 +56,33 @@ impl ApiCall {
             authorizer: None,
             iam_arn: None,
             api_id: None,
+            stage: None,
+            base64: false,
+        }
+    }
+
+    /// The request came through a named stage (REST: the fixture's `testStage` otherwise;
+    /// HTTP API and function URL: `$default` otherwise, and a named stage prefixes `rawPath`).
+    pub fn stage(mut self, stage: &str) -> Self {
+        self.stage = Some(stage.to_owned());
+        self
+    }
+
+    /// The body arrives base64-encoded (`isBase64Encoded: true`), as API Gateway sends
+    /// binary media types.
+    pub fn base64(mut self) -> Self {
+        self.base64 = true;
+        self
+    }
+
+    fn body_value(&self) -> Value {
+        use base64::Engine;
+        match &self.body {
+            Some(body) if self.base64 => {
+                json!(base64::engine::general_purpose::STANDARD.encode(body))
+            }
+            Some(body) => json!(body),
+            None => Value::Null,
         }
     }
 
@@ -167,10 +197,12 @@ impl ApiCall {
             }
             event["multiValueQueryStringParameters"] = Value::Object(multi);
         }
-        event["body"] = self.body.as_ref().map_or(Value::Null, |body| json!(body));
-        event["isBase64Encoded"] = json!(false);
+        event["body"] = self.body_value();
+        event["isBase64Encoded"] = json!(self.base64);
+        let stage = self.stage.as_deref().unwrap_or("testStage");
         let context = &mut event["requestContext"];
-        context["path"] = json!(format!("/testStage{}", self.path));
+        context["stage"] = json!(stage);
+        context["path"] = json!(format!("/{stage}{}", self.path));
         context["httpMethod"] = json!(self.method);
         context["identity"] = json!({
             "sourceIp": self.source_ip,
@@ -198,7 +230,13 @@ impl ApiCall {
 
     fn http_event(&self, mut event: Value) -> Value {
         let query: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        event["rawPath"] = json!(self.path);
+        event["rawPath"] = match &self.stage {
+            Some(stage) => json!(format!("/{stage}{}", self.path)),
+            None => json!(self.path),
+        };
+        if let Some(stage) = &self.stage {
+            event["requestContext"]["stage"] = json!(stage);
+        }
         event["rawQueryString"] = json!(query.join("&"));
         event["headers"] = Value::Object(self.header_map());
         if !self.query.is_empty() {
@@ -210,17 +248,20 @@ impl ApiCall {
             );
         }
         match &self.body {
-            Some(body) => event["body"] = json!(body),
+            Some(_) => event["body"] = self.body_value(),
             None => {
                 if let Some(event) = event.as_object_mut() {
                     event.remove("body");
                 }
             }
         }
-        event["isBase64Encoded"] = json!(false);
+        event["isBase64Encoded"] = json!(self.base64);
         let context = &mut event["requestContext"];
         context["http"]["method"] = json!(self.method);
-        context["http"]["path"] = json!(self.path);
+        context["http"]["path"] = json!(match &self.stage {
+            Some(stage) => format!("/{stage}{}", self.path),
+            None => self.path.clone(),
+        });
         context["http"]["sourceIp"] = json!(self.source_ip);
         if let Some(context) = context.as_object_mut() {
             context.remove("authentication");
@@ -276,8 +317,8 @@ impl AuthorizerShape {
 pub const ARN_BASE: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod";
 
 /// An authorizer event for `method path` from `source_ip`, carrying `authorization` (the
-/// header's whole value, e.g. `Bearer svc_...`) when given. Built from the real events in
-/// `tests/fixtures/authorizer-*.json`.
+/// header's whole value, e.g. `Bearer svc_...`) when given: the events API Gateway sends,
+/// built by the one gateway emulation `local` uses too ([`infra::gateway`]).
 pub fn authorizer_event(
     shape: AuthorizerShape,
     authorization: Option<&str>,
@@ -285,60 +326,28 @@ pub fn authorizer_event(
     path: &str,
     source_ip: &str,
 ) -> Value {
-    let arn = format!("{ARN_BASE}/{method}{path}");
+    let mut headers = Vec::new();
+    // REST API headers keep the client's capitalization; HTTP API headers are lower case.
+    let (auth_name, agent_name) = match shape {
+        AuthorizerShape::HttpApi => ("authorization", "user-agent"),
+        _ => ("Authorization", "User-Agent"),
+    };
+    if let Some(value) = authorization {
+        headers.push((auth_name.to_owned(), value.to_owned()));
+    }
+    headers.push((agent_name.to_owned(), "tests".to_owned()));
+    let request = GatewayRequest {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        headers,
+        query: Vec::new(),
+        source_ip: source_ip.to_owned(),
+        request_id: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".to_owned(),
+        arn_base: ARN_BASE.to_owned(),
+    };
     match shape {
-        AuthorizerShape::RestToken => {
-            let mut event = fixture("authorizer-rest-token.json");
-            event["methodArn"] = json!(arn);
-            match authorization {
-                Some(value) => event["authorizationToken"] = json!(value),
-                None => {
-                    if let Some(event) = event.as_object_mut() {
-                        event.remove("authorizationToken");
-                    }
-                }
-            }
-            event
-        }
-        AuthorizerShape::RestRequest => {
-            let mut event = fixture("authorizer-rest-request.json");
-            event["methodArn"] = json!(arn);
-            event["resource"] = json!(path);
-            event["path"] = json!(path);
-            event["httpMethod"] = json!(method);
-            // REST API headers keep the client's capitalization.
-            let headers = match authorization {
-                Some(value) => json!({"Authorization": value, "User-Agent": "tests"}),
-                None => json!({"User-Agent": "tests"}),
-            };
-            event["multiValueHeaders"] = json!({});
-            event["headers"] = headers;
-            event["requestContext"]["path"] = json!(format!("/prod{path}"));
-            event["requestContext"]["httpMethod"] = json!(method);
-            event["requestContext"]["identity"]["sourceIp"] = json!(source_ip);
-            event
-        }
-        AuthorizerShape::HttpApi => {
-            let mut event = fixture("authorizer-http-api.json");
-            event["routeArn"] = json!(arn);
-            event["routeKey"] = json!(format!("{method} {path}"));
-            event["rawPath"] = json!(path);
-            event["identitySource"] = match authorization {
-                Some(value) => json!([value]),
-                None => Value::Null,
-            };
-            event["headers"] = match authorization {
-                Some(value) => json!({"authorization": value, "user-agent": "tests"}),
-                None => json!({"user-agent": "tests"}),
-            };
-            let context = &mut event["requestContext"];
-            context["http"]["method"] = json!(method);
-            context["http"]["path"] = json!(path);
-            context["http"]["sourceIp"] = json!(source_ip);
-            if let Some(context) = context.as_object_mut() {
-                context.remove("authentication");
-            }
-            event
-        }
+        AuthorizerShape::RestToken => request.rest_token_event(authorization),
+        AuthorizerShape::RestRequest => request.rest_request_event(),
+        AuthorizerShape::HttpApi => request.http_api_event(authorization),
     }
 }

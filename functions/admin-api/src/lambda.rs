@@ -45,7 +45,12 @@ pub async fn call(router: Router, request: lambda_http::Request) -> Response {
 pub fn from_lambda(request: lambda_http::Request) -> Request {
     let raw_path = request.raw_http_path().to_owned();
     let mut meta = RequestMeta::default();
+    // The stage in front of the path: REST APIs leave it out of the event's path (and
+    // `lambda_http` adds it back), HTTP APIs include it in `rawPath` for a named stage.
     let mut stage = None;
+    let mut in_raw_path = false;
+    // What the client called, when the event says (REST: `requestContext.path`).
+    let mut called_path = None;
     match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV1(context)) => {
             meta.source_ip = parse_ip(context.identity.source_ip.as_deref());
@@ -55,6 +60,8 @@ pub fn from_lambda(request: lambda_http::Request) -> Request {
             meta.authorizer = strings(&context.authorizer.fields);
             meta.iam_arn = context.identity.user_arn.clone();
             stage = context.stage.clone();
+            in_raw_path = false;
+            called_path = context.path.clone();
         }
         Some(RequestContext::ApiGatewayV2(context)) => {
             meta.source_ip = parse_ip(context.http.source_ip.as_deref());
@@ -66,17 +73,19 @@ pub fn from_lambda(request: lambda_http::Request) -> Request {
                 meta.iam_arn = authorizer.iam.as_ref().and_then(|iam| iam.user_arn.clone());
             }
             stage = context.stage.clone();
+            in_raw_path = true;
         }
         _ => {}
     }
     let (mut parts, body) = request.into_parts();
-    // `lambda_http` puts a named stage in front of the path; the routes do not have it.
+    // The routes do not have the stage: it is routed without, and kept for links.
     let path = parts.uri.path().to_owned();
     let prefix = stage
         .filter(|stage| stage != "$default")
         .map(|stage| format!("/{stage}"))
         .filter(|prefix| {
-            path.starts_with(&format!("{prefix}/")) && !raw_path.starts_with(&format!("{prefix}/"))
+            let staged = format!("{prefix}/");
+            path.starts_with(&staged) && (in_raw_path || !raw_path.starts_with(&staged))
         });
     if let Some(prefix) = prefix {
         let routed = &path[prefix.len()..];
@@ -88,6 +97,15 @@ pub fn from_lambda(request: lambda_http::Request) -> Request {
             parts.uri = uri;
             meta.base_path = prefix;
         }
+    }
+    // A REST stage named like the routes' first segment (`v1`) is not added by `lambda_http`:
+    // what the client called says what precedes the routed path.
+    if let Some(base) = called_path
+        .as_deref()
+        .and_then(|called| called.strip_suffix(raw_path.as_str()))
+        .filter(|base| base.starts_with('/') && !base.contains(['?', '#']))
+    {
+        meta.base_path = base.to_owned();
     }
     if let Some(id) = meta.request_id.as_deref()
         && !parts.headers.contains_key("x-request-id")
@@ -117,4 +135,31 @@ fn strings(fields: &HashMap<String, Value>) -> HashMap<String, String> {
             Some((name.clone(), text))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_is_read_and_its_debug_prints_no_header_or_body() {
+        let event = serde_json::json!({
+            "version": "2.0", "rawPath": "/oauth2/token", "rawQueryString": "",
+            "headers": {"authorization": "Bearer svc_TOPSECRETTOKENTEXT", "content-type": "application/x-www-form-urlencoded"},
+            "requestContext": {"accountId": "1", "apiId": "a1", "domainName": "x", "domainPrefix": "x",
+                "http": {"method": "POST", "path": "/oauth2/token", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "t"},
+                "requestId": "r-1", "routeKey": "$default", "stage": "$default", "time": "t", "timeEpoch": 0},
+            "body": "grant_type=client_credentials&client_secret=svc_ANOTHERSECRET", "isBase64Encoded": false
+        });
+        let request = from_lambda(lambda_http::request::from_str(&event.to_string()).unwrap());
+        let meta = request.extensions().get::<RequestMeta>().unwrap();
+        assert_eq!(meta.api_id.as_deref(), Some("a1"));
+        assert_eq!(meta.request_id.as_deref(), Some("r-1"));
+        assert_eq!(request.headers()["x-request-id"], "r-1");
+        assert_eq!(request.uri().path(), "/oauth2/token");
+        let printed = format!("{meta:?} {meta:#?}");
+        for secret in ["TOPSECRETTOKENTEXT", "ANOTHERSECRET", "client_secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+    }
 }

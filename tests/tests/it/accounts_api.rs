@@ -8,11 +8,9 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 use shared::access::{IpAllowlist, Role, Roles, Scope, Scopes};
-use shared::authn::authenticate;
 use shared::ids::ServiceAccountId;
 use shared::model::{AccountStatus, ActorKind, NewServiceAccount, ServiceAccount};
 use shared::text::DisplayName;
-use shared::token::{ParsedToken, TokenPrefix, TokenSecret};
 use tests::admin::{AdminWorld, IAM_ADMIN};
 use tests::events::{ApiCall, Shape};
 
@@ -22,19 +20,11 @@ fn item(id: &str) -> String {
     format!("{COLLECTION}/{id}")
 }
 
-/// Whether `token` authenticates right now, by the same domain code the authorizer uses.
+/// Whether `token` authenticates right now, through the one verification path.
 async fn authenticates(world: &AdminWorld, token: &str) -> bool {
-    let parsed =
-        ParsedToken::parse(&TokenPrefix::default(), TokenSecret::new(token.into())).unwrap();
-    let records = world
-        .context
-        .store
-        .fetch_for_authorization(&parsed)
-        .await
-        .unwrap();
     // Inside the lifecycle account's allowlist (10.0.0.0/8).
     let source = Some("10.1.2.3".parse().unwrap());
-    authenticate(&parsed, &records, source, world.clock_now()).is_ok()
+    world.principal_from(token, source).await.is_some()
 }
 
 fn scopes(texts: &[&str]) -> Scopes {

@@ -114,35 +114,10 @@ fn classify(
             Answer::Forbidden
         };
     }
-    // IAM evaluation: an explicit deny wins; otherwise some allow must match.
-    let statements = response["policyDocument"]["Statement"].as_array().unwrap();
-    let matches = |effect: &str| {
-        statements
-            .iter()
-            .filter(|s| s["Effect"] == effect)
-            .any(|s| {
-                s["Resource"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|r| glob(r.as_str().unwrap(), arn))
-            })
-    };
-    if matches("Deny") {
-        Answer::Forbidden
-    } else if matches("Allow") {
+    if infra::gateway::policy_allows(&response["policyDocument"], arn) {
         Answer::Allowed
     } else {
         Answer::Forbidden
-    }
-}
-
-fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => text
-            .strip_prefix(head)
-            .is_some_and(|text| (0..=text.len()).any(|i| glob(rest, &text[i..]))),
     }
 }
 

@@ -5,16 +5,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use shared::access::Role;
-use shared::authn::authenticate;
+use shared::clock::SystemClock;
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::ActorKind;
 use shared::policy::LifetimePreset;
-use shared::token::{ParsedToken, TokenPrefix, TokenSecret};
+use shared::token::{TokenPrefix, TokenSecret};
 use tests::TestTables;
 use tests::runtime_api::workspace_binary;
 use time::OffsetDateTime;
+use usecases::verify::{CacheSettings, Verifier};
 
 fn run(tables: &TestTables, args: &[&str]) -> Output {
     Command::new(workspace_binary("infra").unwrap())
@@ -79,12 +81,19 @@ async fn bootstrap_creates_the_org_its_admin_and_a_working_token_once() {
     assert!(account.roles.contains(Role::Admin));
 
     let prefix = TokenPrefix::parse("alk_svc_").unwrap();
-    let parsed = ParsedToken::parse(&prefix, TokenSecret::new(token.to_owned())).unwrap();
-    let records = tables.store.fetch_for_authorization(&parsed).await.unwrap();
+    let verifier = Verifier::new(
+        tables.store.clone(),
+        Arc::new(SystemClock),
+        prefix,
+        CacheSettings::default(),
+    );
+    let verified = verifier
+        .verify(TokenSecret::new(token.to_owned()), None)
+        .await
+        .unwrap();
     let now = OffsetDateTime::now_utc();
-    let principal = authenticate(&parsed, &records, None, now).unwrap();
-    assert!(principal.has_role_in(&org.id, Role::Admin));
-    let expires = records.token.unwrap().expires_at.unwrap();
+    assert!(verified.principal.has_role_in(&org.id, Role::Admin));
+    let expires = verified.records.token.unwrap().expires_at.unwrap();
     assert!((expires - now - time::Duration::days(90)).abs() < time::Duration::minutes(1));
 
     // Running it again refuses and changes nothing.

@@ -6,6 +6,7 @@ mod accounts_api;
 mod audit_trail;
 mod authorization;
 mod bootstrap;
+mod edge;
 mod functions_start;
 mod local_system;
 mod openapi;

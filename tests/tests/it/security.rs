@@ -10,7 +10,6 @@ use admin_api::identity::IdentitySources;
 use authorizer::{Authorizer, AuthorizerConfig};
 use serde_json::{Value, json};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles, Scopes};
-use shared::authn::authenticate;
 use shared::ids::ServiceAccountId;
 use shared::model::{
     Actor, ActorKind, NewServiceAccount, NewToken, ServiceAccount, Token, TokenKind,
@@ -23,20 +22,6 @@ use tests::events::{ARN_BASE, ApiCall, AuthorizerShape, Shape, authorizer_event}
 use time::Duration;
 
 const ACCOUNTS: &str = "/v1/orgs/acme/service-accounts";
-
-async fn works(world: &AdminWorld, token: &str) -> bool {
-    let Ok(parsed) = ParsedToken::parse(&TokenPrefix::default(), TokenSecret::new(token.into()))
-    else {
-        return false;
-    };
-    let records = world
-        .context
-        .store
-        .fetch_for_authorization(&parsed)
-        .await
-        .unwrap();
-    authenticate(&parsed, &records, None, world.clock_now()).is_ok()
-}
 
 /// A writer account with a `brain-42: read` grant in `org`, and a token for it.
 async fn writer_in(world: &AdminWorld, org: &shared::ids::OrgId) -> (ServiceAccountId, String) {
@@ -154,15 +139,15 @@ async fn rotating_a_client_secret_ends_its_access_tokens_at_the_end_of_the_grace
         during.body
     );
     let late = during.body["access_token"].as_str().unwrap().to_owned();
-    assert!(works(&world, &early).await && works(&world, &late).await);
+    assert!(world.works(&early).await && world.works(&late).await);
 
     world.clock.advance(Duration::seconds(601));
     assert!(
-        !works(&world, &early).await,
+        !world.works(&early).await,
         "issued before the rotation: ends with the grace"
     );
     assert!(
-        !works(&world, &late).await,
+        !world.works(&late).await,
         "issued during the grace period: ends with it"
     );
 }
@@ -225,10 +210,10 @@ async fn revoking_a_revoked_secret_finishes_the_sweep_and_live_access_tokens_are
     item.issued_for = Some(parsed.id().clone());
     world.context.store.create_token(&item).await.unwrap();
     let straggler = straggler.secret().expose_secret().to_owned();
-    assert!(works(&world, &straggler).await);
+    assert!(world.works(&straggler).await);
     assert_eq!(world.tokens(revoke()).await.status, 204);
     assert!(
-        !works(&world, &straggler).await,
+        !world.works(&straggler).await,
         "the repeated revocation swept it"
     );
 }
@@ -281,7 +266,7 @@ async fn an_exchange_cannot_land_after_its_secret_is_revoked() {
         matches!(outcome, Err(StoreError::VersionConflict { .. })),
         "{outcome:?}"
     );
-    assert!(!works(&world, access.secret().expose_secret()).await);
+    assert!(!world.works(access.secret().expose_secret()).await);
 
     // The same race over HTTP: exchanges running while the secret is revoked leave no
     // working access token behind.
@@ -301,7 +286,7 @@ async fn an_exchange_cannot_land_after_its_secret_is_revoked() {
     for reply in replies {
         if let Some(access) = reply.body["access_token"].as_str() {
             assert!(
-                !works(&world, access).await,
+                !world.works(access).await,
                 "an access token outlived its secret"
             );
         }
@@ -321,7 +306,7 @@ async fn revoking_a_stolen_token_revokes_what_the_thief_rotated_it_into() {
         assert_eq!(reply.status, 201, "{:?}", reply.body);
         held = reply.body["token"].as_str().unwrap().to_owned();
     }
-    assert!(!works(&world, &stolen).await && works(&world, &held).await);
+    assert!(!world.works(&stolen).await && world.works(&held).await);
     let exchanged = exchange(&world, &account, &held).await;
     let access = exchanged.body["access_token"].as_str().unwrap().to_owned();
     let reply = world
@@ -332,10 +317,10 @@ async fn revoking_a_stolen_token_revokes_what_the_thief_rotated_it_into() {
         .await;
     assert_eq!(reply.status, 204);
     assert!(
-        !works(&world, &held).await,
+        !world.works(&held).await,
         "the thief's successor is revoked too"
     );
-    assert!(!works(&world, &access).await, "and what it exchanged");
+    assert!(!world.works(&access).await, "and what it exchanged");
 }
 
 #[tokio::test]
@@ -357,7 +342,7 @@ async fn an_organization_can_turn_self_rotation_off() {
         .await;
     reply.assert_problem(403, "forbidden");
     assert_eq!(world.tables.snapshot().await.unwrap(), before);
-    assert!(works(&world, &token).await);
+    assert!(world.works(&token).await);
 }
 
 fn authorizer_with(

@@ -12,31 +12,21 @@ use oauth2::{
 };
 use serde_json::{Value, json};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles};
-use shared::authn::{Principal, authenticate};
+use shared::authn::Principal;
 use shared::ids::ServiceAccountId;
 use shared::model::{Actor, ActorKind, NewServiceAccount, ServiceAccount};
 use shared::text::DisplayName;
-use shared::token::{ParsedToken, TokenPrefix, TokenSecret};
 use tests::admin::AdminWorld;
 use tests::events::{ApiCall, Shape};
 use tests::logs::CapturedLogs;
 use time::Duration;
 
-/// The principal `token` authenticates as right now, if it does (the authorizer's decision).
 async fn principal(world: &AdminWorld, token: &str) -> Option<Principal> {
-    let parsed =
-        ParsedToken::parse(&TokenPrefix::default(), TokenSecret::new(token.into())).ok()?;
-    let records = world
-        .context
-        .store
-        .fetch_for_authorization(&parsed)
-        .await
-        .unwrap();
-    authenticate(&parsed, &records, None, world.clock_now()).ok()
+    world.principal(token).await
 }
 
 async fn works(world: &AdminWorld, token: &str) -> bool {
-    principal(world, token).await.is_some()
+    world.works(token).await
 }
 
 /// A service account with `roles` and a `brain-1: write` grant, created in the store.

@@ -31,12 +31,16 @@
 
 use std::fmt;
 
-use serde::Deserialize;
-
 use crate::ParseError;
 use crate::access::{AccessLevel, ResourceName, Role};
 use crate::authn::Permissions;
 use crate::ids::OrgId;
+
+mod overlap;
+mod parse;
+
+use overlap::globs_intersect;
+use parse::{RawMap, parse_rule};
 
 /// One route's requirements.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,39 +101,6 @@ pub struct RouteMap {
     rules: Vec<RouteRule>,
     shared_resources: bool,
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawMap {
-    routes: Vec<RawRule>,
-    /// Grant resources form one namespace for every organization (the backend checks `org`).
-    #[serde(default)]
-    shared_resources: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    method: String,
-    path: String,
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    grant: Option<RawGrant>,
-    #[serde(default)]
-    org: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGrant {
-    resource: String,
-    level: String,
-}
-
-const METHODS: [&str; 8] = [
-    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*",
-];
 
 impl RouteMap {
     pub fn parse(json: &str) -> Result<Self, ParseError> {
@@ -328,68 +299,6 @@ impl RouteRule {
             .collect();
         parts.join("/")
     }
-
-    /// The route's policy pattern for the overlap check: parameters are `*`, but for the
-    /// organization's, which a policy always writes out as one segment.
-    fn pattern(&self) -> Vec<Glob> {
-        let mut pattern = Vec::new();
-        for (i, segment) in self.segments.iter().enumerate() {
-            if i > 0 {
-                pattern.push(Glob::Literal(b'/'));
-            }
-            match segment {
-                Segment::Literal(literal) => pattern.extend(literal.bytes().map(Glob::Literal)),
-                Segment::Parameter(name)
-                    if self.org == Some(OrgBinding::Parameter(name.clone())) =>
-                {
-                    pattern.extend([Glob::OneInSegment, Glob::RestOfSegment]);
-                }
-                Segment::Parameter(_) => pattern.push(Glob::Any),
-            }
-        }
-        pattern
-    }
-
-    /// What the route requires, with parameters named by their position in the path (so
-    /// two routes are compared by where their parameters sit, not by what they are called).
-    fn requirement(&self) -> (Option<Role>, Option<(Bound, AccessLevel)>, Option<Bound>) {
-        let position = |name: &str| {
-            self.segments
-                .iter()
-                .position(|segment| matches!(segment, Segment::Parameter(p) if p == name))
-        };
-        let grant = self.grant.as_ref().map(|grant| {
-            let resource = match &grant.resource {
-                GrantResource::Fixed(resource) => Bound::Fixed(resource.as_str().to_owned()),
-                GrantResource::Parameter(name) => Bound::Position(position(name)),
-            };
-            (resource, grant.level)
-        });
-        let org = self.org.as_ref().map(|org| match org {
-            OrgBinding::Fixed(org) => Bound::Fixed(org.as_str().to_owned()),
-            OrgBinding::Parameter(name) => Bound::Position(position(name)),
-        });
-        (self.role, grant, org)
-    }
-}
-
-/// A value a requirement names: fixed, or the path segment at a position.
-#[derive(Debug, PartialEq, Eq)]
-enum Bound {
-    Fixed(String),
-    Position(Option<usize>),
-}
-
-impl RouteRule {
-    /// The parameter named by `{name}` in `text`, if `text` is written so and the path has it.
-    fn parameter_of(segments: &[Segment], text: &str) -> Option<Result<String, String>> {
-        let name = text.strip_prefix('{')?.strip_suffix('}')?;
-        Some(if segments.contains(&Segment::Parameter(name.to_owned())) {
-            Ok(name.to_owned())
-        } else {
-            Err(format!("`{{{name}}}` is not a parameter of the path"))
-        })
-    }
 }
 
 /// Whether `path` is spelled the one way every reader agrees on: it starts with `/`, and has
@@ -407,169 +316,6 @@ pub fn canonical_path(path: &str) -> bool {
         && rest
             .split('/')
             .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
-}
-
-/// One element of a policy pattern, for the overlap check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Glob {
-    Literal(u8),
-    /// IAM's `*`: any run of characters, `/` included.
-    Any,
-    /// One character that is not `/`.
-    OneInSegment,
-    /// Any run of characters without `/`.
-    RestOfSegment,
-}
-
-/// Whether some path matches both patterns. A parameter's `*` (`Any`) matches across `/`, as
-/// IAM's does; an organization parameter is always written out in a policy, as one segment
-/// (`OneInSegment` then `RestOfSegment`).
-fn globs_intersect(a: &[Glob], b: &[Glob]) -> bool {
-    // memo[i][j]: whether a[i..] and b[j..] match a common string.
-    let mut memo = vec![vec![None; b.len() + 1]; a.len() + 1];
-    intersect_from(a, b, 0, 0, &mut memo)
-}
-
-fn intersect_from(
-    a: &[Glob],
-    b: &[Glob],
-    i: usize,
-    j: usize,
-    memo: &mut Vec<Vec<Option<bool>>>,
-) -> bool {
-    if let Some(known) = memo[i][j] {
-        return known;
-    }
-    let is_run = |g: &Glob| matches!(g, Glob::Any | Glob::RestOfSegment);
-    // Whether a run `run` may absorb the next character that `other` produces.
-    let absorbs = |run: Glob, other: Glob| match other {
-        Glob::Literal(b'/') => run == Glob::Any,
-        Glob::Literal(_) | Glob::OneInSegment => true,
-        Glob::Any | Glob::RestOfSegment => false,
-    };
-    let result = match (a.get(i).copied(), b.get(j).copied()) {
-        (None, None) => true,
-        // A run matches nothing, or one more character of what the other side produces
-        // (when both sides are runs, skipping either one covers every common string).
-        (Some(x), Some(y)) if is_run(&x) && is_run(&y) => {
-            intersect_from(a, b, i + 1, j, memo) || intersect_from(a, b, i, j + 1, memo)
-        }
-        (Some(x), other) if is_run(&x) => {
-            intersect_from(a, b, i + 1, j, memo)
-                || other.is_some_and(|y| absorbs(x, y) && intersect_from(a, b, i, j + 1, memo))
-        }
-        (other, Some(y)) if is_run(&y) => {
-            intersect_from(a, b, i, j + 1, memo)
-                || other.is_some_and(|x| absorbs(y, x) && intersect_from(a, b, i + 1, j, memo))
-        }
-        (Some(x), Some(y)) => {
-            let meet = match (x, y) {
-                (Glob::Literal(p), Glob::Literal(q)) => p == q,
-                (Glob::Literal(c), Glob::OneInSegment) | (Glob::OneInSegment, Glob::Literal(c)) => {
-                    c != b'/'
-                }
-                _ => true,
-            };
-            meet && intersect_from(a, b, i + 1, j + 1, memo)
-        }
-        _ => false,
-    };
-    memo[i][j] = Some(result);
-    result
-}
-
-fn parse_rule(raw: RawRule) -> Result<RouteRule, String> {
-    let method = raw.method.to_ascii_uppercase();
-    let method = if method == "ANY" {
-        "*".to_owned()
-    } else {
-        method
-    };
-    if !METHODS.contains(&method.as_str()) {
-        return Err(format!("unknown method `{}`", raw.method));
-    }
-    let Some(path) = raw.path.strip_prefix('/') else {
-        return Err("a path starts with `/`".into());
-    };
-    let mut segments = Vec::new();
-    for part in path.split('/') {
-        if let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(format!("bad parameter `{part}`"));
-            }
-            segments.push(Segment::Parameter(name.to_owned()));
-        } else if part.is_empty() && path.is_empty() {
-            segments.push(Segment::Literal(String::new()));
-        } else if part.is_empty()
-            || !part
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-        {
-            return Err(format!("bad path segment `{part}`"));
-        } else {
-            segments.push(Segment::Literal(part.to_owned()));
-        }
-    }
-    let role = raw
-        .role
-        .as_deref()
-        .map(Role::parse)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    let grant = match raw.grant {
-        None => None,
-        Some(grant) => {
-            let level = AccessLevel::parse(&grant.level).map_err(|e| e.to_string())?;
-            let resource = match grant
-                .resource
-                .strip_prefix('{')
-                .and_then(|r| r.strip_suffix('}'))
-            {
-                Some(name) => {
-                    if !segments.contains(&Segment::Parameter(name.to_owned())) {
-                        return Err(format!(
-                            "the grant names `{{{name}}}`, which is not a parameter of the path"
-                        ));
-                    }
-                    GrantResource::Parameter(name.to_owned())
-                }
-                None => GrantResource::Fixed(
-                    ResourceName::parse(&grant.resource).map_err(|e| e.to_string())?,
-                ),
-            };
-            Some(GrantRequirement { resource, level })
-        }
-    };
-    if role.is_none() && grant.is_none() {
-        return Err("a route needs a `role`, a `grant`, or both".into());
-    }
-    let org = match raw.org {
-        None => None,
-        Some(text) => Some(match RouteRule::parameter_of(&segments, &text) {
-            Some(parameter) => {
-                let parameter = parameter.map_err(|e| format!("`org`: {e}"))?;
-                let same_as_resource = matches!(
-                    &grant,
-                    Some(GrantRequirement { resource: GrantResource::Parameter(p), .. }) if *p == parameter
-                );
-                if same_as_resource {
-                    return Err(
-                        "the organization and the grant's resource are one parameter".into(),
-                    );
-                }
-                OrgBinding::Parameter(parameter)
-            }
-            None => OrgBinding::Fixed(OrgId::parse(&text).map_err(|e| format!("`org`: {e}"))?),
-        }),
-    };
-    Ok(RouteRule {
-        method,
-        segments,
-        role,
-        grant,
-        org,
-        path: raw.path,
-    })
 }
 
 #[cfg(test)]
@@ -808,35 +554,5 @@ mod tests {
         ] {
             assert!(!canonical_path(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn glob_intersection_finds_a_common_path_when_there_is_one() {
-        // `*` is IAM's star; `+` stands for an organization's one segment.
-        let glob = |text: &str| -> Vec<Glob> {
-            let mut out = Vec::new();
-            for b in text.bytes() {
-                match b {
-                    b'*' => out.push(Glob::Any),
-                    b'+' => out.extend([Glob::OneInSegment, Glob::RestOfSegment]),
-                    other => out.push(Glob::Literal(other)),
-                }
-            }
-            out
-        };
-        let meet = |a: &str, b: &str| globs_intersect(&glob(a), &glob(b));
-        assert!(meet("a/*/c", "a/b/*"));
-        assert!(meet("items/*", "items/*/secrets"));
-        assert!(meet("x/*", "*"));
-        assert!(!meet("items", "items/*"));
-        assert!(!meet("a/*/c", "a/*/d"));
-        assert!(!meet("brains/*", "items/*"));
-        // An organization segment never holds a `/`.
-        assert!(!meet("orgs/+/items", "orgs/+/brains/*"));
-        assert!(meet("orgs/+/items/*", "orgs/+/items/*/x"));
-        assert!(meet("orgs/+/x", "orgs/acme/x"));
-        assert!(!meet("orgs/+/x", "orgs/a/b/x"));
-        assert!(!meet("orgs/+", "orgs/"));
-        assert!(meet("orgs/+/x", "*/x"));
     }
 }

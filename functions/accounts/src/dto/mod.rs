@@ -6,13 +6,15 @@ use admin_api::problem::{ApiError, FieldError};
 use admin_api::response::ActorView;
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles};
-use shared::model::{AccountStatus, NewServiceAccount, OrgStatus, Organization, ServiceAccount};
-use shared::policy::{LifetimePreset, TokenPolicy};
+use shared::model::{AccountStatus, NewServiceAccount, ServiceAccount};
 use shared::text::{Description, DisplayName};
 use store::Page;
 use time::OffsetDateTime;
 use usecases::accounts::AccountChanges;
-use usecases::orgs::OrgChanges;
+
+mod org;
+
+pub use org::{OrgView, PatchOrg};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,7 +149,7 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-fn check<T>(
+pub(crate) fn check<T>(
     errors: &mut Vec<FieldError>,
     field: &str,
     result: Result<T, shared::ParseError>,
@@ -252,162 +254,6 @@ impl From<Page<ServiceAccount>> for AccountList {
         Self {
             items: page.items.iter().map(AccountView::from).collect(),
             next_cursor: page.next_cursor,
-        }
-    }
-}
-
-/// `PATCH /v1/orgs/{org}`: fields present are replaced; the policy's fields one by one.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PatchOrg {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    token_policy: Option<PatchPolicy>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PatchPolicy {
-    #[serde(default)]
-    default_lifetime: Option<String>,
-    #[serde(default)]
-    max_lifetime: Option<String>,
-    #[serde(default)]
-    allow_non_expiring: Option<bool>,
-    #[serde(default)]
-    ip_allowlist: Option<Vec<String>>,
-    #[serde(default)]
-    allow_self_rotation: Option<bool>,
-}
-
-impl PatchOrg {
-    pub fn validate(self, current: &TokenPolicy) -> Result<OrgChanges, ApiError> {
-        let mut errors = Vec::new();
-        let name = self
-            .name
-            .as_deref()
-            .and_then(|name| check(&mut errors, "name", DisplayName::parse(name)));
-        let token_policy = match &self.token_policy {
-            None => None,
-            Some(patch) => {
-                let preset = |errors: &mut Vec<FieldError>,
-                              field: &str,
-                              value: &Option<String>,
-                              now: LifetimePreset| {
-                    match value {
-                        None => Some(now),
-                        Some(text) => check(errors, field, LifetimePreset::parse(text)),
-                    }
-                };
-                let default = preset(
-                    &mut errors,
-                    "tokenPolicy.defaultLifetime",
-                    &patch.default_lifetime,
-                    current.default_lifetime(),
-                );
-                let max = preset(
-                    &mut errors,
-                    "tokenPolicy.maxLifetime",
-                    &patch.max_lifetime,
-                    current.max_lifetime(),
-                );
-                let allowlist = match &patch.ip_allowlist {
-                    None => Some(current.ip_allowlist().clone()),
-                    Some(list) => check(
-                        &mut errors,
-                        "tokenPolicy.ipAllowlist",
-                        IpAllowlist::parse(list),
-                    ),
-                };
-                match (default, max, allowlist) {
-                    (Some(default), Some(max), Some(allowlist)) => check(
-                        &mut errors,
-                        "tokenPolicy.defaultLifetime",
-                        TokenPolicy::new(
-                            default,
-                            max,
-                            patch
-                                .allow_non_expiring
-                                .unwrap_or(current.allow_non_expiring()),
-                            allowlist,
-                        ),
-                    )
-                    .map(|policy| {
-                        policy.with_self_rotation(
-                            patch
-                                .allow_self_rotation
-                                .unwrap_or(current.allow_self_rotation()),
-                        )
-                    }),
-                    _ => None,
-                }
-            }
-        };
-        if self.name.is_none() && self.token_policy.is_none() {
-            errors.push(FieldError::new(
-                "body",
-                "names no field to change (name, tokenPolicy)",
-            ));
-        }
-        if errors.is_empty() {
-            Ok(OrgChanges { name, token_policy })
-        } else {
-            Err(ApiError::Validation(errors))
-        }
-    }
-}
-
-/// An organization, as the API shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrgView {
-    id: String,
-    name: String,
-    status: OrgStatus,
-    token_policy: PolicyView,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    created_by: ActorView,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-    updated_by: ActorView,
-    version: u64,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyView {
-    default_lifetime: LifetimePreset,
-    max_lifetime: LifetimePreset,
-    allow_non_expiring: bool,
-    ip_allowlist: Vec<String>,
-    allow_self_rotation: bool,
-}
-
-impl From<&Organization> for OrgView {
-    fn from(org: &Organization) -> Self {
-        let policy = &org.token_policy;
-        Self {
-            id: org.id.to_string(),
-            name: org.name.to_string(),
-            status: org.status,
-            token_policy: PolicyView {
-                default_lifetime: policy.default_lifetime(),
-                max_lifetime: policy.max_lifetime(),
-                allow_non_expiring: policy.allow_non_expiring(),
-                ip_allowlist: policy
-                    .ip_allowlist()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                allow_self_rotation: policy.allow_self_rotation(),
-            },
-            created_at: org.created_at,
-            created_by: ActorView::from(&org.created_by),
-            updated_at: org.updated_at,
-            updated_by: ActorView::from(&org.updated_by),
-            version: org.version,
         }
     }
 }

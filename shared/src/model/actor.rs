@@ -1,0 +1,101 @@
+//! Who made a change, and from where: recorded on every item it changes and copied into the
+//! audit event the change becomes.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::TokenId;
+use crate::text::sanitize_metadata;
+
+/// What kind of principal made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A service account acting through one of its tokens.
+    ServiceAccount,
+    /// An org-wide service token.
+    OrgToken,
+    /// An AWS IAM principal, through API Gateway's IAM authorization.
+    IamPrincipal,
+    /// An operator running the bootstrap command with their own AWS credentials.
+    Operator,
+    /// The system itself: DynamoDB's TTL, the audit writer.
+    System,
+    /// A change made outside the API (a direct write to the table): the audit trail records
+    /// it but cannot name who made it.
+    Unknown,
+}
+
+/// Who made a change, and from where. Recorded on every item it changes and copied into the
+/// audit event the change becomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub kind: ActorKind,
+    /// The service-account id, org-token id, IAM ARN, or operator name.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<TokenId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    const MAX_ID_CHARS: usize = 256;
+    const MAX_USER_AGENT_CHARS: usize = 512;
+    const MAX_REQUEST_ID_CHARS: usize = 128;
+
+    /// An actor with no request metadata. `id` is made safe to store and print.
+    pub fn new(kind: ActorKind, id: &str) -> Self {
+        Self {
+            kind,
+            id: sanitize_metadata(id, Self::MAX_ID_CHARS),
+            token_id: None,
+            source_ip: None,
+            user_agent: None,
+            request_id: None,
+        }
+    }
+
+    /// The deployment itself (TTL expiry, migrations).
+    pub fn system(id: &str) -> Self {
+        Self::new(ActorKind::System, id)
+    }
+
+    /// Adds the request's metadata, each value cut to a sane length and stripped of control
+    /// characters, since all of it is caller-controlled.
+    pub fn with_request(
+        mut self,
+        source_ip: Option<IpAddr>,
+        user_agent: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Self {
+        self.source_ip = source_ip;
+        self.user_agent = user_agent.map(|ua| sanitize_metadata(ua, Self::MAX_USER_AGENT_CHARS));
+        self.request_id = request_id.map(|id| sanitize_metadata(id, Self::MAX_REQUEST_ID_CHARS));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actors_neutralise_request_metadata() {
+        let actor = Actor::new(ActorKind::Operator, "ops\nforged").with_request(
+            None,
+            Some(&"agent\r\n".repeat(200)),
+            Some("req-1"),
+        );
+        assert_eq!(actor.id, "ops?forged");
+        let user_agent = actor.user_agent.unwrap();
+        assert_eq!(user_agent.chars().count(), 512);
+        assert!(!user_agent.contains('\n'));
+    }
+}
