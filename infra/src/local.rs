@@ -24,7 +24,9 @@ use store::client::ClientSettings;
 /// The region local clients use when none is configured; DynamoDB Local accepts any.
 pub const LOCAL_REGION: &str = "us-east-1";
 
-/// A running DynamoDB Local (in memory). Dropping it stops the server.
+/// A running DynamoDB Local: in memory, or keeping its data in a folder. Dropping it stops the
+/// server. It runs with `-sharedDb`, so every client sees the same tables whatever its
+/// credentials and region (NoSQL Workbench, the AWS CLI with a profile of its own).
 #[derive(Debug)]
 pub struct DynamoDbLocal {
     endpoint: String,
@@ -33,13 +35,32 @@ pub struct DynamoDbLocal {
 }
 
 impl DynamoDbLocal {
-    /// Starts DynamoDB Local on `127.0.0.1:port` and waits until it answers HTTP.
+    /// Starts DynamoDB Local in memory on `127.0.0.1:port` and waits until it answers HTTP.
     pub fn start(port: u16) -> anyhow::Result<Self> {
+        Self::start_in(port, None)
+    }
+
+    /// Starts DynamoDB Local on `127.0.0.1:port` (0: a free one), keeping its data in
+    /// `data_dir` across restarts when given, else in memory.
+    pub fn start_in(port: u16, data_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let port = if port == 0 { free_port()? } else { port };
         let dir = install_dir()?;
         let java = which_java()?;
+        let storage = match data_dir {
+            Some(data_dir) => {
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("creating {}", data_dir.display()))?;
+                let data_dir = data_dir
+                    .canonicalize()
+                    .with_context(|| format!("finding {}", data_dir.display()))?;
+                vec!["-dbPath".to_owned(), data_dir.display().to_string()]
+            }
+            None => vec!["-inMemory".to_owned()],
+        };
         let script = r#"
-            "$0" -Djava.library.path="$1/DynamoDBLocal_lib" -jar "$1/DynamoDBLocal.jar" \
-                -inMemory -disableTelemetry -port "$2" </dev/null &
+            java_bin="$0"; dir="$1"; port="$2"; shift 2
+            "$java_bin" -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+                "$@" -sharedDb -disableTelemetry -port "$port" </dev/null &
             java=$!
             trap 'kill $java 2>/dev/null; exit 0' TERM INT
             read -r _ignored
@@ -52,6 +73,7 @@ impl DynamoDbLocal {
             .arg(&java)
             .arg(&dir)
             .arg(port.to_string())
+            .args(&storage)
             // DynamoDB Local writes a metadata file into its working directory.
             .current_dir(std::env::temp_dir())
             .stdin(Stdio::piped())
@@ -202,15 +224,15 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    /// Starts DynamoDB Local on `port` (0: a free one), creates the tables (named by
-    /// `TABLE_NAME` and `AUDIT_TABLE_NAME` in `lookup`, else the defaults) and follows the
-    /// stream.
-    pub async fn start(port: u16, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let dynamodb = if port == 0 {
-            DynamoDbLocal::start_on_free_port()?
-        } else {
-            DynamoDbLocal::start(port)?
-        };
+    /// Starts DynamoDB Local on `port` (0: a free one; in memory, or in `data_dir` across
+    /// restarts), creates the tables that are missing (named by `TABLE_NAME` and
+    /// `AUDIT_TABLE_NAME` in `lookup`, else the defaults) and follows the stream.
+    pub async fn start(
+        port: u16,
+        data_dir: Option<&Path>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let dynamodb = DynamoDbLocal::start_in(port, data_dir)?;
         let table = lookup("TABLE_NAME").unwrap_or_else(|| crate::DEFAULT_TABLE_NAME.into());
         let audit_table =
             lookup("AUDIT_TABLE_NAME").unwrap_or_else(|| crate::DEFAULT_AUDIT_TABLE_NAME.into());
@@ -218,8 +240,12 @@ impl LocalStack {
         let audit_table =
             TableName::parse(&audit_table).map_err(|e| anyhow::anyhow!("AUDIT_TABLE_NAME: {e}"))?;
         let config = sdk_config_for(dynamodb.endpoint(), &ClientSettings::BACKGROUND).await;
-        crate::template::create_tables(&Client::new(&config), table.as_str(), audit_table.as_str())
-            .await?;
+        crate::template::create_missing_tables(
+            &Client::new(&config),
+            table.as_str(),
+            audit_table.as_str(),
+        )
+        .await?;
         let poller = crate::stream::follow(&config, table.as_str(), audit_table.as_str()).await?;
         Ok(Self {
             dynamodb,

@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let client = store::client::dynamodb(&ClientSettings::BACKGROUND).await;
             let use_cases = UseCases::new(
                 DynamoStore::new(client, &settings.table_name),
-                settings.token_prefix,
+                settings.token_format,
             );
             let created = match use_cases.bootstrap(request).await {
                 Ok(created) => created,
@@ -190,7 +190,7 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::WARN)
         .try_init();
-    let stack = LocalStack::start(port, env).await?;
+    let stack = LocalStack::start(port, None, env).await?;
     let (table, audit_table) = (&stack.table, &stack.audit_table);
     println!(
         "DynamoDB Local is running at {} with the tables of infra/template.yaml.",

@@ -61,6 +61,28 @@ pub async fn create_tables(
         .await
 }
 
+/// Creates the tables of the repository's template that do not exist yet (a local run that
+/// keeps its data finds them on its next start).
+pub async fn create_missing_tables(
+    client: &Client,
+    table: &str,
+    audit_table: &str,
+) -> Result<(), TemplateError> {
+    let template = Template::load_default()?;
+    for (logical_id, name) in [(MAIN_TABLE, table), (AUDIT_TABLE, audit_table)] {
+        let exists = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .is_ok();
+        if !exists {
+            template.table(logical_id)?.create(client, name).await?;
+        }
+    }
+    Ok(())
+}
+
 /// `infra/template.yaml` in this repository.
 pub fn default_template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")

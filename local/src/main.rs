@@ -25,7 +25,7 @@ use shared::text::DisplayName;
 use store::DynamoStore;
 use store::audit::AuditStore;
 use store::client::ClientSettings;
-use usecases::bootstrap::BootstrapRequest;
+use usecases::bootstrap::{BootstrapError, BootstrapRequest};
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +42,10 @@ struct Cli {
     /// The demo organization to bootstrap.
     #[arg(long, default_value = "acme")]
     org: String,
+    /// Keep DynamoDB Local's data in this folder across restarts (default: in memory, gone
+    /// when `local` stops).
+    #[arg(long, env = "LOCAL_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -67,10 +71,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     // DynamoDB Local with the tables and the audit writer, and the functions built as in
     // Lambda: the same settings from the environment, the same client construction.
-    let stack = LocalStack::start(cli.dynamodb_port, env).await?;
+    let stack = LocalStack::start(cli.dynamodb_port, cli.data_dir.as_deref(), env).await?;
+    let token_keys = token_keys(cli.data_dir.as_deref())?;
     let lookup = |name: &str| match name {
         "TABLE_NAME" => Some(stack.table.to_string()),
         "AUDIT_TABLE_NAME" => Some(stack.audit_table.to_string()),
+        "TOKEN_KEYS" => Some(token_keys.clone()),
         other => env(other),
     };
     let settings = Settings::from_lookup(lookup)?;
@@ -83,7 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let admin_client = client(ClientSettings::ADMIN).await?;
     let store = DynamoStore::new(admin_client.clone(), &settings.table_name);
-    let admin = AdminState::from_lookup(store.clone(), settings.token_prefix.clone(), lookup)?;
+    let admin = AdminState::from_lookup(store.clone(), settings.token_format.clone(), lookup)?;
     let accounts_state = AccountsState {
         admin: admin.clone(),
         audit: AuditStore::new(admin_client, &stack.audit_table),
@@ -94,7 +100,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
     let authorizer = Arc::new(Authorizer::new(
         authorizer_store,
-        AuthorizerConfig::from_lookup(settings.token_prefix.clone(), lookup)?,
+        AuthorizerConfig::from_lookup(settings.token_format.clone(), lookup)?,
     ));
 
     let created = admin
@@ -109,15 +115,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             token_lifetime: None,
             operator: env("USER").unwrap_or_else(|| "local".into()),
         })
-        .await
-        .context("bootstrapping the demo organization")?;
+        .await;
+    // With kept data, the demo organization exists from an earlier run: its admin token is
+    // the one that run printed.
+    let created = match created {
+        Ok(created) => Some(created),
+        Err(BootstrapError::OrgExists(_)) if cli.data_dir.is_some() => None,
+        Err(error) => return Err(error).context("bootstrapping the demo organization"),
+    };
     let (table, audit_table) = (&stack.table, &stack.audit_table);
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cli.port))
         .await
         .with_context(|| format!("listening on port {}", cli.port))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let token = created.token.expose_secret();
     println!("Service accounts for AWS is running at {base}");
     println!("  admin API     {base}/v1/orgs/{org}/...      (the accounts and tokens functions)");
     println!("  OAuth2        {base}/oauth2/token");
@@ -128,13 +139,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         "  DynamoDB      {}  (tables {table}, {audit_table}; the audit writer follows the stream)",
         stack.endpoint()
     );
+    if let Some(data_dir) = &cli.data_dir {
+        println!(
+            "  data          {} (kept across restarts)",
+            data_dir.display()
+        );
+    }
     println!();
-    println!(
-        "Organization {org}, admin service account {}. Its admin token, shown once:",
-        created.service_account_id
-    );
-    println!("  export API={base}");
-    println!("  export ADMIN_TOKEN={token}");
+    match &created {
+        Some(created) => {
+            println!(
+                "Organization {org}, admin service account {}. Its admin token, shown once:",
+                created.service_account_id
+            );
+            println!("  export API={base}");
+            println!("  export ADMIN_TOKEN={}", created.token.expose_secret());
+        }
+        None => {
+            println!(
+                "Organization {org} is kept from an earlier run; use the admin token it printed:"
+            );
+            println!("  export API={base}");
+        }
+    }
     println!();
     println!("Try:");
     println!(
@@ -172,6 +199,35 @@ async fn stopped() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
+    }
+}
+
+/// The token keys: `TOKEN_KEYS` when set; else the ones kept with the data (made on the first
+/// run), so the tokens of an earlier run keep working; else a fresh key for this run.
+fn token_keys(data_dir: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(keys) = env("TOKEN_KEYS") {
+        return Ok(keys);
+    }
+    let fresh = || -> anyhow::Result<String> {
+        let key = shared::random::base62_string(64).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(format!("a:{key}"))
+    };
+    let Some(data_dir) = data_dir else {
+        return fresh();
+    };
+    let path = data_dir.join("token-keys");
+    match std::fs::read_to_string(&path) {
+        Ok(keys) => Ok(keys.trim().to_owned()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let keys = fresh()?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(&path)?, keys.as_bytes())
+                .with_context(|| format!("keeping the token keys in {}", path.display()))?;
+            Ok(keys)
+        }
+        Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
     }
 }
 

@@ -4,12 +4,13 @@
 //! | --- | --- | --- |
 //! | `TABLE_NAME` | the DynamoDB table of orgs, accounts and tokens | required |
 //! | `TOKEN_PREFIX` | the prefix of this deployment's tokens | `svc_` |
+//! | `TOKEN_KEYS`, `TOKEN_KEY_ID` | the keys that tag this deployment's tokens, and the one that mints ([`TokenKeys`]) | required |
 //! | `AUDIT_TABLE_NAME` | the audit trail's table (the `accounts` and `audit` functions only) | required there |
 //!
 //! The AWS endpoint and region come from the standard AWS variables (`AWS_REGION`,
 //! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`), read by `aws-config`.
 
-use crate::token::TokenPrefix;
+use crate::token::{TokenFormat, TokenKeys, TokenPrefix};
 
 /// A setting that is missing or malformed. Names the variable and the rule, not the value.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,7 @@ impl std::fmt::Display for TableName {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table_name: TableName,
-    pub token_prefix: TokenPrefix,
+    pub token_format: TokenFormat,
 }
 
 impl Settings {
@@ -60,18 +61,35 @@ impl Settings {
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table_name = table_setting(&lookup, "TABLE_NAME")?;
-        let token_prefix = match lookup("TOKEN_PREFIX") {
-            None => TokenPrefix::default(),
-            Some(value) => TokenPrefix::parse(&value).map_err(|error| ConfigError {
-                variable: "TOKEN_PREFIX",
-                reason: error.to_string(),
-            })?,
-        };
         Ok(Self {
             table_name,
-            token_prefix,
+            token_format: token_format(&lookup)?,
         })
     }
+}
+
+/// The deployment's token format: `TOKEN_PREFIX` (default `svc_`), and `TOKEN_KEYS` with
+/// `TOKEN_KEY_ID` (required: a deployment without keys could not tell its tokens from
+/// forgeries). The errors never repeat a key.
+pub fn token_format(lookup: impl Fn(&str) -> Option<String>) -> Result<TokenFormat, ConfigError> {
+    let prefix = match lookup("TOKEN_PREFIX") {
+        None => TokenPrefix::default(),
+        Some(value) => TokenPrefix::parse(&value).map_err(|error| ConfigError {
+            variable: "TOKEN_PREFIX",
+            reason: error.to_string(),
+        })?,
+    };
+    let keys = lookup("TOKEN_KEYS").ok_or_else(|| ConfigError {
+        variable: "TOKEN_KEYS",
+        reason: "is not set (the keys that tag this deployment's tokens)".into(),
+    })?;
+    let keys = TokenKeys::parse(&keys, lookup("TOKEN_KEY_ID").as_deref()).map_err(|error| {
+        ConfigError {
+            variable: "TOKEN_KEYS",
+            reason: error.to_string(),
+        }
+    })?;
+    Ok(TokenFormat::new(prefix, keys))
 }
 
 /// The table named by `variable`, which must be set.
@@ -159,13 +177,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn settings_need_a_table_and_default_the_prefix() {
-        let settings = Settings::from_lookup(|name| (name == "TABLE_NAME").then(|| "t-1".into()));
+    fn settings_need_a_table_and_keys_and_default_the_prefix() {
+        let settings = Settings::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("t-1".into()),
+            "TOKEN_KEYS" => Some("a:0123456789abcdef0123456789abcdef".into()),
+            _ => None,
+        });
         let settings = settings.unwrap();
         assert_eq!(settings.table_name.as_str(), "t-1");
-        assert_eq!(settings.token_prefix.as_str(), "svc_");
+        assert_eq!(settings.token_format.prefix().as_str(), "svc_");
         let missing = Settings::from_lookup(|_| None).unwrap_err();
         assert_eq!(missing.variable, "TABLE_NAME");
+        let keyless = Settings::from_lookup(|name| (name == "TABLE_NAME").then(|| "t-1".into()));
+        assert_eq!(keyless.unwrap_err().variable, "TOKEN_KEYS");
     }
 
     #[test]
@@ -196,7 +220,8 @@ mod tests {
     fn a_bad_prefix_is_named_in_the_error() {
         let error = Settings::from_lookup(|name| match name {
             "TABLE_NAME" => Some("table".into()),
-            _ => Some("bad prefix".into()),
+            "TOKEN_PREFIX" => Some("bad prefix".into()),
+            _ => None,
         })
         .unwrap_err();
         assert_eq!(error.variable, "TOKEN_PREFIX");

@@ -20,7 +20,7 @@ use shared::model::{
 };
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
-use shared::token::{ParsedToken, TokenOwner, TokenPrefix, TokenSecret};
+use shared::token::{ParsedToken, TokenOwner, TokenSecret};
 use time::{Duration, OffsetDateTime};
 use usecases::UseCases;
 use usecases::bootstrap::BootstrapRequest;
@@ -105,7 +105,7 @@ impl AdminWorld {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
         let context = UseCases {
             clock: clock.clone(),
-            ..UseCases::new(tables.store.clone(), TokenPrefix::default())
+            ..UseCases::new(tables.store.clone(), crate::test_token_format())
         };
         let mut world = Self {
             tables,
@@ -176,7 +176,7 @@ impl AdminWorld {
     /// Mints a token for an existing account straight in the store.
     pub async fn mint(&self, org: &OrgId, account: &ServiceAccountId, scopes: Scopes) -> String {
         let parsed = ParsedToken::generate(
-            &self.context.token_prefix,
+            &self.context.token_format,
             org,
             TokenOwner::Account(account.clone()),
         )
@@ -208,7 +208,7 @@ impl AdminWorld {
         let verifier = Verifier::new(
             self.context.store.clone(),
             self.clock.clone(),
-            self.context.token_prefix.clone(),
+            self.context.token_format.clone(),
             CacheSettings::default(),
         );
         match verifier

@@ -28,6 +28,15 @@ use store::audit::AuditStore;
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// The token keys of the test deployment (`TOKEN_KEYS`), for the binaries the tests start.
+pub const TEST_TOKEN_KEYS: &str = "a:testkeytestkeytestkeytestkeytestkeytestkeytestkeytestkey01";
+
+/// The test deployment's token format: the default prefix and [`TEST_TOKEN_KEYS`].
+pub fn test_token_format() -> shared::token::TokenFormat {
+    let keys = shared::token::TokenKeys::parse(TEST_TOKEN_KEYS, None).unwrap();
+    shared::token::TokenFormat::new(shared::token::TokenPrefix::default(), keys)
+}
+
 /// The endpoint of the DynamoDB Local this process uses, starting one if needed.
 pub fn dynamodb_endpoint() -> anyhow::Result<String> {
     if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {

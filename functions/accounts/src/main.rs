@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         audit: AuditStore::new(client.clone(), &audit_table_from_env()?),
         admin: AdminState::from_lookup(
             DynamoStore::new(client, &settings.table_name),
-            settings.token_prefix,
+            settings.token_format,
             env,
         )?,
     };

@@ -27,7 +27,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use shared::config::ConfigError;
-use shared::token::TokenPrefix;
+use shared::token::TokenFormat;
 use store::DynamoStore;
 use usecases::UseCases;
 use usecases::verify::{CacheSettings, Verifier};
@@ -61,8 +61,8 @@ impl AdminState {
         let verifier = Verifier::new(
             use_cases.store.clone(),
             use_cases.clock.clone(),
-            use_cases.token_prefix.clone(),
-            CacheSettings::default(),
+            use_cases.token_format.clone(),
+            CacheSettings::ADMIN,
         );
         Self(Arc::new(AdminParts {
             use_cases,
@@ -76,10 +76,10 @@ impl AdminState {
     /// ([`IdentitySources::from_lookup`]).
     pub fn from_lookup(
         store: DynamoStore,
-        token_prefix: TokenPrefix,
+        token_format: TokenFormat,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let use_cases = UseCases::from_lookup(store, token_prefix, &lookup)?;
+        let use_cases = UseCases::from_lookup(store, token_format, &lookup)?;
         Ok(Self::new(use_cases, IdentitySources::from_lookup(&lookup)?))
     }
 }

@@ -22,7 +22,7 @@ use shared::model::{
 };
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
-use shared::token::{ParsedToken, TokenOwner, TokenPrefix};
+use shared::token::{ParsedToken, TokenFormat, TokenOwner};
 use store::StoreError;
 use time::{Duration, OffsetDateTime};
 use usecases::verify::RecordSource;
@@ -39,6 +39,13 @@ impl RecordSource for FixedRecords {
         std::future::ready(Ok(self.0.clone()))
     }
 
+    fn fetch_token(
+        &self,
+        _token: &ParsedToken,
+    ) -> impl Future<Output = Result<Option<Token>, StoreError>> + Send {
+        std::future::ready(Ok(self.0.token.clone()))
+    }
+
     fn touch_last_used(
         &self,
         _token: &Token,
@@ -51,7 +58,7 @@ impl RecordSource for FixedRecords {
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/items/42";
 
-fn world(now: OffsetDateTime) -> Option<(String, AuthorizationRecords)> {
+fn world(now: OffsetDateTime, format: &TokenFormat) -> Option<(String, AuthorizationRecords)> {
     let org_id = OrgId::parse("acme").ok()?;
     let actor = Actor::system("bench");
     let org = Organization::new(
@@ -78,12 +85,8 @@ fn world(now: OffsetDateTime) -> Option<(String, AuthorizationRecords)> {
         actor.clone(),
         now,
     );
-    let parsed = ParsedToken::generate(
-        &TokenPrefix::default(),
-        &org_id,
-        TokenOwner::Account(account.id.clone()),
-    )
-    .ok()?;
+    let parsed =
+        ParsedToken::generate(format, &org_id, TokenOwner::Account(account.id.clone())).ok()?;
     let mut token = Token::new(
         TokenKind::ServiceAccount,
         &parsed,
@@ -138,14 +141,17 @@ fn events(token: &str) -> Vec<(&'static str, Value, &'static str)> {
 
 fn bench(c: &mut Criterion) {
     let now = OffsetDateTime::now_utc();
-    let Some((token, records)) = world(now) else {
+    let Ok(format) = TokenFormat::generate() else {
+        return;
+    };
+    let Some((token, records)) = world(now, &format) else {
         return;
     };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
         return;
     };
     for (name, event, mode) in events(&token) {
-        let Ok(config) = AuthorizerConfig::from_lookup(TokenPrefix::default(), |key| match key {
+        let Ok(config) = AuthorizerConfig::from_lookup(format.clone(), |key| match key {
             "HTTP_API_RESPONSE" => Some(mode.to_owned()),
             "LAST_USED_INTERVAL_SECONDS" => Some("86400".to_owned()),
             _ => None,

@@ -6,12 +6,13 @@
 //! | `HTTP_API_RESPONSE` | `simple` or `iam`, for HTTP API events | `simple` |
 //! | `IDENTITY_HEADER` | the header holding `Bearer <token>` in `REQUEST` and HTTP API events | `authorization` |
 //! | `LAST_USED_INTERVAL_SECONDS` | how often last-used times are written, at most (0–86400) | `300` |
-//! | `POSITIVE_CACHE_TTL_SECONDS`, `NEGATIVE_CACHE_ENTRIES` | the verifier's caches ([`usecases::verify::CacheSettings`]) | `0`, `10000` |
+//! | `OWNER_CACHE_TTL_MS`, `POSITIVE_CACHE_TTL_SECONDS`, `NEGATIVE_CACHE_ENTRIES` | the verifier's caches ([`usecases::verify::CacheSettings`]) | `1000`, `0`, `10000` |
+//! | `WARM_UP` | `false` skips the warm-up read during init (only to measure what it saves) | `true` |
 //! | `GATEWAY_CACHE_TTL_SECONDS` | API Gateway's authorizer cache TTL in front of this function: a token whose life ends sooner is refused, so no cached Allow outlives it (0–3600) | `0` |
 
 use shared::config::{ConfigError, seconds};
 use shared::routes::RouteMap;
-use shared::token::TokenPrefix;
+use shared::token::TokenFormat;
 use time::Duration;
 use usecases::verify::CacheSettings;
 
@@ -30,7 +31,7 @@ pub enum HttpApiResponse {
 
 #[derive(Debug, Clone)]
 pub struct AuthorizerConfig {
-    pub token_prefix: TokenPrefix,
+    pub token_format: TokenFormat,
     pub routes: RouteMap,
     pub http_api_response: HttpApiResponse,
     pub identity_header: String,
@@ -38,11 +39,13 @@ pub struct AuthorizerConfig {
     pub caches: CacheSettings,
     /// API Gateway reuses an Allow for this long, whatever the token's expiry.
     pub gateway_cache_ttl: Duration,
+    /// Whether `main` makes a throwaway read during init.
+    pub warm_up: bool,
 }
 
 impl AuthorizerConfig {
     pub fn from_lookup(
-        token_prefix: TokenPrefix,
+        token_format: TokenFormat,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let error = |variable: &'static str, reason: String| ConfigError { variable, reason };
@@ -59,15 +62,20 @@ impl AuthorizerConfig {
             Some(_) => return Err(error("HTTP_API_RESPONSE", "`simple` or `iam`".into())),
         };
         Ok(Self {
-            token_prefix,
+            token_format,
             routes,
             http_api_response,
             identity_header: lookup("IDENTITY_HEADER")
                 .unwrap_or_else(|| "authorization".into())
                 .to_ascii_lowercase(),
             last_used_interval: seconds(&lookup, "LAST_USED_INTERVAL_SECONDS", 300, 0..=86_400)?,
-            caches: CacheSettings::from_lookup(&lookup)?,
+            caches: CacheSettings::from_lookup(CacheSettings::AUTHORIZER, &lookup)?,
             gateway_cache_ttl: seconds(&lookup, "GATEWAY_CACHE_TTL_SECONDS", 0, 0..=3_600)?,
+            warm_up: match lookup("WARM_UP").as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(_) => return Err(error("WARM_UP", "`true` or `false`".into())),
+            },
         })
     }
 }

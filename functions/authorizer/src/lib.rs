@@ -43,7 +43,7 @@ impl<S: RecordSource> Authorizer<S> {
 
     pub fn with_clock(source: S, config: AuthorizerConfig, clock: Arc<dyn Clock>) -> Self {
         Self {
-            verifier: Verifier::new(source, clock, config.token_prefix.clone(), config.caches),
+            verifier: Verifier::new(source, clock, config.token_format.clone(), config.caches),
             config,
         }
     }

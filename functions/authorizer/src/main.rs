@@ -12,7 +12,7 @@ use store::client::ClientSettings;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let settings = Settings::from_env()?;
-    let config = AuthorizerConfig::from_lookup(settings.token_prefix.clone(), env)?;
+    let config = AuthorizerConfig::from_lookup(settings.token_format.clone(), env)?;
     // Short attempts with retries: a pooled connection that died while the sandbox was frozen
     // is replaced instead of waited on (see `ClientSettings::AUTHORIZER`).
     let client_settings = ClientSettings::from_lookup(ClientSettings::AUTHORIZER, env)?;
@@ -20,9 +20,9 @@ async fn main() -> Result<(), Error> {
         store::client::dynamodb(&client_settings).await,
         &settings.table_name,
     );
+    let warm_up = config.warm_up;
     let authorizer = Authorizer::new(store, config);
-    // WARM_UP=false exists only to measure what the warm-up read saves.
-    if env("WARM_UP").as_deref() != Some("false") {
+    if warm_up {
         authorizer.warm_up().await;
     }
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {

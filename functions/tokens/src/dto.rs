@@ -229,12 +229,14 @@ mod tests {
     use super::*;
     use shared::ids::OrgId;
     use shared::model::{Actor, NewToken, TokenKind};
-    use shared::token::{TokenOwner, TokenPrefix};
+    use shared::token::{TokenFormat, TokenOwner};
 
     #[test]
     fn a_minted_token_debug_prints_no_secret() {
         let org = OrgId::parse("acme").unwrap();
-        let parsed = ParsedToken::generate(&TokenPrefix::default(), &org, TokenOwner::Org).unwrap();
+        let parsed =
+            ParsedToken::generate(&TokenFormat::generate().unwrap(), &org, TokenOwner::Org)
+                .unwrap();
         let fields = NewToken {
             name: DisplayName::parse("t").unwrap(),
             description: None,

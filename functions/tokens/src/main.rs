@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?).await;
     let state = AdminState::from_lookup(
         DynamoStore::new(client, &settings.table_name),
-        settings.token_prefix,
+        settings.token_format,
         env,
     )?;
     admin_api::lambda::run(tokens::router(state)).await

@@ -209,7 +209,11 @@ fn issued_response(issued: &AccessToken, now: time::OffsetDateTime) -> Response 
     no_store(Response::new(Body::from(body.to_string())))
 }
 
-/// The form parameters, each at most once (RFC 6749 §3.2).
+/// The parameters the token endpoint knows. RFC 6749 §3.2: these must not repeat; any other
+/// parameter is ignored, repeated or not; a parameter without a value counts as absent.
+const RECOGNIZED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+
+/// The recognized form parameters, each at most once (RFC 6749 §3.2).
 struct Form(Vec<(String, String)>);
 
 impl Form {
@@ -231,6 +235,7 @@ async fn read_form(request: Request) -> Result<Form, OAuthError> {
         .await
         .map_err(|_| invalid_request("the request body is too large"))?;
     let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
+        .filter(|(key, value)| RECOGNIZED.contains(&key.as_ref()) && !value.is_empty())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
     for (i, (key, _)) in pairs.iter().enumerate() {

@@ -324,7 +324,7 @@ mod tests {
     use crate::model::{NewServiceAccount, NewToken, TokenKind};
     use crate::policy::TokenPolicy;
     use crate::text::DisplayName;
-    use crate::token::{ParsedToken, TokenOwner, TokenPrefix};
+    use crate::token::{ParsedToken, TokenFormat, TokenOwner};
     use time::Duration;
     use time::macros::datetime;
 
@@ -360,7 +360,7 @@ mod tests {
 
     fn token(account: &ServiceAccount) -> (ParsedToken, Token) {
         let parsed = ParsedToken::generate(
-            &TokenPrefix::default(),
+            &TokenFormat::generate().unwrap(),
             &account.org,
             TokenOwner::Account(account.id.clone()),
         )

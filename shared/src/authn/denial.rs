@@ -17,6 +17,8 @@ pub enum Unauthenticated {
     NoCredential,
     /// Not a token of this deployment's format, prefix or checksum: refused without a read.
     Malformed,
+    /// Well formed, but its tag says this deployment did not mint it: refused without a read.
+    NotMinted,
     UnknownToken,
     RevokedToken,
     ExpiredToken,
@@ -34,6 +36,7 @@ impl Unauthenticated {
         match self {
             Self::NoCredential => "no credential",
             Self::Malformed => "malformed token",
+            Self::NotMinted => "a token this deployment did not mint",
             Self::UnknownToken => "unknown token",
             Self::RevokedToken => "revoked token",
             Self::ExpiredToken => "expired token",

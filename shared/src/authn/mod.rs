@@ -216,11 +216,17 @@ mod tests {
     use crate::model::{NewServiceAccount, NewToken};
     use crate::policy::TokenPolicy;
     use crate::text::DisplayName;
-    use crate::token::TokenPrefix;
+    use crate::token::{TokenFormat, TokenKeys, TokenPrefix};
     use time::Duration;
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-07-01 12:00 UTC);
+
+    /// One deployment's format, the same for every token of a test.
+    fn format() -> TokenFormat {
+        let keys = TokenKeys::parse("a:0123456789abcdef0123456789abcdef", None).unwrap();
+        TokenFormat::new(TokenPrefix::default(), keys)
+    }
 
     fn grant(resource: &str, level: AccessLevel) -> Grant {
         Grant {
@@ -269,7 +275,7 @@ mod tests {
         } else {
             (TokenOwner::Org, TokenKind::Org)
         };
-        let presented = ParsedToken::generate(&TokenPrefix::default(), &org_id, owner).unwrap();
+        let presented = ParsedToken::generate(&format(), &org_id, owner).unwrap();
         let token = Token::new(
             kind,
             &presented,
@@ -362,12 +368,9 @@ mod tests {
     #[test]
     fn another_token_with_the_same_ids_is_unknown() {
         let w = world(true, Scopes::default());
-        let forged = ParsedToken::generate(
-            &TokenPrefix::default(),
-            w.presented.org(),
-            w.presented.owner().clone(),
-        )
-        .unwrap();
+        let forged =
+            ParsedToken::generate(&format(), w.presented.org(), w.presented.owner().clone())
+                .unwrap();
         let forged_world = World {
             presented: forged,
             records: w.records.clone(),

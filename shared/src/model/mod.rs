@@ -337,7 +337,7 @@ impl Token {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::{TokenOwner, TokenPrefix};
+    use crate::token::{TokenFormat, TokenOwner};
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-05-01 00:00 UTC);
@@ -345,9 +345,12 @@ mod tests {
     fn minted(expires_at: Option<OffsetDateTime>) -> (ParsedToken, Token) {
         let org = OrgId::parse("acme").unwrap();
         let account = ServiceAccountId::generate().unwrap();
-        let parsed =
-            ParsedToken::generate(&TokenPrefix::default(), &org, TokenOwner::Account(account))
-                .unwrap();
+        let parsed = ParsedToken::generate(
+            &TokenFormat::generate().unwrap(),
+            &org,
+            TokenOwner::Account(account),
+        )
+        .unwrap();
         let fields = NewToken {
             name: DisplayName::parse("deploy").unwrap(),
             description: None,

@@ -43,6 +43,12 @@ impl DynamoStore {
         Ok(records)
     }
 
+    /// Reads the token alone, with a strongly consistent `GetItem` (one read unit): the
+    /// verification path's read when its account and organization are cached.
+    pub async fn fetch_token(&self, token: &ParsedToken) -> Result<Option<Token>, StoreError> {
+        self.get_token(token.org(), token.owner(), token.id()).await
+    }
+
     pub(crate) async fn batch_get(&self, wanted: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(wanted.len());
         let mut pending = KeysAndAttributes::builder()

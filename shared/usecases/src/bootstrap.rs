@@ -84,7 +84,7 @@ impl UseCases {
             now,
         );
         let parsed = ParsedToken::generate(
-            &self.token_prefix,
+            &self.token_format,
             &request.org,
             TokenOwner::Account(account_id.clone()),
         )

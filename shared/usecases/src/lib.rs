@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use shared::clock::{Clock, SystemClock};
 use shared::config::{ConfigError, bounded, days, seconds};
-use shared::token::TokenPrefix;
+use shared::token::TokenFormat;
 use store::DynamoStore;
 use time::Duration;
 
@@ -37,7 +37,7 @@ pub use error::UseCaseError;
 pub struct UseCases {
     pub store: DynamoStore,
     pub clock: Arc<dyn Clock>,
-    pub token_prefix: TokenPrefix,
+    pub token_format: TokenFormat,
     /// How long a revoked token or a deleted account stays visible (and attributable) before
     /// DynamoDB's TTL removes it.
     pub retention: Duration,
@@ -65,11 +65,11 @@ impl Default for AccessTokenSettings {
 
 impl UseCases {
     /// The use cases over `store`, with the defaults of every setting and the system clock.
-    pub fn new(store: DynamoStore, token_prefix: TokenPrefix) -> Self {
+    pub fn new(store: DynamoStore, token_format: TokenFormat) -> Self {
         Self {
             store,
             clock: Arc::new(SystemClock),
-            token_prefix,
+            token_format,
             retention: Duration::days(30),
             access_tokens: AccessTokenSettings::default(),
         }
@@ -84,7 +84,7 @@ impl UseCases {
     /// | `MAX_ACCESS_TOKENS_PER_SECRET` | access tokens per client secret per lifetime (1–10000) | `100` |
     pub fn from_lookup(
         store: DynamoStore,
-        token_prefix: TokenPrefix,
+        token_format: TokenFormat,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
@@ -93,7 +93,7 @@ impl UseCases {
                 lifetime: seconds(&lookup, "ACCESS_TOKEN_LIFETIME_SECONDS", 3600, 60..=43_200)?,
                 per_secret: bounded(&lookup, "MAX_ACCESS_TOKENS_PER_SECRET", 100, 1..=10_000)?,
             },
-            ..Self::new(store, token_prefix)
+            ..Self::new(store, token_format)
         })
     }
 

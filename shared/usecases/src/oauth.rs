@@ -147,7 +147,7 @@ impl UseCases {
         let expires_at =
             shared::policy::truncate_to_seconds(ends.into_iter().flatten().min().unwrap_or(now));
         let parsed = ParsedToken::generate(
-            &self.token_prefix,
+            &self.token_format,
             &principal.org,
             TokenOwner::Account(request.client_id.clone()),
         )

@@ -107,7 +107,7 @@ impl UseCases {
                 TokenKind::Org
             }
         };
-        let parsed = ParsedToken::generate(&self.token_prefix, &org.id, owner.clone())
+        let parsed = ParsedToken::generate(&self.token_format, &org.id, owner.clone())
             .map_err(|error| UseCaseError::internal("generating a token", &error))?;
         let fields = NewToken {
             name: request.name,
@@ -318,7 +318,7 @@ impl UseCases {
         let expires_at = policy
             .resolve_expiry(lifetime, now)
             .map_err(|violation| UseCaseError::Conflict(violation.to_string()))?;
-        let parsed = ParsedToken::generate(&self.token_prefix, &org.id, owner.clone())
+        let parsed = ParsedToken::generate(&self.token_format, &org.id, owner.clone())
             .map_err(|error| UseCaseError::internal("generating a token", &error))?;
         let fields = NewToken {
             name: old.name.clone(),

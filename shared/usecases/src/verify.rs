@@ -1,13 +1,16 @@
 //! The one verification path. A presented credential (today a bearer token; later other
 //! kinds) and the caller's address become a [`Verified`] principal or a typed [`Denial`]:
 //!
-//! 1. the bearer text is parsed (format, prefix, checksum) with no I/O, so garbage costs no
-//!    read, and hashed once;
+//! 1. the bearer text is parsed (format, prefix, checksum, and the deployment's tag) with no
+//!    I/O, so garbage and forgeries cost no read, and hashed once;
 //! 2. a token this container already saw refused for good (unknown, revoked, expired) is
 //!    refused again without a read (the negative cache, keyed by hash and by the typed reason);
-//! 3. the records are read in one consistent `BatchGetItem`, or taken from the positive cache
-//!    when one is configured (the authorizer's `POSITIVE_CACHE_TTL_SECONDS`; never past the
-//!    token's own end);
+//! 3. the token is read with a consistent `GetItem` on every verification (so a revocation
+//!    applies to the very next request), and its account's and organization's records come
+//!    from the owner cache when they were read less than `OWNER_CACHE_TTL_MS` ago (the
+//!    authorizer's: 1 s), else with the token in one consistent `BatchGetItem`; or everything
+//!    comes from the positive cache when one is configured (`POSITIVE_CACHE_TTL_SECONDS`;
+//!    never past the token's own end);
 //! 4. [`shared::authn::authenticate`] decides.
 //!
 //! The authorizer, the admin functions (when no authorizer stands in front of them),
@@ -24,7 +27,7 @@ use shared::authn::{AuthorizationRecords, Denial, Principal, Unauthenticated, au
 use shared::clock::Clock;
 use shared::config::{ConfigError, bounded, seconds};
 use shared::model::Token;
-use shared::token::{ParsedToken, TokenPrefix, TokenSecret, bearer};
+use shared::token::{ParsedToken, TokenFormat, TokenFormatError, TokenSecret, bearer};
 use store::{DynamoStore, StoreError};
 use time::{Duration, OffsetDateTime};
 
@@ -33,10 +36,17 @@ use crate::UseCaseError;
 /// Where the verifier reads the records a decision needs, and writes last-used times. The
 /// store implements it; a benchmark can hand the real path fixed records.
 pub trait RecordSource: fmt::Debug + Send + Sync {
+    /// The token, its account and its organization, in one consistent read.
     fn fetch(
         &self,
         token: &ParsedToken,
     ) -> impl Future<Output = Result<AuthorizationRecords, StoreError>> + Send;
+
+    /// The token alone, in one consistent read.
+    fn fetch_token(
+        &self,
+        token: &ParsedToken,
+    ) -> impl Future<Output = Result<Option<Token>, StoreError>> + Send;
 
     fn touch_last_used(
         &self,
@@ -54,6 +64,13 @@ impl RecordSource for DynamoStore {
         self.fetch_for_authorization(token)
     }
 
+    fn fetch_token(
+        &self,
+        token: &ParsedToken,
+    ) -> impl Future<Output = Result<Option<Token>, StoreError>> + Send {
+        DynamoStore::fetch_token(self, token)
+    }
+
     fn touch_last_used(
         &self,
         token: &Token,
@@ -68,28 +85,64 @@ impl RecordSource for DynamoStore {
 ///
 /// | variable | meaning | default |
 /// | --- | --- | --- |
-/// | `POSITIVE_CACHE_TTL_SECONDS` | how long a valid token's records are reused (each second is up to a second of revocation delay; 0–3600) | `0` |
+/// | `OWNER_CACHE_TTL_MS` | how long an account's and an organization's records are reused while every token is still read (each millisecond is up to a millisecond of delay for a disable, a delete or a policy change; 0–60000) | authorizer `1000`, admin functions `0` |
+/// | `POSITIVE_CACHE_TTL_SECONDS` | how long a valid token's records are reused, the token's own included (each second is up to a second of revocation delay; 0–3600) | `0` |
 /// | `NEGATIVE_CACHE_ENTRIES` | how many tokens refused for good are remembered (0–1000000) | `10000` |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
+    pub owner_ttl: Duration,
     pub positive_ttl: Duration,
     pub negative_entries: usize,
 }
 
 impl Default for CacheSettings {
+    /// No reuse of any record (every verification reads all three): the admin functions'.
     fn default() -> Self {
-        Self {
-            positive_ttl: Duration::ZERO,
-            negative_entries: 10_000,
-        }
+        Self::ADMIN
     }
 }
 
 impl CacheSettings {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// The admin functions': every record read every time.
+    pub const ADMIN: Self = Self {
+        owner_ttl: Duration::ZERO,
+        positive_ttl: Duration::ZERO,
+        negative_entries: 10_000,
+    };
+
+    /// The authorizer's: the token read every time, its account and organization reused for a
+    /// second, so no item is read by every request of an organization.
+    pub const AUTHORIZER: Self = Self {
+        owner_ttl: Duration::SECOND,
+        positive_ttl: Duration::ZERO,
+        negative_entries: 10_000,
+    };
+
+    /// `defaults`, overridden by the variables of the table above.
+    pub fn from_lookup(
+        defaults: Self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let owner_ms = i64::try_from(defaults.owner_ttl.whole_milliseconds()).unwrap_or(0);
         Ok(Self {
-            positive_ttl: seconds(&lookup, "POSITIVE_CACHE_TTL_SECONDS", 0, 0..=3_600)?,
-            negative_entries: bounded(&lookup, "NEGATIVE_CACHE_ENTRIES", 10_000, 0..=1_000_000)?,
+            owner_ttl: Duration::milliseconds(bounded(
+                &lookup,
+                "OWNER_CACHE_TTL_MS",
+                owner_ms,
+                0..=60_000,
+            )?),
+            positive_ttl: seconds(
+                &lookup,
+                "POSITIVE_CACHE_TTL_SECONDS",
+                defaults.positive_ttl.whole_seconds(),
+                0..=3_600,
+            )?,
+            negative_entries: bounded(
+                &lookup,
+                "NEGATIVE_CACHE_ENTRIES",
+                defaults.negative_entries,
+                0..=1_000_000,
+            )?,
         })
     }
 }
@@ -140,6 +193,17 @@ impl From<VerifyError> for UseCaseError {
 
 type Key = [u8; 32];
 
+/// An owner of tokens: an account of an organization, or the organization itself.
+type OwnerKey = (shared::ids::OrgId, shared::token::TokenOwner);
+
+/// An organization's and an account's records, as read at a time.
+#[derive(Debug, Clone)]
+struct Owners {
+    read_at: OffsetDateTime,
+    org: Option<shared::model::Organization>,
+    account: Option<shared::model::ServiceAccount>,
+}
+
 #[derive(Debug, Default)]
 struct Caches {
     /// Tokens that can never become valid again, with the reason. Keys are hashes, never
@@ -147,6 +211,8 @@ struct Caches {
     refused: HashMap<Key, Unauthenticated>,
     /// The records of valid tokens, with when they were read.
     records: HashMap<Key, (OffsetDateTime, AuthorizationRecords)>,
+    /// The owners' records, reused for the owner TTL while the token is read every time.
+    owners: HashMap<OwnerKey, Owners>,
 }
 
 /// The verification path, built once per container.
@@ -154,7 +220,7 @@ struct Caches {
 pub struct Verifier<S = DynamoStore> {
     source: S,
     clock: Arc<dyn Clock>,
-    prefix: TokenPrefix,
+    format: TokenFormat,
     settings: CacheSettings,
     caches: Mutex<Caches>,
 }
@@ -166,13 +232,13 @@ impl<S: RecordSource> Verifier<S> {
     pub fn new(
         source: S,
         clock: Arc<dyn Clock>,
-        prefix: TokenPrefix,
+        format: TokenFormat,
         settings: CacheSettings,
     ) -> Self {
         Self {
             source,
             clock,
-            prefix,
+            format,
             settings,
             caches: Mutex::new(Caches::default()),
         }
@@ -204,9 +270,12 @@ impl<S: RecordSource> Verifier<S> {
         secret: TokenSecret,
         source_ip: Option<IpAddr>,
     ) -> Result<Verified, VerifyError> {
-        let presented = ParsedToken::parse(&self.prefix, secret).map_err(|error| {
+        let presented = ParsedToken::parse(&self.format, secret).map_err(|error| {
             tracing::info!(%error, "refused without a read");
-            Denial::Unauthenticated(Unauthenticated::Malformed)
+            Denial::Unauthenticated(match error {
+                TokenFormatError::NotMinted => Unauthenticated::NotMinted,
+                _ => Unauthenticated::Malformed,
+            })
         })?;
         let key: Key = *presented.hash().as_bytes();
         let now = self.clock.now();
@@ -232,7 +301,7 @@ impl<S: RecordSource> Verifier<S> {
         let from_cache = cached.is_some();
         let records = match cached {
             Some(records) => records,
-            None => self.source.fetch(&presented).await.inspect_err(|error| {
+            None => self.read(&presented, now).await.inspect_err(|error| {
                 tracing::error!(%error, "reading the token's records failed");
             })?,
         };
@@ -249,6 +318,48 @@ impl<S: RecordSource> Verifier<S> {
                 Err(denial.into())
             }
         }
+    }
+
+    /// The records of `presented`: the token read every time (consistently); its account's and
+    /// organization's from the owner cache when they were read less than the owner TTL ago,
+    /// else read with it in one `BatchGetItem` (and cached).
+    async fn read(
+        &self,
+        presented: &ParsedToken,
+        now: OffsetDateTime,
+    ) -> Result<AuthorizationRecords, StoreError> {
+        let ttl = self.settings.owner_ttl;
+        if ttl == Duration::ZERO {
+            return self.source.fetch(presented).await;
+        }
+        let owner: OwnerKey = (presented.org().clone(), presented.owner().clone());
+        let owners = self
+            .lock()
+            .owners
+            .get(&owner)
+            .filter(|owners| now - owners.read_at < ttl)
+            .cloned();
+        if let Some(owners) = owners {
+            return Ok(AuthorizationRecords {
+                token: self.source.fetch_token(presented).await?,
+                org: owners.org,
+                account: owners.account,
+            });
+        }
+        let records = self.source.fetch(presented).await?;
+        let mut caches = self.lock();
+        if caches.owners.len() >= Self::MAX_CACHED_RECORDS {
+            caches.owners.clear();
+        }
+        caches.owners.insert(
+            owner,
+            Owners {
+                read_at: now,
+                org: records.org.clone(),
+                account: records.account.clone(),
+            },
+        );
+        Ok(records)
     }
 
     /// Records that a verified token (and its account) was used now, unless that was recorded

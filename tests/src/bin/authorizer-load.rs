@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use authorizer::{Authorizer, AuthorizerConfig};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use shared::access::{IpAllowlist, Role, Roles, Scopes};
-use shared::token::TokenPrefix;
 use store::keys;
 use tests::admin::AdminWorld;
 use tests::counting::counted_store;
@@ -61,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let (counted, counter) = counted_store(&world.tables).await;
-    let config = AuthorizerConfig::from_lookup(TokenPrefix::default(), |_| None)
+    let config = AuthorizerConfig::from_lookup(tests::test_token_format(), |_| None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let authorizer = Authorizer::new(counted, config);
     authorizer.warm_up().await;

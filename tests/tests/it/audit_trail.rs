@@ -222,7 +222,7 @@ async fn each_admin_action_is_exactly_one_event_with_its_actor() {
 
     // Using a token writes its last-used time: no audit event.
     let parsed = shared::token::ParsedToken::parse(
-        &shared::token::TokenPrefix::default(),
+        &tests::test_token_format(),
         shared::token::TokenSecret::new(minted["token"].as_str().unwrap().into()),
     )
     .unwrap();

@@ -13,7 +13,6 @@ use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role
 use shared::ids::ServiceAccountId;
 use shared::model::{Actor, ActorKind, NewServiceAccount, OrgStatus, ServiceAccount};
 use shared::text::DisplayName;
-use shared::token::TokenPrefix;
 use store::{DynamoStore, PageLimit, TokenListScope};
 use tests::admin::AdminWorld;
 use tests::counting::{CallCounter, counted_store};
@@ -32,11 +31,16 @@ struct Fixture {
     iam: Authorizer,
 }
 
+/// An authorizer that reads every record on every call (`OWNER_CACHE_TTL_MS=0`), so each
+/// change applies to the very next call; `tests::it::scale` covers the owner cache's bound.
 fn authorizer(store: &DynamoStore, world: &AdminWorld, mode: &'static str) -> Authorizer {
-    let config = AuthorizerConfig::from_lookup(TokenPrefix::default(), move |name| {
-        (name == "HTTP_API_RESPONSE").then(|| mode.to_owned())
-    })
-    .unwrap();
+    let config =
+        AuthorizerConfig::from_lookup(tests::test_token_format(), move |name| match name {
+            "HTTP_API_RESPONSE" => Some(mode.to_owned()),
+            "OWNER_CACHE_TTL_MS" => Some("0".to_owned()),
+            _ => None,
+        })
+        .unwrap();
     Authorizer::with_clock(store.clone(), config, world.clock.clone())
 }
 
@@ -727,7 +731,7 @@ async fn last_used_is_written_at_most_once_per_interval_and_never_blocks() {
 #[tokio::test]
 async fn a_positive_cache_reuses_records_only_for_its_ttl_which_is_the_revocation_delay() {
     let f = fixture().await;
-    let config = AuthorizerConfig::from_lookup(TokenPrefix::default(), |name| {
+    let config = AuthorizerConfig::from_lookup(tests::test_token_format(), |name| {
         (name == "POSITIVE_CACHE_TTL_SECONDS").then(|| "60".to_owned())
     })
     .unwrap();

@@ -12,7 +12,7 @@ use shared::clock::SystemClock;
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::ActorKind;
 use shared::policy::LifetimePreset;
-use shared::token::{TokenPrefix, TokenSecret};
+use shared::token::{TokenFormat, TokenPrefix, TokenSecret};
 use tests::TestTables;
 use tests::runtime_api::workspace_binary;
 use time::OffsetDateTime;
@@ -24,6 +24,7 @@ fn run(tables: &TestTables, args: &[&str]) -> Output {
         .args(args)
         .env("TABLE_NAME", tables.table.as_str())
         .env("TOKEN_PREFIX", "alk_svc_")
+        .env("TOKEN_KEYS", tests::TEST_TOKEN_KEYS)
         .env("AWS_ENDPOINT_URL_DYNAMODB", &tables.endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
@@ -80,11 +81,14 @@ async fn bootstrap_creates_the_org_its_admin_and_a_working_token_once() {
         .unwrap();
     assert!(account.roles.contains(Role::Admin));
 
-    let prefix = TokenPrefix::parse("alk_svc_").unwrap();
+    let format = TokenFormat::new(
+        TokenPrefix::parse("alk_svc_").unwrap(),
+        tests::test_token_format().keys,
+    );
     let verifier = Verifier::new(
         tables.store.clone(),
         Arc::new(SystemClock),
-        prefix,
+        format,
         CacheSettings::default(),
     );
     let verified = verifier

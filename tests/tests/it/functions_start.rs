@@ -16,6 +16,7 @@ async fn start(name: &str, tables: &TestTables) -> LocalFunction {
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
     ];
     LocalFunction::start(name, &env).await.unwrap()
 }

@@ -16,15 +16,21 @@ use tests::runtime_api::workspace_binary;
 struct LocalSystem {
     child: Child,
     api: String,
-    admin_token: String,
+    /// Printed by a run that bootstrapped the demo organization (not by one that kept it).
+    admin_token: Option<String>,
     dynamodb: String,
 }
 
 impl LocalSystem {
     /// Starts `local` on free ports and reads its banner up to `ready`.
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Self {
         let mut child = Command::new(workspace_binary("local").unwrap())
             .args(["--port", "0"])
+            .args(args)
             .env("DYNAMODB_PORT", "0")
             .env_remove("TABLE_NAME")
             .env_remove("AUDIT_TABLE_NAME")
@@ -63,7 +69,7 @@ impl LocalSystem {
         Self {
             child,
             api: api.expect("the banner names the base URL"),
-            admin_token: admin_token.expect("the banner prints the admin token"),
+            admin_token,
             dynamodb: dynamodb.expect("the banner names DynamoDB Local"),
         }
     }
@@ -135,7 +141,10 @@ impl Drop for LocalSystem {
 #[test]
 fn the_walkthrough_works_over_http_and_ctrl_c_stops_everything() {
     let mut system = LocalSystem::start();
-    let admin = system.admin_token.clone();
+    let admin = system
+        .admin_token
+        .clone()
+        .expect("the banner prints the admin token");
     let admin = Some(admin.as_str());
 
     // 1. Create a service account.
@@ -250,4 +259,64 @@ fn the_walkthrough_works_over_http_and_ctrl_c_stops_everything() {
         TcpStream::connect(api).is_err(),
         "the gateway still answers"
     );
+}
+
+#[tokio::test]
+async fn kept_data_survives_a_restart_and_any_credentials_see_the_tables() {
+    let data = std::env::temp_dir().join(format!("local-data-{}", uuid::Uuid::new_v4().simple()));
+    let data_arg = data.display().to_string();
+    let mut first = LocalSystem::start_with(&["--data-dir", &data_arg]);
+    let admin = first.admin_token.clone().expect("the first run bootstraps");
+    let (status, account) = first.curl(
+        "POST",
+        "/v1/orgs/acme/service-accounts",
+        Some(&admin),
+        Some(r#"{"name": "kept"}"#),
+    );
+    assert_eq!(status, 201, "{account}");
+    let id = account["id"].as_str().unwrap().to_owned();
+
+    // Another tool with credentials and a region of its own sees the same tables
+    // (DynamoDB Local runs with -sharedDb).
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .endpoint_url(&first.dynamodb)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "AKIDSOMEONEELSE",
+            "another-secret",
+            None,
+            None,
+            "another-tool",
+        ))
+        .load()
+        .await;
+    let tables = aws_sdk_dynamodb::Client::new(&config)
+        .list_tables()
+        .send()
+        .await
+        .unwrap()
+        .table_names
+        .unwrap_or_default();
+    assert!(
+        tables.contains(&"service-accounts".to_owned()),
+        "{tables:?}"
+    );
+    assert!(first.interrupt().success());
+
+    // The next run keeps the organization, its admin token and the account.
+    let second = LocalSystem::start_with(&["--data-dir", &data_arg]);
+    assert_eq!(
+        second.admin_token, None,
+        "the organization was kept, not made again"
+    );
+    let (status, kept) = second.curl(
+        "GET",
+        &format!("/v1/orgs/acme/service-accounts/{id}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["name"], "kept");
+    drop(second);
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -10,6 +10,7 @@ mod edge;
 mod functions_start;
 mod local_system;
 mod openapi;
+mod scale;
 mod security;
 mod storage;
 mod template;

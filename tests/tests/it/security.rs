@@ -15,7 +15,7 @@ use shared::model::{
     Actor, ActorKind, NewServiceAccount, NewToken, ServiceAccount, Token, TokenKind,
 };
 use shared::text::DisplayName;
-use shared::token::{ParsedToken, TokenOwner, TokenPrefix, TokenSecret};
+use shared::token::{ParsedToken, TokenOwner, TokenSecret};
 use store::StoreError;
 use tests::admin::{AdminWorld, IAM_ADMIN, Reply};
 use tests::events::{ARN_BASE, ApiCall, AuthorizerShape, Shape, authorizer_event};
@@ -187,10 +187,13 @@ async fn revoking_a_revoked_secret_finishes_the_sweep_and_live_access_tokens_are
     let path = token_path(&account, &secret);
     let revoke = || ApiCall::new(Shape::HttpV2, "DELETE", &path).bearer(&world.acme.token);
     assert_eq!(world.tokens(revoke()).await.status, 204);
-    let parsed =
-        ParsedToken::parse(&TokenPrefix::default(), TokenSecret::new(secret.clone())).unwrap();
+    let parsed = ParsedToken::parse(
+        &tests::test_token_format(),
+        TokenSecret::new(secret.clone()),
+    )
+    .unwrap();
     let straggler = ParsedToken::generate(
-        &TokenPrefix::default(),
+        &tests::test_token_format(),
         &world.acme.org,
         TokenOwner::Account(account.clone()),
     )
@@ -223,8 +226,11 @@ async fn revoking_a_revoked_secret_finishes_the_sweep_and_live_access_tokens_are
 async fn an_exchange_cannot_land_after_its_secret_is_revoked() {
     let world = AdminWorld::new().await;
     let (account, secret) = writer_in(&world, &world.acme.org).await;
-    let parsed =
-        ParsedToken::parse(&TokenPrefix::default(), TokenSecret::new(secret.clone())).unwrap();
+    let parsed = ParsedToken::parse(
+        &tests::test_token_format(),
+        TokenSecret::new(secret.clone()),
+    )
+    .unwrap();
     let store = &world.context.store;
     // The exchange has read the secret...
     let as_read = store
@@ -243,7 +249,7 @@ async fn an_exchange_cannot_land_after_its_secret_is_revoked() {
     assert_eq!(revoked.status, 204);
     // ...and the exchange's write, conditioned on what it read, does not happen.
     let access = ParsedToken::generate(
-        &TokenPrefix::default(),
+        &tests::test_token_format(),
         &world.acme.org,
         TokenOwner::Account(account.clone()),
     )
@@ -349,7 +355,7 @@ fn authorizer_with(
     world: &AdminWorld,
     settings: &'static [(&'static str, &'static str)],
 ) -> Authorizer {
-    let config = AuthorizerConfig::from_lookup(TokenPrefix::default(), |name| {
+    let config = AuthorizerConfig::from_lookup(tests::test_token_format(), |name| {
         settings
             .iter()
             .find(|(k, _)| *k == name)
@@ -388,7 +394,7 @@ async fn no_cached_allow_outlives_its_token() {
     let (account, _) = writer_in(&world, &world.acme.org).await;
     let short = {
         let parsed = ParsedToken::generate(
-            &TokenPrefix::default(),
+            &tests::test_token_format(),
             &world.acme.org,
             TokenOwner::Account(account.clone()),
         )

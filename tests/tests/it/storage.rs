@@ -18,7 +18,7 @@ use shared::model::{
 };
 use shared::policy::TokenPolicy;
 use shared::text::{Description, DisplayName};
-use shared::token::{ParsedToken, TokenOwner, TokenPrefix};
+use shared::token::{ParsedToken, TokenOwner};
 use store::{PageLimit, StoreError, TokenListScope, keys};
 use tests::{TestTables, strings_in};
 use time::macros::datetime;
@@ -67,7 +67,7 @@ fn mint(org: &str, owner: TokenOwner, expires_at: Option<OffsetDateTime>) -> (Pa
         TokenOwner::Account(_) => TokenKind::ServiceAccount,
         TokenOwner::Org => TokenKind::Org,
     };
-    let parsed = ParsedToken::generate(&TokenPrefix::default(), &org, owner).unwrap();
+    let parsed = ParsedToken::generate(&tests::test_token_format(), &org, owner).unwrap();
     let fields = NewToken {
         name: DisplayName::parse("deploy").unwrap(),
         description: None,
@@ -345,9 +345,10 @@ async fn no_item_anywhere_holds_a_token_in_plain_text() -> anyhow::Result<()> {
     }
     for token in &minted {
         let text = token.secret().expose_secret();
-        // The 43-character secret is the part between the last `_` and the checksum.
-        let secret = &text[text.rfind('_').unwrap() + 1..text.len() - 6];
-        assert_eq!(secret.len(), 43);
+        // The 43-character secret opens the last field (key id, tag and checksum follow).
+        let last = &text[text.rfind('_').unwrap() + 1..];
+        let secret = &last[..43];
+        assert_eq!(last.len(), 43 + 1 + 22 + 6);
         assert!(
             stored
                 .iter()

@@ -1,8 +1,8 @@
 //! The token format: generate, parse, hash.
 //!
 //! ```text
-//! svc_3kTMd9aQ1xZ0bW7e_61636d65_N2Hh8sPq0LmXc4Rt_<43 base62 secret chars><6 base62 CRC32>
-//! └──┘└──────────────┘ └──────┘ └──────────────┘
+//! svc_3kTMd9aQ1xZ0bW7e_61636d65_N2Hh8sPq0LmXc4Rt_<43 secret><1 key id><22 tag><6 CRC32>
+//! └──┘└──────────────┘ └──────┘ └──────────────┘ (all base62)
 //! prefix  token id     org (hex)  owner: account id, or `org` for org-wide tokens
 //! ```
 //!
@@ -12,26 +12,36 @@
 //!   well-formed token is one `BatchGetItem`. The org slug is written as lowercase hex of its
 //!   bytes because a slug may contain `-`, which is not in the token alphabet.
 //! * The **secret** is 43 base62 characters from the OS CSPRNG: 43 × log2(62) ≈ 256.03 bits.
+//! * The **tag** is an HMAC-SHA256 (128 bits, as 22 base62 characters) of everything before it
+//!   under the deployment's key that the **key id** names ([`TokenKeys`]): a token this
+//!   deployment did not mint is refused without any database read, however well formed.
 //! * The **checksum** is the CRC32 of everything before it, as 6 base62 characters (as GitHub
-//!   does), so a mistyped, truncated or forged token is refused without any database read.
+//!   does): public, so secret scanners recognise a token offline, and a mistyped or truncated
+//!   token is refused first.
 //! * Only `[A-Za-z0-9_]`, so a double-click selects the whole token.
 //!
 //! The token is stored only as the SHA-256 of its whole text ([`TokenHash`]); after it is
 //! minted, only its display prefix (`prefix` + token id) is ever shown again.
 
-use std::fmt;
+mod keys;
+mod secret;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::ParseError;
 use crate::ids::{OrgId, ServiceAccountId, TokenId};
 use crate::random::{self, BASE62, RandomnessUnavailable};
 
+pub use keys::{TokenFormat, TokenKeys};
+pub use secret::{TokenHash, TokenSecret, bearer};
+
 const SECRET_LEN: usize = 43;
+/// The key id and the tag, after the secret.
+const KEY_ID_LEN: usize = 1;
+const TAG_LEN: usize = 22;
 const CHECKSUM_LEN: usize = 6;
+/// The last field: secret, key id, tag (the checksum follows it).
+const LAST_FIELD_LEN: usize = SECRET_LEN + KEY_ID_LEN + TAG_LEN;
 const ORG_OWNER: &str = "org";
 
 /// The deployment's token prefix, such as `svc_` or `alk_svc_`: 2–16 characters of letters,
@@ -70,56 +80,6 @@ impl Default for TokenPrefix {
     }
 }
 
-/// The full text of a token. It is only ever exposed to build the response that mints it and
-/// to hash it; `Debug` and `Display` print `[REDACTED]`.
-pub struct TokenSecret(SecretString);
-
-impl TokenSecret {
-    /// Wraps text presented by a caller (from an `Authorization` header, say) before it is
-    /// parsed, so that it is redacted from the start.
-    pub fn new(text: String) -> Self {
-        Self(SecretString::from(text))
-    }
-
-    /// The token's text. Call this only to hand a freshly minted token to its owner.
-    pub fn expose_secret(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl Clone for TokenSecret {
-    fn clone(&self) -> Self {
-        Self::new(self.expose_secret().to_owned())
-    }
-}
-
-impl fmt::Debug for TokenSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenSecret([REDACTED])")
-    }
-}
-
-impl fmt::Display for TokenSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-/// The token in an `Authorization` header's value (or an authorizer's identity source):
-/// `Bearer <token>`, the scheme in any case, or a bare token. Another scheme (`Basic`, AWS
-/// SigV4's `AWS4-HMAC-SHA256 ...`) or a scheme alone is no token. The one bearer parser:
-/// every caller of the verification path reads credentials with it.
-pub fn bearer(value: &str) -> Option<TokenSecret> {
-    let value = value.trim();
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        Some(_) => return None,
-        None if value.eq_ignore_ascii_case("bearer") => return None,
-        None => value,
-    };
-    (!token.is_empty()).then(|| TokenSecret::new(token.to_owned()))
-}
-
 /// Who a token belongs to: a service account, or the organization itself (an org-wide
 /// service token, not tied to any account).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -137,6 +97,15 @@ impl TokenOwner {
     }
 }
 
+/// Why a token could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    #[error(transparent)]
+    Randomness(#[from] RandomnessUnavailable),
+    #[error("the minting key cannot sign")]
+    Key,
+}
+
 /// Why text is not a token. The variants say which check failed and nothing about the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenFormatError {
@@ -146,6 +115,9 @@ pub enum TokenFormatError {
     Malformed,
     #[error("the token's checksum does not match")]
     Checksum,
+    /// Well formed, but not minted by this deployment: an unknown key id, or a wrong tag.
+    #[error("the token was not minted by this deployment")]
+    NotMinted,
 }
 
 /// A token whose format and checksum are valid. Whether it exists, is active and belongs to
@@ -163,12 +135,13 @@ pub struct ParsedToken {
 }
 
 impl ParsedToken {
-    /// Generates a new token for `owner` in `org`.
+    /// Generates a new token for `owner` in `org`, tagged under the minting key.
     pub fn generate(
-        prefix: &TokenPrefix,
+        format: &TokenFormat,
         org: &OrgId,
         owner: TokenOwner,
-    ) -> Result<Self, RandomnessUnavailable> {
+    ) -> Result<Self, MintError> {
+        let prefix = format.prefix();
         let id = TokenId::generate()?;
         let secret = random::base62_string(SECRET_LEN)?;
         let owner_text = match &owner {
@@ -184,6 +157,10 @@ impl ParsedToken {
         text.push_str(owner_text);
         text.push('_');
         text.push_str(&secret);
+        let key_id = format.keys.minting_id();
+        text.push(char::from(key_id));
+        let tag = format.keys.tag(key_id, &text).ok_or(MintError::Key)?;
+        text.push_str(&encode_tag(tag));
         text.push_str(&encode_checksum(crc32fast::hash(text.as_bytes())));
         let secret = TokenSecret::new(text);
         Ok(Self {
@@ -196,9 +173,10 @@ impl ParsedToken {
         })
     }
 
-    /// Checks the format and checksum of `secret` under this deployment's prefix. Pure: no
-    /// I/O, so garbage costs no database call.
-    pub fn parse(prefix: &TokenPrefix, secret: TokenSecret) -> Result<Self, TokenFormatError> {
+    /// Checks the format, the checksum and the tag of `secret` under this deployment's prefix
+    /// and keys. Pure: no I/O, so garbage and forgeries cost no database call.
+    pub fn parse(format: &TokenFormat, secret: TokenSecret) -> Result<Self, TokenFormatError> {
+        let prefix = format.prefix();
         let text = secret.expose_secret();
         let bytes = text.as_bytes();
         if bytes.len() < min_len(prefix) || bytes.len() > max_len(prefix) {
@@ -221,7 +199,7 @@ impl ParsedToken {
 
         let body = &checked[prefix.as_str().len()..];
         let mut fields = body.split('_');
-        let (Some(id), Some(org_hex), Some(owner), Some(secret_part), None) = (
+        let (Some(id), Some(org_hex), Some(owner), Some(last), None) = (
             fields.next(),
             fields.next(),
             fields.next(),
@@ -230,6 +208,9 @@ impl ParsedToken {
         ) else {
             return Err(TokenFormatError::Malformed);
         };
+        if last.len() != LAST_FIELD_LEN {
+            return Err(TokenFormatError::Malformed);
+        }
         let id = TokenId::parse(id).map_err(|_| TokenFormatError::Malformed)?;
         let org = decode_org(org_hex).ok_or(TokenFormatError::Malformed)?;
         let owner = if owner == ORG_OWNER {
@@ -239,8 +220,16 @@ impl ParsedToken {
                 ServiceAccountId::parse(owner).map_err(|_| TokenFormatError::Malformed)?,
             )
         };
-        if secret_part.len() != SECRET_LEN {
-            return Err(TokenFormatError::Malformed);
+        // The tag covers everything before it, the key id included.
+        let (tagged, tag) = checked.split_at(checked.len() - TAG_LEN);
+        let key_id = tagged.as_bytes()[tagged.len() - 1];
+        let expected = format
+            .keys
+            .tag(key_id, tagged)
+            .ok_or(TokenFormatError::NotMinted)?;
+        let presented = decode_tag(tag).ok_or(TokenFormatError::NotMinted)?;
+        if !bool::from(presented.ct_eq(&expected)) {
+            return Err(TokenFormatError::NotMinted);
         }
         Ok(Self {
             display_prefix: display_prefix(prefix, &id),
@@ -291,7 +280,7 @@ fn min_len(prefix: &TokenPrefix) -> usize {
         + 1
         + ORG_OWNER.len()
         + 1
-        + SECRET_LEN
+        + LAST_FIELD_LEN
         + CHECKSUM_LEN
 }
 
@@ -303,7 +292,7 @@ fn max_len(prefix: &TokenPrefix) -> usize {
         + 1
         + ServiceAccountId::LEN
         + 1
-        + SECRET_LEN
+        + LAST_FIELD_LEN
         + CHECKSUM_LEN
 }
 
@@ -314,6 +303,26 @@ fn decode_org(org_hex: &str) -> Option<OrgId> {
     }
     let bytes = hex::decode(org_hex).ok()?;
     OrgId::parse(std::str::from_utf8(&bytes).ok()?).ok()
+}
+
+/// A 128-bit tag as exactly 22 base62 characters, most significant first (62^22 > 2^128).
+fn encode_tag(tag: [u8; keys::TAG_BYTES]) -> String {
+    let mut value = u128::from_be_bytes(tag);
+    let mut digits = [b'0'; TAG_LEN];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    digits.iter().map(|&b| char::from(b)).collect()
+}
+
+fn decode_tag(text: &str) -> Option<[u8; keys::TAG_BYTES]> {
+    let mut value: u128 = 0;
+    for byte in text.bytes() {
+        let digit = BASE62.iter().position(|&symbol| symbol == byte)?;
+        value = value.checked_mul(62)?.checked_add(digit as u128)?;
+    }
+    Some(value.to_be_bytes())
 }
 
 /// A CRC32 as exactly six base62 characters, most significant first (62^6 > 2^32).
@@ -335,81 +344,25 @@ fn decode_checksum(text: &str) -> Option<u32> {
     u32::try_from(value).ok()
 }
 
-/// The SHA-256 of a token's whole text. Stored as 64 lowercase hex characters; compared in
-/// constant time. Not a secret, but never shown or logged either: `Debug` prints nothing of it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TokenHash([u8; 32]);
-
-impl TokenHash {
-    pub fn from_hex(value: &str) -> Result<Self, ParseError> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(value, &mut bytes)
-            .map_err(|_| ParseError::new("a token hash is 64 hex characters"))?;
-        Ok(Self(bytes))
-    }
-
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Whether `presented` is the token this hash was made from, in constant time.
-    pub fn matches(&self, presented: &ParsedToken) -> bool {
-        self.0.ct_eq(&presented.hash.0).into()
-    }
-
-    fn of(secret: &TokenSecret) -> Self {
-        Self(Sha256::digest(secret.expose_secret().as_bytes()).into())
-    }
-}
-
-impl fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenHash(..)")
-    }
-}
-
-impl TryFrom<String> for TokenHash {
-    type Error = ParseError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::from_hex(&value)
-    }
-}
-
-impl From<TokenHash> for String {
-    fn from(value: TokenHash) -> Self {
-        value.to_hex()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn bearer_schemes_are_read_in_any_case() {
-        let text = |value: &str| super::bearer(value).map(|t| t.expose_secret().to_owned());
-        assert_eq!(text("Bearer abc").as_deref(), Some("abc"));
-        assert_eq!(text("bEaReR   abc ").as_deref(), Some("abc"));
-        assert_eq!(text("abc").as_deref(), Some("abc"));
-        assert!(text("Basic abc").is_none());
-        assert!(text("AWS4-HMAC-SHA256 Credential=x, Signature=y").is_none());
-        assert!(text("Bearer ").is_none());
-        assert!(text("Bearer").is_none());
-        assert!(text("").is_none());
-    }
-
     use std::collections::HashSet;
 
     use super::*;
 
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_";
 
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
     fn prefix() -> TokenPrefix {
         TokenPrefix::parse("alk_svc_").unwrap()
+    }
+
+    fn format() -> TokenFormat {
+        TokenFormat::new(
+            prefix(),
+            TokenKeys::parse(&format!("a:{KEY}"), None).unwrap(),
+        )
     }
 
     fn org() -> OrgId {
@@ -418,11 +371,11 @@ mod tests {
 
     fn account_token() -> ParsedToken {
         let account = ServiceAccountId::generate().unwrap();
-        ParsedToken::generate(&prefix(), &org(), TokenOwner::Account(account)).unwrap()
+        ParsedToken::generate(&format(), &org(), TokenOwner::Account(account)).unwrap()
     }
 
     fn reparse(text: &str) -> Result<ParsedToken, TokenFormatError> {
-        ParsedToken::parse(&prefix(), TokenSecret::new(text.to_owned()))
+        ParsedToken::parse(&format(), TokenSecret::new(text.to_owned()))
     }
 
     #[test]
@@ -431,7 +384,7 @@ mod tests {
             TokenOwner::Account(ServiceAccountId::generate().unwrap()),
             TokenOwner::Org,
         ] {
-            let token = ParsedToken::generate(&prefix(), &org(), owner.clone()).unwrap();
+            let token = ParsedToken::generate(&format(), &org(), owner.clone()).unwrap();
             let parsed = reparse(token.secret().expose_secret()).unwrap();
             assert_eq!(parsed.id(), token.id());
             assert_eq!(parsed.org(), &org());
@@ -445,7 +398,7 @@ mod tests {
     fn the_longest_and_shortest_orgs_round_trip() {
         for slug in ["abc", &"z".repeat(OrgId::MAX_LEN), "a-b-c-d"] {
             let org = OrgId::parse(slug).unwrap();
-            let token = ParsedToken::generate(&prefix(), &org, TokenOwner::Org).unwrap();
+            let token = ParsedToken::generate(&format(), &org, TokenOwner::Org).unwrap();
             assert_eq!(reparse(token.secret().expose_secret()).unwrap().org(), &org);
         }
     }
@@ -454,7 +407,7 @@ mod tests {
     fn every_single_character_substitution_is_rejected_before_any_io() {
         for token in [
             account_token(),
-            ParsedToken::generate(&prefix(), &org(), TokenOwner::Org).unwrap(),
+            ParsedToken::generate(&format(), &org(), TokenOwner::Org).unwrap(),
         ] {
             let text = token.secret().expose_secret().as_bytes().to_vec();
             let prefix_len = prefix().as_str().len();
@@ -504,43 +457,89 @@ mod tests {
         ] {
             assert!(reparse(garbage).is_err());
         }
-        let other_prefix = TokenPrefix::parse("ghp_").unwrap();
+        let other_prefix = TokenFormat::new(TokenPrefix::parse("ghp_").unwrap(), format().keys);
         let foreign = ParsedToken::parse(&other_prefix, token.secret().clone());
         assert_eq!(foreign.unwrap_err(), TokenFormatError::WrongPrefix);
     }
 
+    /// `text` with its checksum recomputed, as anyone can (CRC32 is public).
+    fn rechecksummed(body: &str) -> String {
+        format!(
+            "{body}{}",
+            encode_checksum(crc32fast::hash(body.as_bytes()))
+        )
+    }
+
     #[test]
-    fn a_forged_token_with_a_recomputed_checksum_still_names_only_valid_ids() {
-        // A valid checksum proves integrity of form, not authenticity: that is the store's
-        // job (hash comparison). Here: a well-formed forgery parses, with the ids it claims.
+    fn a_forgery_with_a_valid_checksum_is_refused_by_its_tag() {
+        // CRC32 proves integrity of form, for scanners; the tag proves this deployment made
+        // the token. A forgery that recomputes the checksum still fails, before any I/O.
         let token = account_token();
         let text = token.secret().expose_secret();
         let body = &text[..text.len() - CHECKSUM_LEN];
-        // Change the secret's last character (to one it is not already).
-        let replacement = if body.ends_with('A') { 'B' } else { 'A' };
-        let forged_body = format!("{}{replacement}", &body[..body.len() - 1]);
-        let forged = format!(
-            "{forged_body}{}",
-            encode_checksum(crc32fast::hash(forged_body.as_bytes()))
+        let secret_end = body.len() - TAG_LEN - KEY_ID_LEN;
+        for position in prefix().as_str().len()..body.len() {
+            if body.as_bytes()[position] == b'_' {
+                continue;
+            }
+            let replacement = if body.as_bytes()[position] == b'A' {
+                "B"
+            } else {
+                "A"
+            };
+            let mut forged = body.to_owned();
+            forged.replace_range(position..=position, replacement);
+            let error = reparse(&rechecksummed(&forged)).unwrap_err();
+            let ids = position < secret_end - SECRET_LEN;
+            assert!(
+                error == TokenFormatError::NotMinted
+                    || (ids && error == TokenFormatError::Malformed),
+                "change at {position}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_of_another_deployment_is_not_minted_here() {
+        let token = account_token();
+        let elsewhere = TokenFormat::new(
+            prefix(),
+            TokenKeys::parse(&format!("a:{KEY}x"), None).unwrap(),
         );
-        let parsed = reparse(&forged).unwrap();
-        assert_eq!(parsed.id(), token.id());
-        assert_ne!(parsed.hash(), token.hash());
+        let refused = ParsedToken::parse(&elsewhere, token.secret().clone());
+        assert_eq!(refused.unwrap_err(), TokenFormatError::NotMinted);
+    }
+
+    #[test]
+    fn a_new_minting_key_keeps_the_tokens_of_the_old_one() {
+        let old = account_token();
+        let rotated = TokenFormat::new(
+            prefix(),
+            TokenKeys::parse(&format!(r#"{{"a": "{KEY}", "b": "{KEY}-new"}}"#), Some("b")).unwrap(),
+        );
+        assert!(ParsedToken::parse(&rotated, old.secret().clone()).is_ok());
+        let new = ParsedToken::generate(&rotated, &org(), TokenOwner::Org).unwrap();
+        assert!(ParsedToken::parse(&rotated, new.secret().clone()).is_ok());
+        // The old key alone does not know the new token's key.
+        assert_eq!(
+            reparse(new.secret().expose_secret()).unwrap_err(),
+            TokenFormatError::NotMinted
+        );
     }
 
     #[test]
     fn two_million_tokens_have_no_collision_and_only_the_token_alphabet() {
-        let prefix = TokenPrefix::default();
+        let format = format();
         let org = org();
         let account = ServiceAccountId::generate().unwrap();
         let mut secrets = HashSet::with_capacity(2_000_000);
         let mut ids = HashSet::with_capacity(2_000_000);
         for _ in 0..2_000_000 {
             let token =
-                ParsedToken::generate(&prefix, &org, TokenOwner::Account(account.clone())).unwrap();
+                ParsedToken::generate(&format, &org, TokenOwner::Account(account.clone())).unwrap();
             let text = token.secret().expose_secret();
             assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-            let start = text.len() - CHECKSUM_LEN - SECRET_LEN;
+            let start = text.len() - CHECKSUM_LEN - LAST_FIELD_LEN;
             let secret: [u8; SECRET_LEN] = text.as_bytes()[start..start + SECRET_LEN]
                 .try_into()
                 .unwrap();
@@ -553,7 +552,8 @@ mod tests {
     fn debug_and_display_never_print_the_secret() {
         let token = account_token();
         let text = token.secret().expose_secret().to_owned();
-        let secret_part = &text[text.len() - CHECKSUM_LEN - SECRET_LEN..text.len() - CHECKSUM_LEN];
+        let start = text.len() - CHECKSUM_LEN - LAST_FIELD_LEN;
+        let secret_part = &text[start..start + SECRET_LEN];
         let printed = [
             format!("{:?}", token.secret()),
             format!("{:#?}", token.secret()),
@@ -571,19 +571,22 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_is_the_sha256_of_the_whole_token() {
-        // Reference value: `printf %s "$TOKEN" | sha256sum` for this fixed, well-formed token.
-        let text = "svc_0123456789abcdef_616263_org_0000000000000000000000000000000000000000000";
-        let text = format!(
-            "{text}{}",
-            encode_checksum(crc32fast::hash(text.as_bytes()))
+    fn the_tag_checksum_and_hash_match_an_independent_computation() {
+        // Reference values from Python's hmac, zlib.crc32 and hashlib.sha256 for this fixed
+        // token body under the key `KEY` (see the module's layout).
+        let text = "svc_0123456789abcdef_616263_org_0000000000000000000000000000000000000000000a6TDPNOCz7M85In8gAwqR914SErkF";
+        let format = TokenFormat::new(
+            TokenPrefix::default(),
+            TokenKeys::parse(&format!("a:{KEY}"), None).unwrap(),
         );
-        assert_eq!(text, format!("{}{}", &text[..text.len() - 6], "0xFV3B"));
-        let parsed = ParsedToken::parse(&TokenPrefix::default(), TokenSecret::new(text)).unwrap();
+        let parsed = ParsedToken::parse(&format, TokenSecret::new(text.to_owned())).unwrap();
         assert_eq!(
             parsed.hash().to_hex(),
-            "b3c57a41cb2e473e4a76796636e81a0f4b481229014a129ea07aaf4f6ccc0ae8"
+            "09a12390ed286ca1da6c34d5cc97af07a68a7b198de729b50a92a68b42ce6acb"
         );
+        let (body, checksum) = text.split_at(text.len() - CHECKSUM_LEN);
+        assert_eq!(checksum, "4SErkF");
+        assert_eq!(encode_checksum(crc32fast::hash(body.as_bytes())), checksum);
     }
 
     #[test]
