@@ -14,14 +14,40 @@ use store::DynamoStore;
 use crate::TestTables;
 
 /// Operations made so far, by name (`BatchGetItem`, `UpdateItem`, ...). One per operation,
-/// whatever its retries.
+/// whatever its retries. Also the items those reads asked for (a `GetItem` one, a
+/// `BatchGetItem` one per key): each, under 4 KB and strongly consistent, is one read unit.
 #[derive(Debug, Clone, Default)]
-pub struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>, Arc<Mutex<u32>>);
 
 impl CallCounter {
     /// The counts since the last call, and a fresh start.
     pub fn take(&self) -> BTreeMap<String, u32> {
         std::mem::take(&mut *self.0.lock().unwrap())
+    }
+
+    /// The items read since the last call, and a fresh start.
+    pub fn take_items(&self) -> u32 {
+        std::mem::take(&mut *self.1.lock().unwrap())
+    }
+}
+
+/// How many items a `GetItem` or `BatchGetItem` request asks for.
+fn items_asked(operation: &str, body: Option<&[u8]>) -> u32 {
+    match operation {
+        "GetItem" => 1,
+        "BatchGetItem" => body
+            .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+            .and_then(|request| {
+                request["RequestItems"].as_object().map(|tables| {
+                    tables
+                        .values()
+                        .filter_map(|table| table["Keys"].as_array())
+                        .map(|keys| u32::try_from(keys.len()).unwrap_or(u32::MAX))
+                        .sum()
+                })
+            })
+            .unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -46,6 +72,7 @@ impl Intercept for CallCounter {
             .and_then(|target| target.rsplit('.').next())
             .unwrap_or("unknown")
             .to_owned();
+        *self.1.lock().unwrap() += items_asked(&operation, context.request().body().bytes());
         *self.0.lock().unwrap().entry(operation).or_default() += 1;
         Ok(())
     }

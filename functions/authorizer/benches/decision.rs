@@ -23,7 +23,7 @@ use shared::model::{
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenFormat, TokenOwner};
-use store::StoreError;
+use store::{StoreError, Wanted};
 use time::{Duration, OffsetDateTime};
 use usecases::verify::RecordSource;
 
@@ -35,15 +35,9 @@ impl RecordSource for FixedRecords {
     fn fetch(
         &self,
         _token: &ParsedToken,
+        _wanted: Wanted,
     ) -> impl Future<Output = Result<AuthorizationRecords, StoreError>> + Send {
         std::future::ready(Ok(self.0.clone()))
-    }
-
-    fn fetch_token(
-        &self,
-        _token: &ParsedToken,
-    ) -> impl Future<Output = Result<Option<Token>, StoreError>> + Send {
-        std::future::ready(Ok(self.0.token.clone()))
     }
 
     fn touch_last_used(

@@ -1,15 +1,31 @@
-//! The authorization read: a token, its account and its organization in one consistent
-//! `BatchGetItem`.
+//! The authorization read: a token, and those of its account and organization that the
+//! caller has no fresh copy of, in one consistent read (a `GetItem` for the token alone, else
+//! a `BatchGetItem`).
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 use shared::authn::AuthorizationRecords;
 use shared::model::{Organization, ServiceAccount, Token};
-use shared::token::{ParsedToken, TokenOwner};
+use shared::token::ParsedToken;
 
 use crate::records::{Record, decode, entity_of, key};
 use crate::{DynamoStore, Item, StoreError, keys};
+
+/// Which records an authorization read fetches beside the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    pub org: bool,
+    /// Ignored for an org-wide token, which has no account.
+    pub account: bool,
+}
+
+impl Wanted {
+    pub const ALL: Self = Self {
+        org: true,
+        account: true,
+    };
+}
 
 impl DynamoStore {
     /// Reads the token, its account (if it has one) and its organization in one strongly
@@ -18,16 +34,35 @@ impl DynamoStore {
         &self,
         token: &ParsedToken,
     ) -> Result<AuthorizationRecords, StoreError> {
+        self.fetch_records(token, Wanted::ALL).await
+    }
+
+    /// Reads the token and the `wanted` records beside it, strongly consistent: a `GetItem`
+    /// (one read unit) for the token alone, else one `BatchGetItem` (one unit per item).
+    pub async fn fetch_records(
+        &self,
+        token: &ParsedToken,
+        wanted: Wanted,
+    ) -> Result<AuthorizationRecords, StoreError> {
+        let account = token.owner().account().filter(|_| wanted.account);
+        if !wanted.org && account.is_none() {
+            return Ok(AuthorizationRecords {
+                token: self
+                    .get_token(token.org(), token.owner(), token.id())
+                    .await?,
+                ..AuthorizationRecords::default()
+            });
+        }
         let pk = keys::org_pk(token.org());
-        let mut wanted = vec![
-            key(pk.clone(), keys::token_sk(token.owner(), token.id())),
-            key(pk.clone(), keys::ORG_SK.to_owned()),
-        ];
-        if let TokenOwner::Account(account) = token.owner() {
-            wanted.push(key(pk, keys::account_sk(account)));
+        let mut wanted_keys = vec![key(pk.clone(), keys::token_sk(token.owner(), token.id()))];
+        if wanted.org {
+            wanted_keys.push(key(pk.clone(), keys::ORG_SK.to_owned()));
+        }
+        if let Some(account) = account {
+            wanted_keys.push(key(pk, keys::account_sk(account)));
         }
         let mut records = AuthorizationRecords::default();
-        for item in self.batch_get(wanted).await? {
+        for item in self.batch_get(wanted_keys).await? {
             match entity_of(&item) {
                 Some(Organization::ENTITY) => records.org = Some(decode(item)?),
                 Some(ServiceAccount::ENTITY) => records.account = Some(decode(item)?),
@@ -41,12 +76,6 @@ impl DynamoStore {
             }
         }
         Ok(records)
-    }
-
-    /// Reads the token alone, with a strongly consistent `GetItem` (one read unit): the
-    /// verification path's read when its account and organization are cached.
-    pub async fn fetch_token(&self, token: &ParsedToken) -> Result<Option<Token>, StoreError> {
-        self.get_token(token.org(), token.owner(), token.id()).await
     }
 
     pub(crate) async fn batch_get(&self, wanted: Vec<Item>) -> Result<Vec<Item>, StoreError> {

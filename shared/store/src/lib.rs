@@ -33,6 +33,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::config::TableName;
 
+pub use authorization::Wanted;
 pub use items::TokenListScope;
 pub use paging::{Page, PageLimit};
 

@@ -26,9 +26,10 @@ use std::sync::{Arc, Mutex};
 use shared::authn::{AuthorizationRecords, Denial, Principal, Unauthenticated, authenticate};
 use shared::clock::Clock;
 use shared::config::{ConfigError, bounded, seconds};
-use shared::model::Token;
+use shared::ids::{OrgId, ServiceAccountId};
+use shared::model::{Organization, ServiceAccount, Token};
 use shared::token::{ParsedToken, TokenFormat, TokenFormatError, TokenSecret, bearer};
-use store::{DynamoStore, StoreError};
+use store::{DynamoStore, StoreError, Wanted};
 use time::{Duration, OffsetDateTime};
 
 use crate::UseCaseError;
@@ -36,17 +37,12 @@ use crate::UseCaseError;
 /// Where the verifier reads the records a decision needs, and writes last-used times. The
 /// store implements it; a benchmark can hand the real path fixed records.
 pub trait RecordSource: fmt::Debug + Send + Sync {
-    /// The token, its account and its organization, in one consistent read.
+    /// The token, and its organization and account as `wanted`, in one consistent read.
     fn fetch(
         &self,
         token: &ParsedToken,
+        wanted: Wanted,
     ) -> impl Future<Output = Result<AuthorizationRecords, StoreError>> + Send;
-
-    /// The token alone, in one consistent read.
-    fn fetch_token(
-        &self,
-        token: &ParsedToken,
-    ) -> impl Future<Output = Result<Option<Token>, StoreError>> + Send;
 
     fn touch_last_used(
         &self,
@@ -60,15 +56,9 @@ impl RecordSource for DynamoStore {
     fn fetch(
         &self,
         token: &ParsedToken,
+        wanted: Wanted,
     ) -> impl Future<Output = Result<AuthorizationRecords, StoreError>> + Send {
-        self.fetch_for_authorization(token)
-    }
-
-    fn fetch_token(
-        &self,
-        token: &ParsedToken,
-    ) -> impl Future<Output = Result<Option<Token>, StoreError>> + Send {
-        DynamoStore::fetch_token(self, token)
+        self.fetch_records(token, wanted)
     }
 
     fn touch_last_used(
@@ -193,15 +183,11 @@ impl From<VerifyError> for UseCaseError {
 
 type Key = [u8; 32];
 
-/// An owner of tokens: an account of an organization, or the organization itself.
-type OwnerKey = (shared::ids::OrgId, shared::token::TokenOwner);
-
-/// An organization's and an account's records, as read at a time.
+/// A record as read at a time (`None`: it did not exist).
 #[derive(Debug, Clone)]
-struct Owners {
-    read_at: OffsetDateTime,
-    org: Option<shared::model::Organization>,
-    account: Option<shared::model::ServiceAccount>,
+struct Read<T> {
+    at: OffsetDateTime,
+    record: Option<T>,
 }
 
 #[derive(Debug, Default)]
@@ -211,8 +197,10 @@ struct Caches {
     refused: HashMap<Key, Unauthenticated>,
     /// The records of valid tokens, with when they were read.
     records: HashMap<Key, (OffsetDateTime, AuthorizationRecords)>,
-    /// The owners' records, reused for the owner TTL while the token is read every time.
-    owners: HashMap<OwnerKey, Owners>,
+    /// Organizations and accounts, reused for the owner TTL while the token is read every
+    /// time: one read of each per container and TTL, however many requests use them.
+    orgs: HashMap<OrgId, Read<Organization>>,
+    accounts: HashMap<(OrgId, ServiceAccountId), Read<ServiceAccount>>,
 }
 
 /// The verification path, built once per container.
@@ -320,9 +308,9 @@ impl<S: RecordSource> Verifier<S> {
         }
     }
 
-    /// The records of `presented`: the token read every time (consistently); its account's and
-    /// organization's from the owner cache when they were read less than the owner TTL ago,
-    /// else read with it in one `BatchGetItem` (and cached).
+    /// The records of `presented`: the token read every time (consistently); its
+    /// organization's and account's from the owner cache when they were read less than the
+    /// owner TTL ago, else read with it (and cached).
     async fn read(
         &self,
         presented: &ParsedToken,
@@ -330,35 +318,61 @@ impl<S: RecordSource> Verifier<S> {
     ) -> Result<AuthorizationRecords, StoreError> {
         let ttl = self.settings.owner_ttl;
         if ttl == Duration::ZERO {
-            return self.source.fetch(presented).await;
+            return self.source.fetch(presented, Wanted::ALL).await;
         }
-        let owner: OwnerKey = (presented.org().clone(), presented.owner().clone());
-        let owners = self
-            .lock()
-            .owners
-            .get(&owner)
-            .filter(|owners| now - owners.read_at < ttl)
-            .cloned();
-        if let Some(owners) = owners {
-            return Ok(AuthorizationRecords {
-                token: self.source.fetch_token(presented).await?,
-                org: owners.org,
-                account: owners.account,
-            });
-        }
-        let records = self.source.fetch(presented).await?;
+        let org_id = presented.org().clone();
+        let account_key = presented
+            .owner()
+            .account()
+            .map(|account| (org_id.clone(), account.clone()));
+        let fresh = |read_at: OffsetDateTime| now - read_at < ttl;
+        let (cached_org, cached_account) = {
+            let caches = self.lock();
+            let org = caches
+                .orgs
+                .get(&org_id)
+                .filter(|read| fresh(read.at))
+                .cloned();
+            let account = account_key
+                .as_ref()
+                .and_then(|key| caches.accounts.get(key))
+                .filter(|read| fresh(read.at))
+                .cloned();
+            (org, account)
+        };
+        let wanted = Wanted {
+            org: cached_org.is_none(),
+            account: account_key.is_some() && cached_account.is_none(),
+        };
+        let mut records = self.source.fetch(presented, wanted).await?;
         let mut caches = self.lock();
-        if caches.owners.len() >= Self::MAX_CACHED_RECORDS {
-            caches.owners.clear();
+        match cached_org {
+            Some(read) => records.org = read.record,
+            None => {
+                if caches.orgs.len() >= Self::MAX_CACHED_RECORDS {
+                    caches.orgs.clear();
+                }
+                let read = Read {
+                    at: now,
+                    record: records.org.clone(),
+                };
+                caches.orgs.insert(org_id, read);
+            }
         }
-        caches.owners.insert(
-            owner,
-            Owners {
-                read_at: now,
-                org: records.org.clone(),
-                account: records.account.clone(),
-            },
-        );
+        match (cached_account, account_key) {
+            (Some(read), _) => records.account = read.record,
+            (None, Some(key)) => {
+                if caches.accounts.len() >= Self::MAX_CACHED_RECORDS {
+                    caches.accounts.clear();
+                }
+                let read = Read {
+                    at: now,
+                    record: records.account.clone(),
+                };
+                caches.accounts.insert(key, read);
+            }
+            (None, None) => {}
+        }
         Ok(records)
     }
 

@@ -1,6 +1,10 @@
 //! Load harness: authorizations through the real authorizer handler against DynamoDB Local,
-//! next to bare `BatchGetItem`s of the same items, with the latency of each and the DynamoDB
-//! calls each outcome cost.
+//! for one hot organization with many accounts and tokens, next to bare consistent `GetItem`s
+//! of a token item, with the latency of each and the DynamoDB calls and read units each
+//! outcome cost; then ten thousand forged, well-formed tokens in a row.
+//!
+//! Read units are counted from the requests: a strongly consistent read of an item under 4 KB
+//! is one unit, so a `GetItem` of the token is 1 and a `BatchGetItem` one per key it asks for.
 //!
 //! `cargo run --profile perf -p tests --bin authorizer-load [-- N]` (N authorizations, default
 //! 10000; DynamoDB Local is started unless `AWS_ENDPOINT_URL_DYNAMODB` names one).
@@ -9,7 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use authorizer::{Authorizer, AuthorizerConfig};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use shared::access::{IpAllowlist, Role, Roles, Scopes};
 use store::keys;
 use tests::admin::AdminWorld;
@@ -21,22 +25,39 @@ enum Kind {
     Valid,
     Revoked,
     Expired,
+    /// Well formed, with a correct CRC32, but not minted by this deployment.
+    Forged,
     Garbage,
 }
+
+/// Accounts and tokens of the hot organization.
+const ACCOUNTS: usize = 20;
+const TOKENS_PER_ACCOUNT: usize = 10;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let total: usize = std::env::args().nth(1).map_or(Ok(10_000), |n| n.parse())?;
     let world = AdminWorld::new().await;
     let org = world.acme.org.clone();
-    let (account, valid) = world
-        .account_with_token(
-            &org,
-            Roles::new([Role::Reader]),
-            Scopes::default(),
-            IpAllowlist::default(),
-        )
-        .await;
+    // One hot organization: many accounts, many tokens each.
+    let mut valid = Vec::with_capacity(ACCOUNTS * TOKENS_PER_ACCOUNT);
+    let mut first_account = None;
+    for _ in 0..ACCOUNTS {
+        let (account, token) = world
+            .account_with_token(
+                &org,
+                Roles::new([Role::Reader]),
+                Scopes::default(),
+                IpAllowlist::default(),
+            )
+            .await;
+        valid.push(token);
+        for _ in 1..TOKENS_PER_ACCOUNT {
+            valid.push(world.mint(&org, &account, Scopes::default()).await);
+        }
+        first_account.get_or_insert(account);
+    }
+    let account = first_account.ok_or_else(|| anyhow::anyhow!("no account"))?;
     let revoked = world.mint(&org, &account, Scopes::default()).await;
     let expired = world.mint(&org, &account, Scopes::default()).await;
     let store = &world.context.store;
@@ -58,6 +79,17 @@ async fn main() -> anyhow::Result<()> {
         }
         store.update_token(&token).await?;
     }
+    // Tokens of another deployment: the same prefix and ids, another key.
+    let elsewhere = shared::token::TokenFormat::new(
+        shared::token::TokenPrefix::default(),
+        shared::token::TokenKeys::parse("a:another-deployment-another-deployment-key", None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let forge = || -> anyhow::Result<String> {
+        let token = shared::token::ParsedToken::generate(&elsewhere, &org, owner.clone())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(token.secret().expose_secret().to_owned())
+    };
 
     let (counted, counter) = counted_store(&world.tables).await;
     let config = AuthorizerConfig::from_lookup(tests::test_token_format(), |_| None)
@@ -65,26 +97,21 @@ async fn main() -> anyhow::Result<()> {
     let authorizer = Authorizer::new(counted, config);
     authorizer.warm_up().await;
 
-    // The same items the authorizer reads, for a bare BatchGetItem after each valid
-    // authorization, so both are measured under the same conditions.
+    // The token item a valid authorization reads, for a bare consistent GetItem after each
+    // valid authorization, so both are measured under the same conditions.
     let client = &world.tables.client;
     let pk = keys::org_pk(&org);
     let token_id =
-        shared::ids::TokenId::parse(&valid[4..20]).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let request = KeysAndAttributes::builder()
-        .set_keys(Some(vec![
-            key(&pk, &keys::token_sk(&owner, &token_id)),
-            key(&pk, keys::ORG_SK),
-            key(&pk, &keys::account_sk(&account)),
-        ]))
-        .consistent_read(true)
-        .build()?;
+        shared::ids::TokenId::parse(&valid[0][4..20]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token_key = key(&pk, &keys::token_sk(&owner, &token_id));
     let table = world.tables.table.as_str();
     let bare_read = || async {
         let started = Instant::now();
         client
-            .batch_get_item()
-            .request_items(table, request.clone())
+            .get_item()
+            .table_name(table)
+            .set_key(Some(token_key.clone()))
+            .consistent_read(true)
             .send()
             .await
             .map(|_| started.elapsed())
@@ -102,30 +129,35 @@ async fn main() -> anyhow::Result<()> {
     // Warm both paths, and DynamoDB Local's JIT, before measuring anything.
     for i in 0..1_000 {
         authorizer
-            .handle(event_for(i, &valid))
+            .handle(event_for(i, &valid[i % valid.len()]))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         bare_read().await?;
     }
 
-    // The mix: 70% valid, 10% each revoked, expired and garbage, interleaved.
+    // The mix: 60% valid (every token of the organization in turn), 10% each revoked,
+    // expired, forged and garbage, interleaved.
     let mut latencies: BTreeMap<Kind, Vec<Duration>> = BTreeMap::new();
     let mut calls: BTreeMap<Kind, BTreeMap<String, u32>> = BTreeMap::new();
+    let mut items: BTreeMap<Kind, u32> = BTreeMap::new();
     let mut bare = Vec::with_capacity(total);
     for i in 0..total {
         let kind = match i % 10 {
             0 => Kind::Revoked,
             1 => Kind::Expired,
-            2 => Kind::Garbage,
+            2 => Kind::Forged,
+            3 => Kind::Garbage,
             _ => Kind::Valid,
         };
         let token = match kind {
-            Kind::Valid => valid.clone(),
+            Kind::Valid => valid[i % valid.len()].clone(),
             Kind::Revoked => revoked.clone(),
             Kind::Expired => expired.clone(),
+            Kind::Forged => forge()?,
             Kind::Garbage => format!("svc_{i:0>90}"),
         };
         counter.take();
+        counter.take_items();
         let started = Instant::now();
         let result = authorizer.handle(event_for(i, &token)).await;
         let elapsed = started.elapsed();
@@ -137,54 +169,71 @@ async fn main() -> anyhow::Result<()> {
         for (operation, n) in counter.take() {
             *entry.entry(operation).or_default() += n;
         }
+        *items.entry(kind).or_default() += counter.take_items();
         if kind == Kind::Valid {
             bare.push(bare_read().await?);
         }
     }
 
     println!(
-        "authorizations: {total} through the real handler (after 1000 warm-up calls), against DynamoDB Local at {}",
+        "authorizations: {total} through the real handler (after 1000 warm-up calls), one organization with {} tokens of {ACCOUNTS} accounts, against DynamoDB Local at {}",
+        valid.len(),
         world.tables.endpoint
     );
     println!(
-        "{:<28} {:>7} {:>10} {:>10}   DynamoDB calls per authorization",
-        "outcome", "count", "p50", "p99"
+        "{:<12} {:>7} {:>10} {:>10} {:>12}   DynamoDB calls per authorization",
+        "outcome", "count", "p50", "p99", "read units"
     );
     for (kind, samples) in &mut latencies {
         let count = samples.len();
-        let per = calls
-            .get(kind)
-            .map(|ops| {
-                ops.iter()
-                    .map(|(op, n)| format!("{op} {:.4}", f64::from(*n) / count as f64))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .filter(|text| !text.is_empty())
-            .unwrap_or_else(|| "none".into());
+        let ops = calls.get(kind).cloned().unwrap_or_default();
+        let per = ops
+            .iter()
+            .map(|(op, n)| format!("{op} {:.4}", f64::from(*n) / count as f64))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let units = f64::from(items.get(kind).copied().unwrap_or(0));
         let (p50, p99) = percentiles(samples);
         println!(
-            "{:<28} {count:>7} {:>10} {:>10}   {per}",
+            "{:<12} {count:>7} {:>10} {:>10} {:>12.4}   {}",
             format!("{kind:?}"),
             micros(p50),
-            micros(p99)
+            micros(p99),
+            units / count as f64,
+            if per.is_empty() {
+                "none".to_owned()
+            } else {
+                per
+            }
         );
     }
     let (p50, p99) = percentiles(&mut bare);
     println!(
-        "{:<28} {:>7} {:>10} {:>10}",
-        "bare BatchGetItem",
+        "{:<12} {:>7} {:>10} {:>10} {:>12.4}",
+        "bare GetItem",
         bare.len(),
         micros(p50),
-        micros(p99)
+        micros(p99),
+        1.0
     );
     if let Some(valid) = latencies.get_mut(&Kind::Valid) {
         let (valid_p50, _) = percentiles(valid);
         println!(
-            "valid authorization p50 / bare BatchGetItem p50 = {:.3}",
+            "valid authorization p50 / bare GetItem p50 = {:.3}",
             valid_p50.as_secs_f64() / p50.as_secs_f64()
         );
     }
+
+    // Ten thousand forged, well-formed tokens in a row.
+    counter.take();
+    let mut refused = 0;
+    for i in 0..10_000 {
+        if authorizer.handle(event_for(i, &forge()?)).await.is_err() {
+            refused += 1;
+        }
+    }
+    let reads: u32 = counter.take().values().sum();
+    println!("forged, well-formed tokens: 10000 sent, {refused} refused, {reads} DynamoDB calls");
     Ok(())
 }
 

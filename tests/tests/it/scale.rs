@@ -55,6 +55,7 @@ impl Counted {
         token: &str,
     ) -> (Option<bool>, BTreeMap<String, u32>) {
         self.counter.take();
+        self.counter.take_items();
         let event = authorizer_event(
             shape,
             Some(&format!("Bearer {token}")),
@@ -171,6 +172,7 @@ async fn a_valid_token_reads_one_item_once_its_owners_are_cached() {
         first,
         BTreeMap::from([("BatchGetItem".to_owned(), 1), ("UpdateItem".to_owned(), 2)])
     );
+    assert_eq!(c.counter.take_items(), 3, "token, account and organization");
     for _ in 0..3 {
         let (answer, next) = c.ask(&authorizer, AuthorizerShape::HttpApi, &token).await;
         assert_eq!(answer, Some(true));
@@ -179,10 +181,19 @@ async fn a_valid_token_reads_one_item_once_its_owners_are_cached() {
             BTreeMap::from([("GetItem".to_owned(), 1)]),
             "the token alone"
         );
+        assert_eq!(c.counter.take_items(), 1);
     }
-    // Another account's token: its own account is not cached yet.
-    let (_, another) = c.ask(&authorizer, AuthorizerShape::HttpApi, &other).await;
+    // Another account's token: its own account is not cached yet, its organization is.
+    let (answer, another) = c.ask(&authorizer, AuthorizerShape::HttpApi, &other).await;
+    assert_eq!(answer, Some(true));
     assert_eq!(another.get("BatchGetItem"), Some(&1));
+    assert_eq!(c.counter.take_items(), 2, "token and account, not the organization");
+    // Past the owner TTL (1 s by default), both are read again with the token.
+    c.world.clock.advance(Duration::milliseconds(1001));
+    let (answer, stale) = c.ask(&authorizer, AuthorizerShape::HttpApi, &token).await;
+    assert_eq!(answer, Some(true));
+    assert_eq!(stale.get("BatchGetItem"), Some(&1));
+    assert_eq!(c.counter.take_items(), 3);
 }
 
 #[tokio::test]
