@@ -187,7 +187,11 @@ async fn a_valid_token_reads_one_item_once_its_owners_are_cached() {
     let (answer, another) = c.ask(&authorizer, AuthorizerShape::HttpApi, &other).await;
     assert_eq!(answer, Some(true));
     assert_eq!(another.get("BatchGetItem"), Some(&1));
-    assert_eq!(c.counter.take_items(), 2, "token and account, not the organization");
+    assert_eq!(
+        c.counter.take_items(),
+        2,
+        "token and account, not the organization"
+    );
     // Past the owner TTL (1 s by default), both are read again with the token.
     c.world.clock.advance(Duration::milliseconds(1001));
     let (answer, stale) = c.ask(&authorizer, AuthorizerShape::HttpApi, &token).await;
