@@ -141,7 +141,10 @@ fn bench(c: &mut Criterion) {
     let Some((token, records)) = world(now, &format) else {
         return;
     };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_time().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    else {
         return;
     };
     for (name, event, mode) in events(&token) {
