@@ -110,11 +110,7 @@ fn parse_filter<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Result<AuditFilt
         since: instant("since")?,
         until: instant("until")?,
     };
-    if let (Some(since), Some(until)) = (filter.since, filter.until)
-        && since >= until
-    {
-        return Err(invalid("until", "later than `since`"));
-    }
+    // `until` at or before `since` is an empty range: an empty page, as the store answers.
     Ok(filter)
 }
 
@@ -144,10 +140,6 @@ mod tests {
             vec![("account", "svc_secret_looking_value")],
             vec![("token", "x")],
             vec![("since", "yesterday")],
-            vec![
-                ("since", "2026-05-02T00:00:00Z"),
-                ("until", "2026-05-01T00:00:00Z"),
-            ],
             vec![("actor", "")],
             vec![("until", "9999-12-31T23:59:59-01:00")],
             vec![("since", "0000-01-01T00:00:00+00:01")],

@@ -172,12 +172,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             )
         };
         let value = value.to_str().map_err(|_| invalid())?.trim();
-        if value == "*" {
+        // An empty field value is an empty list of entity tags (RFC 9110 §5.6.1): no condition.
+        if value == "*" || value.is_empty() {
             return Ok(Self(None));
         }
         value
             .strip_prefix('"')
             .and_then(|rest| rest.strip_suffix('"'))
+            // Digits only (`parse` would also take a sign), as the description's pattern says.
+            .filter(|version| {
+                (1..=19).contains(&version.len()) && version.bytes().all(|b| b.is_ascii_digit())
+            })
             .and_then(|version| version.parse::<u64>().ok())
             .map(|version| Self(Some(version)))
             .ok_or_else(invalid)

@@ -170,8 +170,8 @@ impl AuditStore {
             None => "~".to_owned(),
         };
         values.insert(":hash".into(), AttributeValue::S(hash_value.clone()));
-        values.insert(":low".into(), AttributeValue::S(low));
-        values.insert(":high".into(), AttributeValue::S(high));
+        values.insert(":low".into(), AttributeValue::S(low.clone()));
+        values.insert(":high".into(), AttributeValue::S(high.clone()));
         let mut names = HashMap::from([
             ("#hash".to_owned(), hash_name.to_owned()),
             ("#sk".to_owned(), keys::SK.to_owned()),
@@ -188,15 +188,33 @@ impl AuditStore {
         }
         let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
 
+        let empty = || Page {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        // `until` at or before `since`: nothing is in the range (and DynamoDB refuses a
+        // BETWEEN whose bounds are reversed).
+        if low > high {
+            return Ok(empty());
+        }
+        // Pages go from the newest down. A cursor at or below the range's start leaves
+        // nothing; one above its end (a cursor from a wider query) starts at its end.
         let start = match cursor {
             Some(cursor) => {
                 let sk = decode_cursor(cursor, org)?;
-                let mut key = HashMap::from([
-                    (keys::PK.to_owned(), AttributeValue::S(pk)),
-                    (keys::SK.to_owned(), AttributeValue::S(sk)),
-                ]);
-                key.insert(hash_name.to_owned(), AttributeValue::S(hash_value));
-                Some(key)
+                if sk <= low {
+                    return Ok(empty());
+                }
+                if sk > high {
+                    None
+                } else {
+                    let mut key = HashMap::from([
+                        (keys::PK.to_owned(), AttributeValue::S(pk)),
+                        (keys::SK.to_owned(), AttributeValue::S(sk)),
+                    ]);
+                    key.insert(hash_name.to_owned(), AttributeValue::S(hash_value));
+                    Some(key)
+                }
             }
             None => None,
         };

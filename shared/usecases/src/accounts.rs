@@ -5,7 +5,7 @@
 //! enable); deleting turns the account into a tombstone that names who deleted it, so the
 //! audit trail attributes it, and then revokes its tokens one by one, for the record.
 
-use shared::access::{Grants, IpAllowlist, Roles};
+use shared::access::{Grants, IpAllowlist, Role, Roles};
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{AccountStatus, NewServiceAccount, ServiceAccount};
 use shared::text::{Description, DisplayName};
@@ -92,6 +92,19 @@ impl UseCases {
     ) -> Result<ServiceAccount, UseCaseError> {
         let mut account = self.account(org, id).await?;
         UseCaseError::check_version(if_match, account.version, "service account")?;
+        // The caller's own account must keep the admin role and let the caller's address in.
+        let keeps_access = changes
+            .roles
+            .as_ref()
+            .is_none_or(|roles| roles.contains(Role::Admin))
+            && changes.ip_allowlist.as_ref().is_none_or(|allowlist| {
+                allowlist.is_empty()
+                    || caller
+                        .actor
+                        .source_ip
+                        .is_some_and(|address| allowlist.allows(address))
+            });
+        caller.refuse_self_lockout(org, id, keeps_access)?;
         changes.apply_to(&mut account);
         self.save_account(caller, account).await
     }
@@ -109,6 +122,7 @@ impl UseCases {
     ) -> Result<ServiceAccount, UseCaseError> {
         let mut account = self.account(org, id).await?;
         UseCaseError::check_version(if_match, account.version, "service account")?;
+        caller.refuse_self_lockout(org, id, false)?;
         let account = if account.status == AccountStatus::Disabled {
             account
         } else {
@@ -148,6 +162,7 @@ impl UseCases {
     ) -> Result<(), UseCaseError> {
         let mut account = self.account(org, id).await?;
         UseCaseError::check_version(if_match, account.version, "service account")?;
+        caller.refuse_self_lockout(org, id, false)?;
         account.delete(caller.actor.clone(), self.now(), self.retention);
         self.store.update_account(&account).await?;
         self.revoke_account_tokens(caller, org, id).await?;

@@ -5,10 +5,14 @@ use std::net::IpAddr;
 
 use shared::access::Role;
 use shared::authn::Principal;
-use shared::ids::OrgId;
+use shared::ids::{OrgId, ServiceAccountId, TokenId};
 use shared::model::{Actor, ActorKind};
 
 use crate::UseCaseError;
+
+/// Why a change that would lock its caller out is refused.
+pub(crate) const SELF_LOCKOUT: &str =
+    "this would lock out the credential making the request; another admin can do it";
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,46 @@ impl Caller {
             Identity::Token(_) => Err(UseCaseError::Forbidden(
                 "only an admin of the organization may do this",
             )),
+        }
+    }
+
+    /// Refuses a change to `account` that would lock this caller out: disabling or deleting
+    /// the account it authenticates with, revoking all its tokens, or a change that takes away
+    /// its admin role or its address from the account's allowlist (`keeps_access` false). Another admin or an IAM principal can; a token of its own
+    /// is renewed safely with self-rotation. As GitLab, where users cannot block themselves.
+    pub fn refuse_self_lockout(
+        &self,
+        org: &OrgId,
+        account: &ServiceAccountId,
+        keeps_access: bool,
+    ) -> Result<(), UseCaseError> {
+        match &self.identity {
+            Identity::Token(principal)
+                if principal.org == *org
+                    && principal.account.as_ref() == Some(account)
+                    && !keeps_access =>
+            {
+                Err(UseCaseError::Conflict(SELF_LOCKOUT.into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the caller is a token of `org` (not an IAM principal).
+    pub fn is_token_of(&self, org: &OrgId) -> bool {
+        matches!(&self.identity, Identity::Token(principal) if principal.org == *org)
+    }
+
+    /// Refuses revoking the token this request authenticates with (see
+    /// [`Caller::refuse_self_lockout`]).
+    pub fn refuse_own_token(&self, token: &TokenId) -> Result<(), UseCaseError> {
+        match &self.identity {
+            Identity::Token(principal) if principal.token_id == *token => {
+                Err(UseCaseError::Conflict(format!(
+                    "{SELF_LOCKOUT}; to replace this token, rotate it (POST /v1/tokens/self/rotate)"
+                )))
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -5,6 +5,7 @@ use shared::model::Organization;
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
 
+use crate::caller::SELF_LOCKOUT;
 use crate::{Caller, UseCaseError, UseCases};
 
 /// A validated change to an organization: each field present replaces the stored one.
@@ -37,6 +38,16 @@ impl UseCases {
             org.name = name;
         }
         if let Some(policy) = changes.token_policy {
+            // An allowlist that leaves out the calling token's own address would lock it out.
+            let allowlist = policy.ip_allowlist();
+            let locks_out = !allowlist.is_empty()
+                && !caller
+                    .actor
+                    .source_ip
+                    .is_some_and(|address| allowlist.allows(address));
+            if locks_out && caller.is_token_of(&org.id) {
+                return Err(UseCaseError::Conflict(SELF_LOCKOUT.into()));
+            }
             org.token_policy = policy;
         }
         org.updated_at = self.now();

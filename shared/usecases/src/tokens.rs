@@ -155,6 +155,7 @@ impl UseCases {
         owner: &TokenOwner,
         id: &TokenId,
     ) -> Result<(), UseCaseError> {
+        caller.refuse_own_token(id)?;
         let now = self.now();
         let mut next = Some(id.clone());
         for hop in 0..MAX_LINEAGE {
@@ -238,6 +239,18 @@ impl UseCases {
         org: &OrgId,
         owner: &TokenOwner,
     ) -> Result<usize, UseCaseError> {
+        match owner {
+            TokenOwner::Account(account) => caller.refuse_self_lockout(org, account, false)?,
+            // Every org-wide token, the caller's own among them when it is one.
+            TokenOwner::Org => {
+                if let crate::Identity::Token(principal) = &caller.identity
+                    && principal.org == *org
+                    && principal.account.is_none()
+                {
+                    caller.refuse_own_token(&principal.token_id)?;
+                }
+            }
+        }
         Ok(self
             .store
             .revoke_tokens(org, owner, &caller.actor, self.now(), self.retention)

@@ -580,6 +580,49 @@ async fn the_query_filters_pages_and_never_crosses_orgs() {
     }
     assert_eq!(paged, all);
 
+    // An empty range is an empty page (`until` at `since`, or before it), and so is a cursor
+    // from a wider query outside a narrower range (it was a server error: DynamoDB refuses a
+    // start key outside the key condition).
+    assert!(
+        audit
+            .events(&[("since", &oldest), ("until", &oldest)])
+            .await
+            .is_empty()
+    );
+    assert!(
+        audit
+            .events(&[("since", "2999-01-01T00:00:00Z"), ("until", &oldest)])
+            .await
+            .is_empty()
+    );
+    let second_page = {
+        let reply = audit.audit(audit.acme(), &[("limit", "1")]).await;
+        reply.body["nextCursor"].as_str().unwrap().to_owned()
+    };
+    for outside in [
+        ("until", oldest.as_str()),
+        ("since", "2999-01-01T00:00:00Z"),
+    ] {
+        assert!(
+            audit
+                .events(&[outside, ("cursor", &second_page)])
+                .await
+                .is_empty(),
+            "{outside:?}"
+        );
+    }
+    // Inside the range, the cursor pages as before.
+    assert_eq!(
+        audit
+            .events(&[
+                ("since", &oldest),
+                ("cursor", &second_page),
+                ("limit", "100")
+            ])
+            .await,
+        all[1..]
+    );
+
     // Another org's trail is its own; a cursor does not cross over, nor does an admin.
     let theirs = audit.audit(&globex, &[]).await;
     assert_eq!(theirs.status, 200);

@@ -9,6 +9,7 @@ mod bootstrap;
 mod edge;
 mod functions_start;
 mod local_system;
+mod lockout;
 mod openapi;
 mod scale;
 mod security;

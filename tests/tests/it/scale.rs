@@ -264,7 +264,10 @@ async fn disabling_deleting_and_policy_changes_apply_within_the_owner_ttl() {
                 _ => {
                     c.world
                         .accounts(
+                            // From inside the new allowlist: one that left the admin out
+                            // would be refused as a lockout.
                             admin(ApiCall::new(Shape::HttpV2, "PATCH", "/v1/orgs/acme"))
+                                .source_ip("192.0.2.10")
                                 .json(json!({"tokenPolicy": {"ipAllowlist": ["192.0.2.0/24"]}})),
                         )
                         .await

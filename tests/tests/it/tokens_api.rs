@@ -698,6 +698,15 @@ async fn the_token_endpoint_answers_every_rfc_6749_error_case() {
             200,
             None,
         ),
+        // Unrecognized parameters are ignored, repeated or not (RFC 6749 §3.2); only the
+        // recognized ones may not repeat.
+        (
+            post(&format!(
+                "{creds}&grant_type=client_credentials&audience=a&audience=b&resource=x"
+            )),
+            200,
+            None,
+        ),
         (post(&creds), 400, Some("invalid_request")),
         (
             post(&format!("{creds}&grant_type=password")),

@@ -75,15 +75,15 @@ impl CreateAccount {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PatchAccount {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     description: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     roles: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     grants: Option<Vec<GrantBody>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     ip_allowlist: Option<Vec<String>>,
 }
 
@@ -138,6 +138,15 @@ pub struct DisableAccount {
     /// back.
     #[serde(default)]
     pub revoke_tokens: bool,
+}
+
+/// A field that may be absent (`None`) but not `null`: only `description` can be removed.
+pub(crate) fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).

@@ -10,30 +10,30 @@ use shared::text::DisplayName;
 use time::OffsetDateTime;
 use usecases::orgs::OrgChanges;
 
-use super::check;
+use super::{check, not_null};
 
 /// `PATCH /v1/orgs/{org}`: fields present are replaced; the policy's fields one by one.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PatchOrg {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     token_policy: Option<PatchPolicy>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PatchPolicy {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     default_lifetime: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     max_lifetime: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     allow_non_expiring: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     ip_allowlist: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     allow_self_rotation: Option<bool>,
 }
 
