@@ -65,9 +65,10 @@ impl Caller {
     }
 
     /// Refuses a change to `account` that would lock this caller out: disabling or deleting
-    /// the account it authenticates with, revoking all its tokens, or a change that takes away
-    /// its admin role or its address from the account's allowlist (`keeps_access` false). Another admin or an IAM principal can; a token of its own
-    /// is renewed safely with self-rotation. As GitLab, where users cannot block themselves.
+    /// the account it authenticates with, revoking all its tokens, or a change that takes
+    /// away its admin role or its address from the account's allowlist (`keeps_access`
+    /// false). Another admin or an IAM principal can; a token of its own is renewed safely
+    /// with self-rotation. As GitLab, where users cannot block themselves.
     pub fn refuse_self_lockout(
         &self,
         org: &OrgId,
