@@ -97,13 +97,10 @@ impl UseCases {
             .roles
             .as_ref()
             .is_none_or(|roles| roles.contains(Role::Admin))
-            && changes.ip_allowlist.as_ref().is_none_or(|allowlist| {
-                allowlist.is_empty()
-                    || caller
-                        .actor
-                        .source_ip
-                        .is_some_and(|address| allowlist.allows(address))
-            });
+            && changes
+                .ip_allowlist
+                .as_ref()
+                .is_none_or(|allowlist| caller.is_let_in_by(allowlist));
         caller.refuse_self_lockout(org, id, keeps_access)?;
         changes.apply_to(&mut account);
         self.save_account(caller, account).await

@@ -3,10 +3,11 @@
 
 use std::net::IpAddr;
 
-use shared::access::Role;
+use shared::access::{IpAllowlist, Role};
 use shared::authn::Principal;
 use shared::ids::{OrgId, ServiceAccountId, TokenId};
 use shared::model::{Actor, ActorKind};
+use shared::token::TokenOwner;
 
 use crate::UseCaseError;
 
@@ -85,6 +86,30 @@ impl Caller {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Refuses revoking every token of `owner` when the caller's own token is among them: its
+    /// account's, or, for an org-wide token, the organization's.
+    pub fn refuse_revoking_all(&self, org: &OrgId, owner: &TokenOwner) -> Result<(), UseCaseError> {
+        match (owner, &self.identity) {
+            (TokenOwner::Account(account), _) => self.refuse_self_lockout(org, account, false),
+            (TokenOwner::Org, Identity::Token(principal))
+                if principal.org == *org && principal.account.is_none() =>
+            {
+                self.refuse_own_token(&principal.token_id)
+            }
+            (TokenOwner::Org, _) => Ok(()),
+        }
+    }
+
+    /// Whether `allowlist` lets in the address this request came from (an empty one lets in
+    /// everyone; an unknown address is let in by none other).
+    pub fn is_let_in_by(&self, allowlist: &IpAllowlist) -> bool {
+        allowlist.is_empty()
+            || self
+                .actor
+                .source_ip
+                .is_some_and(|address| allowlist.allows(address))
     }
 
     /// Whether the caller is a token of `org` (not an IAM principal).

@@ -39,13 +39,7 @@ impl UseCases {
         }
         if let Some(policy) = changes.token_policy {
             // An allowlist that leaves out the calling token's own address would lock it out.
-            let allowlist = policy.ip_allowlist();
-            let locks_out = !allowlist.is_empty()
-                && !caller
-                    .actor
-                    .source_ip
-                    .is_some_and(|address| allowlist.allows(address));
-            if locks_out && caller.is_token_of(&org.id) {
+            if caller.is_token_of(&org.id) && !caller.is_let_in_by(policy.ip_allowlist()) {
                 return Err(UseCaseError::Conflict(SELF_LOCKOUT.into()));
             }
             org.token_policy = policy;

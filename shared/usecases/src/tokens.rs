@@ -239,18 +239,7 @@ impl UseCases {
         org: &OrgId,
         owner: &TokenOwner,
     ) -> Result<usize, UseCaseError> {
-        match owner {
-            TokenOwner::Account(account) => caller.refuse_self_lockout(org, account, false)?,
-            // Every org-wide token, the caller's own among them when it is one.
-            TokenOwner::Org => {
-                if let crate::Identity::Token(principal) = &caller.identity
-                    && principal.org == *org
-                    && principal.account.is_none()
-                {
-                    caller.refuse_own_token(&principal.token_id)?;
-                }
-            }
-        }
+        caller.refuse_revoking_all(org, owner)?;
         Ok(self
             .store
             .revoke_tokens(org, owner, &caller.actor, self.now(), self.retention)
