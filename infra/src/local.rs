@@ -210,7 +210,7 @@ pub async fn sdk_config_for(endpoint: &str, settings: &ClientSettings) -> aws_co
 
 /// A DynamoDB client for a local endpoint, with the patient bounds of the operator's tools.
 pub async fn client_for(endpoint: &str) -> Client {
-    Client::new(&sdk_config_for(endpoint, &ClientSettings::BACKGROUND).await)
+    store::client::dynamodb_from(&sdk_config_for(endpoint, &ClientSettings::BACKGROUND).await)
 }
 
 /// DynamoDB Local with the template's tables and the audit writer following the table's
@@ -241,7 +241,7 @@ impl LocalStack {
             TableName::parse(&audit_table).map_err(|e| anyhow::anyhow!("AUDIT_TABLE_NAME: {e}"))?;
         let config = sdk_config_for(dynamodb.endpoint(), &ClientSettings::BACKGROUND).await;
         crate::template::create_missing_tables(
-            &Client::new(&config),
+            &store::client::dynamodb_from(&config),
             table.as_str(),
             audit_table.as_str(),
         )

@@ -33,7 +33,7 @@ impl StreamReader {
     /// A reader of `table`'s latest stream, at its oldest record. `config` is the SDK
     /// configuration of the DynamoDB endpoint (DynamoDB Local serves streams there too).
     pub async fn open(config: &aws_config::SdkConfig, table: &str) -> anyhow::Result<Self> {
-        let dynamodb = aws_sdk_dynamodb::Client::new(config);
+        let dynamodb = store::client::dynamodb_from(config);
         let described = dynamodb
             .describe_table()
             .table_name(table)
@@ -269,7 +269,7 @@ pub async fn follow(
     let reader = StreamReader::open(config, table).await?;
     let audit_table =
         shared::config::TableName::parse(audit_table).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = store::audit::AuditStore::new(aws_sdk_dynamodb::Client::new(config), &audit_table);
+    let store = store::audit::AuditStore::new(store::client::dynamodb_from(config), &audit_table);
     let retention = time::Duration::days(i64::from(AuditWriter::DEFAULT_RETENTION_DAYS));
     let poller = StreamPoller::new(reader, AuditWriter::new(store, retention));
     Ok(tokio::spawn(poller.run()))

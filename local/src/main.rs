@@ -12,7 +12,6 @@ use accounts::AccountsState;
 use admin_api::AdminState;
 use anyhow::Context;
 use authorizer::{Authorizer, AuthorizerConfig};
-use aws_sdk_dynamodb::Client;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -84,7 +83,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let endpoint = stack.endpoint().to_owned();
         async move {
             let settings = ClientSettings::from_lookup(defaults, env)?;
-            anyhow::Ok(Client::new(&sdk_config_for(&endpoint, &settings).await))
+            anyhow::Ok(store::client::dynamodb_in(
+                &sdk_config_for(&endpoint, &settings).await,
+                settings.partition,
+            ))
         }
     };
     let admin_client = client(ClientSettings::ADMIN).await?;

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod counting;
 pub mod events;
+pub mod faults;
 pub mod logs;
 pub mod runtime_api;
 

@@ -80,14 +80,15 @@ pub fn router(state: AccountsState) -> Router {
 
 /// The function's routes alone (`local` merges them with the tokens function's).
 pub fn routes(state: AccountsState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(COLLECTION, post(create).get(list))
         .route(ITEM, get(read).patch(update).delete(delete))
         .route(DISABLE, post(disable))
         .route(ENABLE, post(enable))
         .route(AUDIT_EVENTS, get(audit_events::list))
         .route(ORG, get(read_org).patch(update_org))
-        .with_state(state)
+        .with_state(state);
+    layers::with_deadline(routes, layers::ADMIN_DEADLINE, layers::admin_timeout)
 }
 
 type Reply = Result<Response, ApiError>;

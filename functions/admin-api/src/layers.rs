@@ -1,5 +1,8 @@
 //! What every admin router gets beside its routes: 404 and 405 as problem documents (405 with
-//! the router's `Allow`), request ids, a tracing span per request, and security headers.
+//! the router's `Allow`), request ids, a tracing span per request, security headers, and a
+//! deadline on every route.
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -16,6 +19,37 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::problem::ApiError;
+
+/// The longest an admin request runs: inside the functions' 28 s timeout and API Gateway's
+/// 29 s, so that however slow the store is, the caller gets an answer of ours (a 503 with
+/// `Retry-After`), never a bare 504. A single store call gives up sooner (see
+/// `store::client::ClientSettings::ADMIN`); this bounds use cases of many calls.
+pub const ADMIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Answers `on_timeout()` for a request to one of `routes` that is still running after
+/// `deadline`, and drops its work. Every use case is safe to drop between two writes: each
+/// write is whole, and repeating the request finishes what was left (see ARCHITECTURE.md).
+pub fn with_deadline(routes: Router, deadline: Duration, on_timeout: fn() -> Response) -> Router {
+    routes.route_layer(middleware::from_fn(
+        move |request: Request, next: Next| async move {
+            match tokio::time::timeout(deadline, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::warn!(
+                        deadline_ms = deadline.as_millis(),
+                        "request ran past its deadline"
+                    );
+                    on_timeout()
+                }
+            }
+        },
+    ))
+}
+
+/// The admin routes' answer at [`ADMIN_DEADLINE`].
+pub fn admin_timeout() -> Response {
+    ApiError::Unavailable(store::Outage::TimedOut).into_response()
+}
 
 /// A function's routes made a router: an unknown path is a 404 problem, a known path with
 /// another method a 405 problem (a route with a fallback of its own keeps it), and the

@@ -5,12 +5,12 @@
 //! errors are logged with their cause and answered with a generic 500 that says nothing more.
 
 use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shared::authn::Denial;
-use store::StoreError;
+use store::{Outage, StoreError};
 use usecases::UseCaseError;
 
 /// One invalid field: its JSON path (`roles[1]`, `grants[0].level`) and the rule it broke.
@@ -50,9 +50,22 @@ pub enum ApiError {
     BadRequest { kind: &'static str, detail: String },
     #[error("invalid request")]
     Validation(Vec<FieldError>),
+    /// The store could not be used in time: try again after [`retry_after`] seconds.
+    #[error("the store is unavailable ({0})")]
+    Unavailable(Outage),
     /// The cause is logged where the error is made; the client sees none of it.
     #[error("internal error")]
     Internal,
+}
+
+/// How long a caller should wait before it retries after `outage`: a second under throttling
+/// (the SDK's own backoff has already spread the load), a little longer when the store did not
+/// answer at all.
+pub fn retry_after(outage: Outage) -> u32 {
+    match outage {
+        Outage::Throttled => 1,
+        Outage::TimedOut | Outage::Unreachable | Outage::ServerError => 2,
+    }
 }
 
 impl ApiError {
@@ -84,6 +97,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +114,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::BadRequest { kind, .. } => kind,
             Self::Validation(_) => "validation",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal => "internal",
         }
     }
@@ -115,6 +130,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::BadRequest { .. } => "Bad request",
             Self::Validation(_) => "Invalid request",
+            Self::Unavailable(_) => "Temporarily unavailable",
             Self::Internal => "Internal error",
         }
     }
@@ -134,6 +150,14 @@ impl ApiError {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 format!("invalid field(s): {}", fields.join(", "))
             }
+            Self::Unavailable(outage) => format!(
+                "the service's storage is {}: nothing was changed by this request or it can be repeated safely; retry after {} s",
+                match outage {
+                    Outage::Throttled => "over its request rate",
+                    Outage::TimedOut | Outage::Unreachable | Outage::ServerError => "not answering",
+                },
+                retry_after(*outage)
+            ),
             Self::Internal => "the request could not be completed".into(),
         }
     }
@@ -156,6 +180,9 @@ impl ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Self::Unavailable(outage) = &self {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after(*outage)));
+        }
         if let Self::Unauthenticated = &self {
             headers.insert(
                 WWW_AUTHENTICATE,
@@ -217,6 +244,18 @@ impl From<StoreError> for ApiError {
                 "invalid-cursor",
                 "`cursor` is not a cursor this list handed out",
             ),
+            StoreError::Contended { .. } => Self::Conflict(
+                "another request changed the same items at the same moment; read them again and retry"
+                    .into(),
+            ),
+            StoreError::Unavailable {
+                operation,
+                outage,
+                source,
+            } => {
+                tracing::warn!(operation, %outage, error = %source, "the store is unavailable");
+                Self::Unavailable(outage)
+            }
             other => Self::internal("store", &other),
         }
     }

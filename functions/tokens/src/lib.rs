@@ -88,7 +88,7 @@ pub fn router(state: AdminState) -> Router {
 /// endpoint answers RFC 6749 errors, its wrong methods included: its route has a fallback of
 /// its own.
 pub fn routes(state: AdminState) -> Router {
-    Router::new()
+    let admin = Router::new()
         .route(
             ACCOUNT_TOKENS,
             post(mint_for_account)
@@ -102,11 +102,16 @@ pub fn routes(state: AdminState) -> Router {
         .route(ORG_TOKEN_ROTATE, post(rotate_org))
         .route(ALL_TOKENS, get(list_all))
         .route(SELF_ROTATE, post(self_rotate))
+        .with_state(state.clone());
+    let oauth = Router::new()
         .route(
             OAUTH_TOKEN,
             post(oauth::token).fallback(oauth::method_not_allowed),
         )
-        .with_state(state)
+        .with_state(state);
+    layers::with_deadline(admin, layers::ADMIN_DEADLINE, layers::admin_timeout).merge(
+        layers::with_deadline(oauth, oauth::DEADLINE, oauth::timeout),
+    )
 }
 
 type Reply = Result<Response, ApiError>;

@@ -9,6 +9,7 @@
 use admin_api::AdminState;
 use admin_api::extract::{MAX_BODY_BYTES, media_type};
 use admin_api::meta::RequestMeta;
+use admin_api::problem::retry_after;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{
@@ -87,13 +88,22 @@ impl From<ExchangeError> for OAuthError {
                     "this client secret has issued as many access tokens as it may for now: reuse them until they expire",
                 )
             },
-            ExchangeError::Store(error) => {
-                tracing::error!(%error, "the token endpoint could not use its table");
-                server_error()
-            }
-            ExchangeError::Contended => {
-                Self::new("server_error", "the client secret kept changing; retry")
-            }
+            ExchangeError::Store(error) => match error.outage() {
+                Some(outage) => {
+                    tracing::warn!(%error, "the token endpoint's table is unavailable");
+                    unavailable(
+                        retry_after(outage),
+                        "the service's storage is not answering; retry shortly",
+                    )
+                }
+                None => {
+                    tracing::error!(%error, "the token endpoint could not use its table");
+                    server_error()
+                }
+            },
+            // The client secret changed under three attempts in a row (a rotation or a
+            // revocation is landing): nothing was issued; asking again decides again.
+            ExchangeError::Contended => unavailable(1, "the client secret is being changed; retry"),
             ExchangeError::Internal(context) => {
                 tracing::error!(context, "the token endpoint failed");
                 server_error()
@@ -110,6 +120,16 @@ fn invalid_client() -> OAuthError {
     OAuthError::new("invalid_client", "client authentication failed")
 }
 
+/// 503 `temporarily_unavailable` (the code RFC 6749 §4.1.2.1 gives for this at the
+/// authorization endpoint), with `Retry-After`.
+fn unavailable(retry_after: u32, description: &'static str) -> OAuthError {
+    OAuthError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        retry_after: Some(i64::from(retry_after)),
+        ..OAuthError::new("temporarily_unavailable", description)
+    }
+}
+
 fn server_error() -> OAuthError {
     OAuthError::new("server_error", "the request could not be completed")
 }
@@ -120,6 +140,15 @@ fn no_store(mut response: Response) -> Response {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The longest an exchange runs: a client waiting for a token is a starting job or
+/// service, better told to retry than kept waiting (a store call gives up after 5 s).
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The answer at [`DEADLINE`].
+pub fn timeout() -> Response {
+    unavailable(2, "the service's storage is not answering; retry shortly").into_response()
 }
 
 /// Any method but `POST`.

@@ -95,7 +95,7 @@ impl DynamoStore {
                 .request_items(&self.table, pending.clone())
                 .send()
                 .await
-                .map_err(|error| StoreError::dynamo("BatchGetItem", error))?;
+                .map_err(|error| StoreError::sdk("BatchGetItem", error))?;
             if let Some(mut responses) = output.responses {
                 found.extend(responses.remove(&self.table).unwrap_or_default());
             }
@@ -107,8 +107,14 @@ impl DynamoStore {
                 _ => return Ok(found),
             }
         }
-        Err(StoreError::Throttled {
-            attempts: Self::BATCH_ATTEMPTS,
+        Err(StoreError::Unavailable {
+            operation: "BatchGetItem",
+            outage: crate::Outage::Throttled,
+            source: format!(
+                "keys left unprocessed after {} attempts",
+                Self::BATCH_ATTEMPTS
+            )
+            .into(),
         })
     }
 }

@@ -13,14 +13,29 @@
 //!
 //! The endpoint, region and credentials come from the standard AWS variables
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_REGION`, ...), read by `aws-config`.
+//!
+//! Every client counts its throttled attempts (retried by the SDK with backoff, within the
+//! bounds above): in Lambda each one is a CloudWatch metric, `DynamoDbThrottledAttempts` in
+//! the namespace `ServiceAccounts` with the dimension `Operation`, written as an embedded
+//! metric format line; elsewhere a warning in the log. [`throttled_attempts`] is the
+//! process's count.
 
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::retry::{RetryConfig, RetryMode};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use shared::config::{ConfigError, bounded, millis};
 
 /// The time bounds and retries of a client.
@@ -31,6 +46,11 @@ pub struct ClientSettings {
     pub operation_timeout: Duration,
     pub max_attempts: u32,
     pub adaptive: bool,
+    /// The SDK's retry partition: clients of one partition share a retry quota (a token
+    /// bucket that stops retries when most attempts fail, so a failing store is not hit by a
+    /// storm of retries) and, in adaptive mode, a rate limiter. Each kind of function has its
+    /// own, as in Lambda, so in `local` the admin API's retries never starve the authorizer's.
+    pub partition: &'static str,
 }
 
 impl ClientSettings {
@@ -42,6 +62,7 @@ impl ClientSettings {
         operation_timeout: Duration::from_millis(1_800),
         max_attempts: 3,
         adaptive: false,
+        partition: "authorizer",
     };
 
     /// The admin functions': a call gives up after 5 s, so even a use case of several calls
@@ -52,6 +73,7 @@ impl ClientSettings {
         operation_timeout: Duration::from_millis(5_000),
         max_attempts: 3,
         adaptive: false,
+        partition: "admin",
     };
 
     /// The audit writer's, and the operator's tools': patient, since nobody waits on them
@@ -62,6 +84,7 @@ impl ClientSettings {
         operation_timeout: Duration::from_millis(20_000),
         max_attempts: 5,
         adaptive: false,
+        partition: "background",
     };
 
     /// `defaults`, overridden by the variables of the module's table.
@@ -107,6 +130,7 @@ impl ClientSettings {
                 1..=10,
             )?,
             adaptive,
+            partition: defaults.partition,
         })
     }
 
@@ -160,12 +184,152 @@ impl ClientSettings {
 
 /// A DynamoDB client from the standard AWS environment, with `settings`.
 pub async fn dynamodb(settings: &ClientSettings) -> Client {
-    Client::new(&settings.sdk_config().await)
+    dynamodb_in(&settings.sdk_config().await, settings.partition)
+}
+
+/// The DynamoDB client of `config` (from [`ClientSettings::sdk_config`] or
+/// [`ClientSettings::local_sdk_config`]) in the retry partition `partition` (see
+/// [`ClientSettings::partition`]), counting its throttled attempts.
+pub fn dynamodb_in(config: &SdkConfig, partition: impl Into<Cow<'static, str>>) -> Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(config)
+        .retry_partition(RetryPartition::new(partition))
+        .interceptor(ThrottleMetric)
+        .build();
+    Client::from_conf(config)
+}
+
+/// [`dynamodb_in`] the SDK's default partition (the operator's tools).
+pub fn dynamodb_from(config: &SdkConfig) -> Client {
+    dynamodb_in(config, "dynamodb")
+}
+
+static THROTTLED_ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many attempts of this process's DynamoDB clients were throttled.
+pub fn throttled_attempts() -> u64 {
+    THROTTLED_ATTEMPTS.load(Ordering::Relaxed)
+}
+
+/// Counts the attempts DynamoDB throttled (see the module's documentation).
+#[derive(Debug)]
+struct ThrottleMetric;
+
+impl Intercept for ThrottleMetric {
+    fn name(&self) -> &'static str {
+        "ThrottleMetric"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        if response.status().as_u16() != 400 || !response.body().bytes().is_some_and(is_throttling)
+        {
+            return Ok(());
+        }
+        THROTTLED_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
+        let operation = cfg.load::<Metadata>().map_or("unknown", Metadata::name);
+        if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            println!(
+                "{}",
+                throttle_metric_line(operation, time::OffsetDateTime::now_utc())
+            );
+        } else {
+            tracing::warn!(operation, "DynamoDB throttled an attempt");
+        }
+        Ok(())
+    }
+}
+
+/// Whether an error body is DynamoDB's throttling: its `__type`, or a cancelled transaction's
+/// reason.
+fn is_throttling(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Reason {
+        #[serde(rename = "Code")]
+        code: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        #[serde(rename = "__type")]
+        kind: Option<String>,
+        #[serde(rename = "CancellationReasons", default)]
+        reasons: Vec<Reason>,
+    }
+    let Ok(error) = serde_json::from_slice::<ErrorBody>(body) else {
+        return false;
+    };
+    let throttling = |code: &str| {
+        // `__type` is `com.amazonaws.dynamodb.v20120810#ThrottlingException`.
+        let code = code.rsplit('#').next().unwrap_or(code);
+        crate::THROTTLING_CODES.contains(&code)
+    };
+    error.kind.as_deref().is_some_and(throttling)
+        || error
+            .reasons
+            .iter()
+            .filter_map(|reason| reason.code.as_deref())
+            .any(throttling)
+}
+
+/// One throttled attempt as a CloudWatch embedded metric format line.
+fn throttle_metric_line(operation: &str, at: time::OffsetDateTime) -> String {
+    let millis = at.unix_timestamp_nanos() / 1_000_000;
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": millis,
+            "CloudWatchMetrics": [{
+                "Namespace": "ServiceAccounts",
+                "Dimensions": [["Operation"]],
+                "Metrics": [{"Name": "DynamoDbThrottledAttempts", "Unit": "Count"}],
+            }],
+        },
+        "Operation": operation,
+        "DynamoDbThrottledAttempts": 1,
+    })
+    .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttling_bodies_are_recognised_and_others_are_not() {
+        for body in [
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+            r#"{"__type":"com.amazon.coral.availability#ThrottlingException"}"#,
+            r#"{"__type":"RequestLimitExceeded"}"#,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","CancellationReasons":[{"Code":"None"},{"Code":"ThrottlingError"}]}"#,
+        ] {
+            assert!(is_throttling(body.as_bytes()), "{body}");
+        }
+        for body in [
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"}"#,
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","CancellationReasons":[{"Code":"ConditionalCheckFailed"}]}"#,
+            r#"{"__type":"ValidationException","message":"ThrottlingException"}"#,
+            "not json",
+        ] {
+            assert!(!is_throttling(body.as_bytes()), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_metric_line_is_embedded_metric_format() {
+        let at = time::macros::datetime!(2026-11-27 12:00 UTC);
+        let line: serde_json::Value =
+            serde_json::from_str(&throttle_metric_line("GetItem", at)).unwrap();
+        assert_eq!(line["_aws"]["Timestamp"], 1_795_780_800_000_i64);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "DynamoDbThrottledAttempts"
+        );
+        assert_eq!(line["Operation"], "GetItem");
+        assert_eq!(line["DynamoDbThrottledAttempts"], 1);
+    }
 
     #[test]
     fn every_bound_can_be_set_within_its_range() {

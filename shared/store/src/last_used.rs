@@ -71,7 +71,7 @@ impl DynamoStore {
             {
                 Ok(())
             }
-            Err(error) => Err(StoreError::dynamo("UpdateItem", error)),
+            Err(error) => Err(StoreError::sdk("UpdateItem", error)),
         }
     }
 }

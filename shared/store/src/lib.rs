@@ -30,6 +30,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::config::TableName;
 
@@ -64,13 +66,106 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("DynamoDB left keys unprocessed after {attempts} attempts")]
-    Throttled { attempts: u32 },
+    /// DynamoDB did not serve the call within the client's bounds (its attempts, timeouts and
+    /// retries spent): the caller should try again shortly; nothing is known to be written.
+    #[error("DynamoDB {operation} is unavailable ({outage}): {source}")]
+    Unavailable {
+        operation: &'static str,
+        outage: Outage,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A transaction lost to another one on the same items (`TransactionConflict`): the state
+    /// changed meanwhile, as with a stale version.
+    #[error("DynamoDB {operation} lost to a concurrent transaction")]
+    Contended { operation: &'static str },
     #[error("the client secret has issued its quota of access tokens for this window")]
     QuotaExceeded,
 }
 
+/// Why DynamoDB was unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// No answer within the attempt or operation timeout.
+    TimedOut,
+    /// No connection, or one that broke before the answer was complete.
+    Unreachable,
+    /// An HTTP 5xx answer on every attempt.
+    ServerError,
+    /// Throttled (`ProvisionedThroughputExceededException`, `ThrottlingException`,
+    /// `RequestLimitExceeded`, or keys left unprocessed) on every attempt.
+    Throttled,
+}
+
+impl fmt::Display for Outage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TimedOut => "timed out",
+            Self::Unreachable => "unreachable",
+            Self::ServerError => "server error",
+            Self::Throttled => "throttled",
+        })
+    }
+}
+
+/// The error codes of DynamoDB's throttling (the SDK retries them with backoff).
+/// (The last two are a cancelled transaction's reasons.)
+pub const THROTTLING_CODES: [&str; 5] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
+
 impl StoreError {
+    /// The outage, when the store could not be used at all (the caller sees a 503).
+    pub fn outage(&self) -> Option<Outage> {
+        match self {
+            Self::Unavailable { outage, .. } => Some(*outage),
+            _ => None,
+        }
+    }
+
+    /// A failed call: an outage (timeout, no connection, 5xx, throttling) when the SDK's
+    /// retries could not get past it, else a plain failure (a bug, a missing table, a refused
+    /// request), which is an internal error.
+    pub(crate) fn sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let outage = match &error {
+            SdkError::TimeoutError(_) => Some(Outage::TimedOut),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => Some(Outage::TimedOut),
+            SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_other() => {
+                Some(Outage::Unreachable)
+            }
+            SdkError::ResponseError(_) => Some(Outage::Unreachable),
+            SdkError::ServiceError(context) => {
+                if context
+                    .err()
+                    .code()
+                    .is_some_and(|code| THROTTLING_CODES.contains(&code))
+                {
+                    Some(Outage::Throttled)
+                } else if context.raw().status().is_server_error() {
+                    Some(Outage::ServerError)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        match outage {
+            Some(outage) => Self::Unavailable {
+                operation,
+                outage,
+                source: Box::new(error),
+            },
+            None => Self::dynamo(operation, error),
+        }
+    }
+
     fn dynamo(
         operation: &'static str,
         error: impl std::error::Error + Send + Sync + 'static,

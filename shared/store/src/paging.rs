@@ -96,7 +96,7 @@ pub(crate) async fn query_items(
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|error| StoreError::dynamo("Query", error))?;
+            .map_err(|error| StoreError::sdk("Query", error))?;
         items.extend(output.items.unwrap_or_default());
         start = output.last_evaluated_key.filter(|key| !key.is_empty());
         if items.len() > wanted || start.is_none() {

@@ -117,7 +117,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|error| StoreError::dynamo("GetItem", error))?;
+            .map_err(|error| StoreError::sdk("GetItem", error))?;
         output.item.map(decode).transpose()
     }
 
@@ -160,7 +160,7 @@ impl DynamoStore {
                         Err(StoreError::NotFound { entity: T::ENTITY })
                     }
                 }
-                _ => Err(StoreError::dynamo("PutItem", error)),
+                _ => Err(StoreError::sdk("PutItem", error)),
             },
         }
     }
@@ -196,7 +196,7 @@ pub(crate) async fn put_absent(
         {
             Ok(false)
         }
-        Err(error) => Err(StoreError::dynamo("PutItem", error)),
+        Err(error) => Err(StoreError::sdk("PutItem", error)),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Writes of several items at once, all or nothing: bootstrap, rotation, an OAuth2 exchange.
 
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use shared::model::{Organization, ServiceAccount, Token};
 
@@ -140,17 +141,39 @@ impl DynamoStore {
             .set_transact_items(Some(items))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error.as_service_error().is_some_and(|e| {
-                    e.is_transaction_canceled_exception()
-                        && e.to_string().contains("ConditionalCheckFailed")
-                }) =>
-            {
-                Err(on_condition)
-            }
-            Err(error) => Err(StoreError::dynamo("TransactWriteItems", error)),
+        let error = match result {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        let reasons: Vec<&str> = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(canceled)) => canceled
+                .cancellation_reasons()
+                .iter()
+                .filter_map(|reason| reason.code())
+                .collect(),
+            _ => Vec::new(),
+        };
+        if reasons.contains(&"ConditionalCheckFailed") {
+            Err(on_condition)
+        } else if reasons.contains(&"TransactionConflict")
+            || error
+                .as_service_error()
+                .is_some_and(TransactWriteItemsError::is_transaction_in_progress_exception)
+        {
+            Err(StoreError::Contended {
+                operation: "TransactWriteItems",
+            })
+        } else if reasons
+            .iter()
+            .any(|code| crate::THROTTLING_CODES.contains(code))
+        {
+            Err(StoreError::Unavailable {
+                operation: "TransactWriteItems",
+                outage: crate::Outage::Throttled,
+                source: Box::new(error),
+            })
+        } else {
+            Err(StoreError::sdk("TransactWriteItems", error))
         }
     }
 }

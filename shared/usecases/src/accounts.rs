@@ -157,7 +157,19 @@ impl UseCases {
         id: &ServiceAccountId,
         if_match: Option<u64>,
     ) -> Result<(), UseCaseError> {
-        let mut account = self.account(org, id).await?;
+        let mut account = match self.store.get_account(org, id).await? {
+            Some(account) if !account.is_deleted() => account,
+            // A delete that stopped after its tombstone (a timeout, a crash) is finished by
+            // the same request again: its tokens are revoked now. Once none is left, the
+            // account is gone (404), as for any deleted account.
+            Some(_) => {
+                return match self.revoke_account_tokens(caller, org, id).await? {
+                    0 => Err(UseCaseError::NotFound("service account")),
+                    _ => Ok(()),
+                };
+            }
+            None => return Err(UseCaseError::NotFound("service account")),
+        };
         UseCaseError::check_version(if_match, account.version, "service account")?;
         caller.refuse_self_lockout(org, id, false)?;
         account.delete(caller.actor.clone(), self.now(), self.retention);

@@ -175,7 +175,9 @@ impl UseCases {
             .await
         {
             Ok(()) => {}
-            Err(StoreError::VersionConflict { .. }) => return Err(ExchangeError::Contended),
+            Err(StoreError::VersionConflict { .. } | StoreError::Contended { .. }) => {
+                return Err(ExchangeError::Contended);
+            }
             Err(StoreError::QuotaExceeded) => {
                 tracing::info!(client_token = %client_token.id, "access-token quota reached");
                 return Err(ExchangeError::QuotaExceeded {

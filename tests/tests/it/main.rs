@@ -7,6 +7,7 @@ mod audit_trail;
 mod authorization;
 mod bootstrap;
 mod edge;
+mod faults;
 mod functions_start;
 mod local_system;
 mod lockout;
