@@ -6,6 +6,8 @@
 //! * [`Fault::Stall`]: the call is never forwarded nor answered (until the rule changes, when
 //!   its connection is closed), as when DynamoDB Local is paused with `kill -STOP`;
 //! * [`Fault::Reset`]: the connection is closed without an answer (nothing forwarded);
+//! * [`Fault::LoseAnswer`]: the call is forwarded (DynamoDB does it) and then the connection
+//!   is closed without its answer, as when a connection breaks on the way back;
 //! * [`Fault::ServerError`]: HTTP 500 with DynamoDB's `InternalServerError` body;
 //! * [`Fault::Throttle`]: HTTP 400 with DynamoDB's `ProvisionedThroughputExceededException`.
 //!
@@ -30,6 +32,7 @@ pub enum Fault {
     Latency(Duration),
     Stall,
     Reset,
+    LoseAnswer,
     ServerError,
     Throttle,
 }
@@ -45,6 +48,8 @@ pub struct Rule {
     pub skip: usize,
     pub percent: u32,
     pub seed: Option<u64>,
+    /// At most this many faults.
+    pub limit: Option<usize>,
 }
 
 impl Rule {
@@ -56,6 +61,7 @@ impl Rule {
             skip: 0,
             percent: 100,
             seed: None,
+            limit: None,
         }
     }
 
@@ -70,6 +76,12 @@ impl Rule {
     /// Lets the first `calls` selected calls through.
     pub fn after(mut self, calls: usize) -> Self {
         self.skip = calls;
+        self
+    }
+
+    /// At most `faults` faults, then every call goes through.
+    pub fn times(mut self, faults: usize) -> Self {
+        self.limit = Some(faults);
         self
     }
 
@@ -126,8 +138,9 @@ pub const WRITES: [&str; 5] = [
 #[derive(Debug, Default)]
 struct State {
     rule: Option<Rule>,
-    /// Selected calls since the rule was set.
+    /// Selected calls since the rule was set, and faults made.
     selected: usize,
+    faults: usize,
     seen: Seen,
 }
 
@@ -205,6 +218,7 @@ impl FaultProxy {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.rule = rule;
             state.selected = 0;
+            state.faults = 0;
         }
         self.generation.send_modify(|generation| *generation += 1);
     }
@@ -263,23 +277,35 @@ impl Shared {
                 let rule = rule.clone();
                 let n = state.selected;
                 state.selected += 1;
-                let chosen = n >= rule.skip && {
-                    let k = n - rule.skip;
-                    let p = rule.percent as usize;
-                    match rule.seed {
-                        None => (k + 1) * p / 100 > k * p / 100,
-                        Some(seed) => pseudo_random(seed, k) % 100 < p,
-                    }
-                };
+                let chosen =
+                    n >= rule.skip && rule.limit.is_none_or(|limit| state.faults < limit) && {
+                        let k = n - rule.skip;
+                        let p = rule.percent as usize;
+                        match rule.seed {
+                            None => (k + 1) * p / 100 > k * p / 100,
+                            Some(seed) => pseudo_random(seed, k) % 100 < p,
+                        }
+                    };
+                state.faults += usize::from(chosen);
                 chosen.then_some(rule.fault)
             }
             _ => None,
         };
-        let counts = match fault {
-            Some(Fault::Latency(_)) | None => &mut state.seen.forwarded,
-            Some(_) => &mut state.seen.faulted,
+        let (forwarded, faulted) = match fault {
+            Some(Fault::Latency(_)) | None => (true, false),
+            Some(Fault::LoseAnswer) => (true, true),
+            Some(_) => (false, true),
         };
-        *counts.entry(operation.to_owned()).or_default() += 1;
+        if forwarded {
+            *state
+                .seen
+                .forwarded
+                .entry(operation.to_owned())
+                .or_default() += 1;
+        }
+        if faulted {
+            *state.seen.faulted.entry(operation.to_owned()).or_default() += 1;
+        }
         fault
     }
 
@@ -297,8 +323,9 @@ impl Shared {
             .await
             .map_err(|_| ConnectionReset)?
             .to_bytes();
-        match self.decide(&operation) {
-            None => {}
+        let fault = self.decide(&operation);
+        match fault {
+            None | Some(Fault::LoseAnswer) => {}
             Some(Fault::Latency(delay)) => tokio::time::sleep(delay).await,
             Some(Fault::Stall) => {
                 let mut changed = self.generation.subscribe();
@@ -341,6 +368,9 @@ impl Shared {
             .await
             .map_err(|_| ConnectionReset)?
             .to_bytes();
+        if fault == Some(Fault::LoseAnswer) {
+            return Err(ConnectionReset);
+        }
         Ok(Response::from_parts(parts, Full::new(body)))
     }
 }

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod counting;
 pub mod events;
 pub mod faults;
+pub mod faulty;
 pub mod logs;
 pub mod runtime_api;
 

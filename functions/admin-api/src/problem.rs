@@ -151,7 +151,7 @@ impl ApiError {
                 format!("invalid field(s): {}", fields.join(", "))
             }
             Self::Unavailable(outage) => format!(
-                "the service's storage is {}: nothing was changed by this request or it can be repeated safely; retry after {} s",
+                "the service's storage is {}; retry after {} s. A change this request asked for may or may not have been made: read before repeating a create (repeating a revocation, disable or delete finishes it)",
                 match outage {
                     Outage::Throttled => "over its request rate",
                     Outage::TimedOut | Outage::Unreachable | Outage::ServerError => "not answering",

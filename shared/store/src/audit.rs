@@ -113,10 +113,9 @@ impl AuditStore {
             keys::TTL.into(),
             AttributeValue::N(keep_until.unix_timestamp().to_string()),
         );
-        Ok(if put_absent(&self.client, &self.table, item).await? {
-            PutOutcome::Written
-        } else {
-            PutOutcome::AlreadyWritten
+        Ok(match put_absent(&self.client, &self.table, item).await? {
+            None => PutOutcome::Written,
+            Some(_) => PutOutcome::AlreadyWritten,
         })
     }
 

@@ -121,11 +121,15 @@ impl DynamoStore {
         output.item.map(decode).transpose()
     }
 
+    /// Creates `record`. An item already under its key is `AlreadyExists`, unless it is
+    /// exactly this record: then it is this very write, applied by an attempt whose answer was
+    /// lost (a reset connection, a timeout after DynamoDB wrote) and retried by the SDK.
     pub(crate) async fn put_new<T: Record>(&self, record: &T) -> Result<(), StoreError> {
-        if put_absent(&self.client, &self.table, encode(record)?).await? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists { entity: T::ENTITY })
+        let item = encode(record)?;
+        match put_absent(&self.client, &self.table, item.clone()).await? {
+            None => Ok(()),
+            Some(existing) if existing == item => Ok(()),
+            Some(_) => Err(StoreError::AlreadyExists { entity: T::ENTITY }),
         }
     }
 
@@ -136,11 +140,12 @@ impl DynamoStore {
         let expected = record.version();
         let mut next = record.clone();
         next.set_version(expected + 1);
+        let item = encode(&next)?;
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(&next)?))
+            .set_item(Some(item.clone()))
             .condition_expression("#version = :expected")
             .expression_attribute_names("#version", keys::VERSION)
             .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
@@ -151,7 +156,10 @@ impl DynamoStore {
             Ok(_) => Ok(next),
             Err(error) => match error.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
-                    if failed.item().is_some() {
+                    // This very write, applied by an attempt whose answer was lost.
+                    if failed.item() == Some(&item) {
+                        Ok(next)
+                    } else if failed.item().is_some() {
                         Err(StoreError::VersionConflict {
                             entity: T::ENTITY,
                             expected,
@@ -173,30 +181,30 @@ pub(crate) fn key(pk: String, sk: String) -> Item {
     ])
 }
 
-/// Puts `item` unless an item with its key exists; whether it was written.
+/// Puts `item` unless an item with its key exists: `None` when written, else the item that
+/// was there.
 pub(crate) async fn put_absent(
     client: &Client,
     table: &str,
     item: Item,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Item>, StoreError> {
     let result = client
         .put_item()
         .table_name(table)
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(#pk)")
         .expression_attribute_names("#pk", keys::PK)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .send()
         .await;
     match result {
-        Ok(_) => Ok(true),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(StoreError::sdk("PutItem", error)),
+        Ok(_) => Ok(None),
+        Err(error) => match error.as_service_error() {
+            Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed)) => {
+                Ok(Some(failed.item().cloned().unwrap_or_default()))
+            }
+            _ => Err(StoreError::sdk("PutItem", error)),
+        },
     }
 }
 

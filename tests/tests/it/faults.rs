@@ -11,207 +11,65 @@
 
 use std::time::{Duration as StdDuration, Instant};
 
-use accounts::AccountsState;
-use admin_api::AdminState;
 use audit::AuditWriter;
-use authorizer::{Authorizer, AuthorizerConfig};
 use aws_lambda_events::event::dynamodb::Event;
 use infra::local::sdk_config_for;
 use infra::stream::{StreamPoller, StreamReader};
 use serde_json::{Value, json};
-use shared::access::{IpAllowlist, Role, Roles, Scopes};
+use shared::access::Scopes;
 use shared::ids::ServiceAccountId;
 use store::audit::AuditStore;
 use store::client::ClientSettings;
-use store::{DynamoStore, keys};
+use store::keys;
 use tests::admin::{AdminWorld, Reply};
-use tests::events::{ApiCall, AuthorizerShape, Shape, authorizer_event};
-use tests::faults::{Fault, FaultProxy, Rule, WRITES, refused_endpoint};
+use tests::events::{ApiCall, Shape};
+use tests::faults::{Fault, Rule, WRITES};
+use tests::faulty::{ACCOUNTS, Faulty, account_names};
 use time::Duration;
-use usecases::UseCases;
 
-const ACCOUNTS: &str = "/v1/orgs/acme/service-accounts";
-
-/// A world whose functions reach DynamoDB through `endpoint` (the fault proxy, or nothing),
-/// while the test itself reads and writes the tables directly.
-struct Faulty {
-    world: AdminWorld,
-    proxy: Option<FaultProxy>,
-    use_cases: UseCases,
-    audit: AuditStore,
-    authorizer: Authorizer,
-    /// A client secret of an account with the writer role.
-    client_id: ServiceAccountId,
-    client_secret: String,
+/// The four callers at once, each with how long it waited.
+async fn all_four(f: &Faulty, name: &str) -> Outcomes {
+    four(f, name, true).await
 }
 
-impl Faulty {
-    async fn new() -> Self {
-        let world = AdminWorld::new().await;
-        let proxy = FaultProxy::start(&world.tables.endpoint).await.unwrap();
-        let endpoint = proxy.endpoint().to_owned();
-        Self::through(world, Some(proxy), &endpoint).await
-    }
+/// The four callers, one after the other (so an evenly spread share of faults falls on
+/// every other call of each).
+async fn in_turn(f: &Faulty, name: &str) -> Outcomes {
+    four(f, name, false).await
+}
 
-    /// With every connection refused.
-    async fn refused() -> Self {
-        let world = AdminWorld::new().await;
-        Self::through(world, None, &refused_endpoint().unwrap()).await
-    }
-
-    async fn through(world: AdminWorld, proxy: Option<FaultProxy>, endpoint: &str) -> Self {
-        // A retry partition of its own, so other tests' faults do not spend its retries.
-        let partition = uuid::Uuid::new_v4().to_string();
-        let client = |settings: ClientSettings| {
-            let partition = format!("{}-{partition}", settings.partition);
-            async move {
-                store::client::dynamodb_in(&sdk_config_for(endpoint, &settings).await, partition)
-            }
-        };
-        let admin_client = client(ClientSettings::ADMIN).await;
-        let use_cases = UseCases {
-            store: DynamoStore::new(admin_client.clone(), &world.tables.table),
-            ..world.context.clone()
-        };
-        let audit_table = shared::config::TableName::parse(&world.tables.audit_table).unwrap();
-        let config = AuthorizerConfig::from_lookup(tests::test_token_format(), |_| None).unwrap();
-        let authorizer = Authorizer::with_clock(
-            DynamoStore::new(
-                client(ClientSettings::AUTHORIZER).await,
-                &world.tables.table,
-            ),
-            config,
-            world.clock.clone(),
-        );
-        let (client_id, client_secret) = world
-            .account_with_token(
-                &world.acme.org,
-                Roles::new([Role::Writer]),
-                Scopes::default(),
-                IpAllowlist::default(),
-            )
-            .await;
-        Self {
-            audit: AuditStore::new(admin_client, &audit_table),
-            world,
-            proxy,
-            use_cases,
-            authorizer,
-            client_id,
-            client_secret,
-        }
-    }
-
-    fn proxy(&self) -> &FaultProxy {
-        self.proxy.as_ref().unwrap()
-    }
-
-    fn admin_state(&self) -> AdminState {
-        AdminState::new(self.use_cases.clone(), self.world.identity.clone())
-    }
-
-    async fn accounts(&self, call: ApiCall) -> Reply {
-        let state = AccountsState {
-            admin: self.admin_state(),
-            audit: self.audit.clone(),
-        };
-        self.world.call(accounts::router(state), call).await
-    }
-
-    async fn tokens(&self, call: ApiCall) -> Reply {
-        self.world
-            .call(tokens::router(self.admin_state()), call)
-            .await
-    }
-
-    /// The authorizer's answer for the writer's token: `Ok(effect)` or `Err(error)`.
-    async fn authorize(&self, token: &str) -> Result<String, String> {
-        let event = authorizer_event(
-            AuthorizerShape::RestRequest,
-            Some(&format!("Bearer {token}")),
-            "GET",
-            "/items",
-            "10.1.2.3",
-        );
-        match self.authorizer.handle(event).await {
-            Ok(answer) => Ok(answer["policyDocument"]["Statement"][0]["Effect"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()),
-            Err(error) => Err(error.to_string()),
-        }
-    }
-
-    async fn admin_read(&self) -> Reply {
-        self.accounts(ApiCall::new(Shape::HttpV2, "GET", ACCOUNTS).bearer(&self.world.acme.token))
-            .await
-    }
-
-    async fn admin_write(&self, name: &str) -> Reply {
-        self.accounts(
-            ApiCall::new(Shape::HttpV2, "POST", ACCOUNTS)
-                .bearer(&self.world.acme.token)
-                .json(json!({"name": name, "roles": ["reader"]})),
-        )
-        .await
-    }
-
-    async fn token_endpoint(&self) -> Reply {
-        let form = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            self.client_id, self.client_secret
-        );
-        self.tokens(
-            ApiCall::new(Shape::HttpV2, "POST", "/oauth2/token")
-                .raw_body(&form, Some("application/x-www-form-urlencoded")),
-        )
-        .await
-    }
-
-    /// The four callers at once, each with how long it waited.
-    async fn all_four(&self, name: &str) -> Outcomes {
-        self.four(name, true).await
-    }
-
-    /// The four callers, one after the other (so an evenly spread share of faults falls on
-    /// every other call of each).
-    async fn in_turn(&self, name: &str) -> Outcomes {
-        self.four(name, false).await
-    }
-
-    async fn four(&self, name: &str, at_once: bool) -> Outcomes {
-        let timed = |started: Instant| started.elapsed();
-        let authorize = async {
-            let started = Instant::now();
-            let answer = self.authorize(&self.client_secret).await;
-            (answer, timed(started))
-        };
-        let read = async {
-            let started = Instant::now();
-            let reply = self.admin_read().await;
-            (reply, timed(started))
-        };
-        let write = async {
-            let started = Instant::now();
-            let reply = self.admin_write(name).await;
-            (reply, timed(started))
-        };
-        let oauth = async {
-            let started = Instant::now();
-            let reply = self.token_endpoint().await;
-            (reply, timed(started))
-        };
-        let (authorize, read, write, oauth) = if at_once {
-            tokio::join!(authorize, read, write, oauth)
-        } else {
-            (authorize.await, read.await, write.await, oauth.await)
-        };
-        Outcomes {
-            authorize,
-            read,
-            write,
-            oauth,
-        }
+async fn four(f: &Faulty, name: &str, at_once: bool) -> Outcomes {
+    let timed = |started: Instant| started.elapsed();
+    let authorize = async {
+        let started = Instant::now();
+        let answer = f.authorize(&f.client_secret).await;
+        (answer, timed(started))
+    };
+    let read = async {
+        let started = Instant::now();
+        let reply = f.admin_read().await;
+        (reply, timed(started))
+    };
+    let write = async {
+        let started = Instant::now();
+        let reply = f.admin_write(name).await;
+        (reply, timed(started))
+    };
+    let oauth = async {
+        let started = Instant::now();
+        let reply = f.token_endpoint().await;
+        (reply, timed(started))
+    };
+    let (authorize, read, write, oauth) = if at_once {
+        tokio::join!(authorize, read, write, oauth)
+    } else {
+        (authorize.await, read.await, write.await, oauth.await)
+    };
+    Outcomes {
+        authorize,
+        read,
+        write,
+        oauth,
     }
 }
 
@@ -264,14 +122,14 @@ async fn refused_in_time_then_recovered(rule: Rule, retry_after: &str) {
     let f = Faulty::new().await;
     let before = f.world.tables.snapshot().await.unwrap();
     f.proxy().set(rule);
-    f.all_four("during-the-fault")
+    all_four(&f, "during-the-fault")
         .await
         .assert_unavailable(retry_after);
     assert_eq!(f.proxy().seen().forwarded_of(&WRITES), 0);
     f.proxy().clear();
     assert_eq!(f.world.tables.snapshot().await.unwrap(), before);
 
-    f.all_four("after-the-fault").await.assert_served();
+    all_four(&f, "after-the-fault").await.assert_served();
     let names = account_names(&f.world).await;
     assert_eq!(names.iter().filter(|n| *n == "after-the-fault").count(), 1);
     assert!(!names.iter().any(|n| n == "during-the-fault"));
@@ -304,7 +162,7 @@ async fn throttling_after_the_retries_is_a_503_counted_in_the_metric() {
 async fn refused_connections_are_a_503_and_a_closed_authorizer() {
     let f = Faulty::refused().await;
     let before = f.world.tables.snapshot().await.unwrap();
-    f.all_four("refused").await.assert_unavailable("2");
+    all_four(&f, "refused").await.assert_unavailable("2");
     assert_eq!(f.world.tables.snapshot().await.unwrap(), before);
 }
 
@@ -313,13 +171,13 @@ async fn a_slow_store_and_occasional_throttling_or_resets_are_served_by_the_retr
     let f = Faulty::new().await;
     f.proxy()
         .set(Rule::all(Fault::Latency(StdDuration::from_millis(150))));
-    f.all_four("slow").await.assert_served();
+    all_four(&f, "slow").await.assert_served();
     let counted = store::client::throttled_attempts();
     f.proxy().set(Rule::all(Fault::Throttle).share(50));
-    f.in_turn("throttled-half").await.assert_served();
+    in_turn(&f, "throttled-half").await.assert_served();
     assert!(store::client::throttled_attempts() > counted);
     f.proxy().set(Rule::all(Fault::Reset).share(50));
-    f.in_turn("reset-half").await.assert_served();
+    in_turn(&f, "reset-half").await.assert_served();
     assert!(f.proxy().seen().faulted_total() > 0);
     f.proxy().clear();
     let names = account_names(&f.world).await;
@@ -379,6 +237,65 @@ async fn concurrent_rotations_of_one_token_are_one_success_and_conflicts_never_a
     for reply in replies.iter().filter(|r| r.status != 201) {
         reply.assert_problem(409, "conflict");
     }
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_retried_into_one_change_not_a_conflict() {
+    let f = Faulty::new().await;
+    // DynamoDB applies each write; its answer never comes back; the SDK retries it.
+    let lose_one = |operation: &'static str| Rule::on(Fault::LoseAnswer, &[operation]).times(1);
+    f.proxy().set(lose_one("PutItem"));
+    let created = f.admin_write("answer-lost").await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let item = format!("{ACCOUNTS}/{id}");
+
+    f.proxy().set(lose_one("PutItem"));
+    let patched = f
+        .accounts(
+            ApiCall::new(Shape::HttpV2, "PATCH", &item)
+                .bearer(&f.world.acme.token)
+                .header("if-match", "\"1\"")
+                .json(json!({"description": "renamed once"})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{:?}", patched.body);
+    assert_eq!(patched.header("etag"), Some("\"2\""));
+
+    f.proxy().set(lose_one("PutItem"));
+    let minted = f
+        .tokens(
+            ApiCall::new(Shape::HttpV2, "POST", &format!("{item}/tokens"))
+                .bearer(&f.world.acme.token)
+                .json(json!({"name": "once"})),
+        )
+        .await;
+    assert_eq!(minted.status, 201, "{:?}", minted.body);
+    let token_id = minted.body["id"].as_str().unwrap().to_owned();
+
+    f.proxy().set(lose_one("TransactWriteItems"));
+    let rotated = f
+        .tokens(
+            ApiCall::new(
+                Shape::HttpV2,
+                "POST",
+                &format!("{item}/tokens/{token_id}/rotate"),
+            )
+            .bearer(&f.world.acme.token)
+            .json(json!({})),
+        )
+        .await;
+    assert_eq!(rotated.status, 201, "{:?}", rotated.body);
+    assert_eq!(f.proxy().seen().faulted_total(), 4);
+    f.proxy().clear();
+
+    let names = account_names(&f.world).await;
+    assert_eq!(names.iter().filter(|n| *n == "answer-lost").count(), 1);
+    let events = audit_actions(&f.world).await;
+    assert_eq!(count(&events, "service_account.created", &id), 1);
+    assert_eq!(count(&events, "service_account.updated", &id), 1);
+    assert_eq!(count(&events, "token.created", &token_id), 1);
+    assert_eq!(count(&events, "token.rotated", &token_id), 1);
 }
 
 // ---- use cases interrupted between their writes, then repeated ----
@@ -559,23 +476,6 @@ async fn a_follower_killed_mid_batch_is_resumed_by_the_next_without_loss_or_dupl
 }
 
 // ---- helpers ----
-
-async fn account_names(world: &AdminWorld) -> Vec<String> {
-    world
-        .tables
-        .scan()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|item| {
-            item.get(keys::ENTITY)
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-                == Some("service_account")
-        })
-        .filter_map(|item| item.get("name").and_then(|v| v.as_s().ok()).cloned())
-        .collect()
-}
 
 /// How many of `token_ids` (of account `id`) are revoked.
 async fn revoked(world: &AdminWorld, id: &ServiceAccountId, token_ids: &[String]) -> usize {

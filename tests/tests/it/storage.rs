@@ -215,11 +215,18 @@ async fn of_two_concurrent_updates_one_wins_and_the_other_conflicts() -> anyhow:
     );
     assert_eq!(winner.version, 2);
 
-    // A stale writer keeps losing until it re-reads.
+    // The losing writer keeps losing until it re-reads (while the winner's very write,
+    // replayed, is recognised as done: an attempt whose answer was lost).
+    let (won, lost) = if winner.status == AccountStatus::Disabled {
+        (&disabled, &renamed)
+    } else {
+        (&renamed, &disabled)
+    };
     assert!(matches!(
-        store.update_account(&renamed).await,
+        store.update_account(lost).await,
         Err(StoreError::VersionConflict { .. })
     ));
+    assert_eq!(store.update_account(won).await?, winner);
     let mut fresh = store.get_account(&ci.org, &ci.id).await?.unwrap();
     fresh.name = DisplayName::parse("renamed")?;
     assert_eq!(store.update_account(&fresh).await?.version, 3);
