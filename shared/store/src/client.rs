@@ -16,9 +16,10 @@
 //!
 //! Every client counts its throttled attempts (retried by the SDK with backoff, within the
 //! bounds above): in Lambda each one is a CloudWatch metric, `DynamoDbThrottledAttempts` in
-//! the namespace `ServiceAccounts` with the dimension `Operation`, written as an embedded
-//! metric format line; elsewhere a warning in the log. [`throttled_attempts`] is the
-//! process's count.
+//! the namespace `METRICS_NAMESPACE` (the stack sets `ServiceAccounts/<stack>`; default
+//! `ServiceAccounts`) with the dimension `FunctionName`, written as an embedded metric format
+//! line that also names the `Operation`; elsewhere a warning in the log.
+//! [`throttled_attempts`] is the process's count.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -232,11 +233,16 @@ impl Intercept for ThrottleMetric {
         }
         THROTTLED_ATTEMPTS.fetch_add(1, Ordering::Relaxed);
         let operation = cfg.load::<Metadata>().map_or("unknown", Metadata::name);
-        if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-            println!(
-                "{}",
-                throttle_metric_line(operation, time::OffsetDateTime::now_utc())
+        if let Ok(function) = std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+            let namespace =
+                std::env::var("METRICS_NAMESPACE").unwrap_or_else(|_| "ServiceAccounts".to_owned());
+            let line = throttle_metric_line(
+                &namespace,
+                &function,
+                operation,
+                time::OffsetDateTime::now_utc(),
             );
+            println!("{line}");
         } else {
             tracing::warn!(operation, "DynamoDB throttled an attempt");
         }
@@ -276,17 +282,23 @@ fn is_throttling(body: &[u8]) -> bool {
 }
 
 /// One throttled attempt as a CloudWatch embedded metric format line.
-fn throttle_metric_line(operation: &str, at: time::OffsetDateTime) -> String {
+fn throttle_metric_line(
+    namespace: &str,
+    function: &str,
+    operation: &str,
+    at: time::OffsetDateTime,
+) -> String {
     let millis = at.unix_timestamp_nanos() / 1_000_000;
     serde_json::json!({
         "_aws": {
             "Timestamp": millis,
             "CloudWatchMetrics": [{
-                "Namespace": "ServiceAccounts",
-                "Dimensions": [["Operation"]],
+                "Namespace": namespace,
+                "Dimensions": [["FunctionName"]],
                 "Metrics": [{"Name": "DynamoDbThrottledAttempts", "Unit": "Count"}],
             }],
         },
+        "FunctionName": function,
         "Operation": operation,
         "DynamoDbThrottledAttempts": 1,
     })
@@ -320,13 +332,22 @@ mod tests {
     #[test]
     fn the_metric_line_is_embedded_metric_format() {
         let at = time::macros::datetime!(2026-11-27 12:00 UTC);
-        let line: serde_json::Value =
-            serde_json::from_str(&throttle_metric_line("GetItem", at)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(&throttle_metric_line(
+            "ServiceAccounts/prod",
+            "prod-authorizer",
+            "GetItem",
+            at,
+        ))
+        .unwrap();
         assert_eq!(line["_aws"]["Timestamp"], 1_795_780_800_000_i64);
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
             "DynamoDbThrottledAttempts"
         );
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "ServiceAccounts/prod");
+        assert_eq!(directive["Dimensions"][0][0], "FunctionName");
+        assert_eq!(line["FunctionName"], "prod-authorizer");
         assert_eq!(line["Operation"], "GetItem");
         assert_eq!(line["DynamoDbThrottledAttempts"], 1);
     }
