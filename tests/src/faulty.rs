@@ -2,6 +2,8 @@
 //! all), with the four callers a fault can hurt: the authorizer, an admin read, an admin
 //! write and the token endpoint. The fault tests and the `fault-table` harness use it.
 
+use std::sync::Arc;
+
 use accounts::AccountsState;
 use admin_api::AdminState;
 use authorizer::{Authorizer, AuthorizerConfig};
@@ -29,7 +31,7 @@ pub struct Faulty {
     pub proxy: Option<FaultProxy>,
     pub use_cases: UseCases,
     pub audit: AuditStore,
-    pub authorizer: Authorizer,
+    pub authorizer: Arc<Authorizer>,
     /// A client secret of an account with the writer role.
     pub client_id: ServiceAccountId,
     pub client_secret: String,
@@ -65,14 +67,14 @@ impl Faulty {
         };
         let audit_table = shared::config::TableName::parse(&world.tables.audit_table).unwrap();
         let config = AuthorizerConfig::from_lookup(crate::test_token_format(), |_| None).unwrap();
-        let authorizer = Authorizer::with_clock(
+        let authorizer = Arc::new(Authorizer::with_clock(
             DynamoStore::new(
                 client(ClientSettings::AUTHORIZER).await,
                 &world.tables.table,
             ),
             config,
             world.clock.clone(),
-        );
+        ));
         let (client_id, client_secret) = world
             .account_with_token(
                 &world.acme.org,
@@ -100,12 +102,17 @@ impl Faulty {
         AdminState::new(self.use_cases.clone(), self.world.identity.clone())
     }
 
-    pub async fn accounts(&self, call: ApiCall) -> Reply {
-        let state = AccountsState {
+    pub fn accounts_state(&self) -> AccountsState {
+        AccountsState {
             admin: self.admin_state(),
             audit: self.audit.clone(),
-        };
-        self.world.call(accounts::router(state), call).await
+        }
+    }
+
+    pub async fn accounts(&self, call: ApiCall) -> Reply {
+        self.world
+            .call(accounts::router(self.accounts_state()), call)
+            .await
     }
 
     pub async fn tokens(&self, call: ApiCall) -> Reply {

@@ -166,6 +166,80 @@ async fn refused_connections_are_a_503_and_a_closed_authorizer() {
     assert_eq!(f.world.tables.snapshot().await.unwrap(), before);
 }
 
+/// `local` serves the same routers and the same authorizer with the same client settings: a
+/// stalled store looks the same through it as through API Gateway and Lambda.
+#[tokio::test]
+async fn local_answers_a_stalled_store_as_the_deployed_functions_do() {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use tower::ServiceExt as _;
+
+    let f = Faulty::new().await;
+    let app = local::app(f.accounts_state(), f.admin_state(), f.authorizer.clone());
+    let call = |method: &str, path: &str, bearer: Option<&str>, body: Option<(&str, String)>| {
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if let Some(bearer) = bearer {
+            request = request.header("authorization", format!("Bearer {bearer}"));
+        }
+        if let Some((content_type, _)) = &body {
+            request = request.header("content-type", *content_type);
+        }
+        let mut request = request
+            .body(body.map_or_else(Body::empty, |(_, text)| Body::from(text)))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40_000,
+            ))));
+        let app = app.clone();
+        async move { tests::admin::reply(app.oneshot(request).await.unwrap()).await }
+    };
+    let admin = f.world.acme.token.clone();
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        f.client_id, f.client_secret
+    );
+    let secret = Some(f.client_secret.as_str());
+    assert_eq!(call("GET", "/hello", secret, None).await.status, 200);
+
+    f.proxy().set(Rule::all(Fault::Stall));
+    let started = Instant::now();
+    let (hello, read, write, oauth) = tokio::join!(
+        call("GET", "/hello", secret, None),
+        call("GET", ACCOUNTS, Some(&admin), None),
+        call(
+            "POST",
+            ACCOUNTS,
+            Some(&admin),
+            Some((
+                "application/json",
+                json!({"name": "paused", "roles": ["reader"]}).to_string()
+            ))
+        ),
+        call(
+            "POST",
+            "/oauth2/token",
+            None,
+            Some(("application/x-www-form-urlencoded", form))
+        ),
+    );
+    f.proxy().clear();
+    assert!(started.elapsed() < ADMIN_CEILING);
+    // API Gateway's answer when its authorizer fails.
+    assert_eq!(hello.status, 500);
+    assert_eq!(hello.body, json!({"message": null}));
+    for reply in [&read, &write] {
+        reply.assert_problem(503, "unavailable");
+        assert_eq!(reply.header("retry-after"), Some("2"));
+    }
+    assert_eq!(oauth.status, 503);
+    assert_eq!(oauth.body["error"], "temporarily_unavailable");
+    assert!(!account_names(&f.world).await.iter().any(|n| n == "paused"));
+    assert_eq!(call("GET", "/hello", secret, None).await.status, 200);
+}
+
 #[tokio::test]
 async fn a_slow_store_and_occasional_throttling_or_resets_are_served_by_the_retries() {
     let f = Faulty::new().await;
