@@ -11,6 +11,7 @@ mod faults;
 mod functions_start;
 mod local_system;
 mod lockout;
+mod oidc;
 mod openapi;
 mod scale;
 mod security;

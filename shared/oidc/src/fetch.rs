@@ -1,0 +1,162 @@
+//! Bounded HTTP GETs of an identity provider's JSON documents: `https` only (plain `http` only
+//! to this machine, for a local provider), one overall timeout for connecting, answering and
+//! reading, a size limit on the body, and `200` with JSON or an error that says which.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::Uri;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+
+/// Why a document could not be had. Names the URL's host and the cause, never a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("`{0}` is not an https URL (plain http is accepted only for this machine)")]
+    NotHttps(String),
+    #[error("{url} did not answer within {timeout:?}")]
+    TimedOut { url: String, timeout: Duration },
+    #[error("{url} could not be reached: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} answered more than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("{url} answered a document that is not the JSON expected: {reason}")]
+    Malformed { url: String, reason: String },
+}
+
+/// Gets JSON documents with bounds.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    timeout: Duration,
+}
+
+impl Fetcher {
+    /// A fetcher whose every GET, connection included, ends within `timeout`.
+    pub fn new(timeout: Duration) -> Result<Self, FetchError> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|error| FetchError::Unreachable {
+                url: "(none)".into(),
+                reason: format!("no TLS root certificates: {error}"),
+            })?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        })
+    }
+
+    /// `url`'s JSON document, of at most `limit` bytes.
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        limit: usize,
+    ) -> Result<T, FetchError> {
+        let uri = checked_uri(url)?;
+        match tokio::time::timeout(self.timeout, self.get(uri, url, limit)).await {
+            Ok(body) => {
+                let body = body?;
+                serde_json::from_slice(&body).map_err(|error| FetchError::Malformed {
+                    url: url.to_owned(),
+                    reason: error.to_string(),
+                })
+            }
+            Err(_) => Err(FetchError::TimedOut {
+                url: url.to_owned(),
+                timeout: self.timeout,
+            }),
+        }
+    }
+
+    async fn get(&self, uri: Uri, url: &str, limit: usize) -> Result<Bytes, FetchError> {
+        let response = self
+            .client
+            .get(uri)
+            .await
+            .map_err(|error| FetchError::Unreachable {
+                url: url.to_owned(),
+                reason: error.to_string(),
+            })?;
+        if response.status() != hyper::StatusCode::OK {
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status: response.status().as_u16(),
+            });
+        }
+        let body = Limited::new(response.into_body(), limit)
+            .collect()
+            .await
+            .map_err(|error| {
+                if error.is::<http_body_util::LengthLimitError>() {
+                    FetchError::TooLarge {
+                        url: url.to_owned(),
+                        limit,
+                    }
+                } else {
+                    FetchError::Unreachable {
+                        url: url.to_owned(),
+                        reason: error.to_string(),
+                    }
+                }
+            })?;
+        Ok(body.to_bytes())
+    }
+}
+
+/// `url` as a URI, if it is `https`, or `http` to a loopback address or `localhost`.
+pub fn checked_uri(url: &str) -> Result<Uri, FetchError> {
+    let not_https = || FetchError::NotHttps(url.to_owned());
+    let uri: Uri = url.parse().map_err(|_| not_https())?;
+    let host = uri.host().ok_or_else(not_https)?;
+    match uri.scheme_str() {
+        Some("https") => Ok(uri),
+        Some("http") if is_this_machine(host) => Ok(uri),
+        _ => Err(not_https()),
+    }
+}
+
+fn is_this_machine(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_http_to_this_machine_is_fetched() {
+        for url in [
+            "https://login.example.com/.well-known/openid-configuration",
+            "http://127.0.0.1:4000/jwks",
+            "http://localhost:4000/jwks",
+            "http://[::1]:4000/jwks",
+        ] {
+            assert!(checked_uri(url).is_ok(), "{url}");
+        }
+        for url in [
+            "http://login.example.com/jwks",
+            "http://10.0.0.1/jwks",
+            "ftp://127.0.0.1/jwks",
+            "file:///etc/passwd",
+            "not a url",
+            "/relative",
+        ] {
+            assert!(checked_uri(url).is_err(), "{url}");
+        }
+    }
+}

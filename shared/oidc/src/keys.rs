@@ -1,0 +1,153 @@
+//! An issuer's signing keys: its discovery document (`/.well-known/openid-configuration`) and
+//! JWKS, fetched on first use and kept for the life of the container. A key id the cached set
+//! does not hold refetches the JWKS, at most once per refresh interval per issuer, so a key
+//! rotation is picked up at once while a flood of made-up key ids costs one fetch per interval.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use serde::Deserialize;
+
+use crate::fetch::{FetchError, Fetcher, checked_uri};
+
+/// The largest discovery document and JWKS read.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// Why no key could be had for a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// The provider's documents could not be read (the caller fails closed).
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The discovery document names another issuer than the one configured.
+    #[error("the discovery document of {configured} names the issuer {discovered}")]
+    IssuerMismatch {
+        configured: String,
+        discovered: String,
+    },
+    /// No key with this id, even in a freshly fetched set (or a fetch was made too recently).
+    #[error("the issuer has no key `{0}`")]
+    UnknownKey(String),
+}
+
+#[derive(Debug, Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+}
+
+/// What is known of one issuer.
+#[derive(Debug, Default)]
+struct Slot {
+    keys: Option<IssuerKeys>,
+    /// The last failure to discover the issuer: repeated, without a fetch, until the refresh
+    /// interval is over, so an unreachable provider costs one timeout per interval.
+    failed: Option<(Instant, KeyError)>,
+}
+
+#[derive(Debug)]
+struct IssuerKeys {
+    jwks_uri: String,
+    keys: JwkSet,
+    fetched_at: Instant,
+}
+
+/// The keys of every issuer this container has seen.
+#[derive(Debug)]
+pub struct KeyCache {
+    fetcher: Fetcher,
+    refresh_interval: Duration,
+    /// Per issuer, behind its own lock, so a slow provider delays only its own tokens.
+    issuers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+impl KeyCache {
+    pub fn new(fetcher: Fetcher, refresh_interval: Duration) -> Self {
+        Self {
+            fetcher,
+            refresh_interval,
+            issuers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key `kid` of `issuer` (a configured issuer, exactly).
+    pub async fn key(&self, issuer: &str, kid: &str) -> Result<Jwk, KeyError> {
+        let slot = {
+            let mut issuers = self.issuers.lock().unwrap_or_else(|e| e.into_inner());
+            issuers.entry(issuer.to_owned()).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        let slot = &mut *slot;
+        match slot.keys.as_mut() {
+            None => {
+                if let Some((at, error)) = &slot.failed
+                    && at.elapsed() < self.refresh_interval
+                {
+                    return Err(error.clone());
+                }
+                let keys = match self.discover(issuer).await {
+                    Ok(keys) => keys,
+                    Err(error) => {
+                        tracing::warn!(issuer, %error, "the issuer's keys could not be had");
+                        slot.failed = Some((Instant::now(), error.clone()));
+                        return Err(error);
+                    }
+                };
+                let found = keys.keys.find(kid).cloned();
+                slot.keys = Some(keys);
+                slot.failed = None;
+                found.ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
+            }
+            Some(cached) => {
+                if let Some(key) = cached.keys.find(kid) {
+                    return Ok(key.clone());
+                }
+                if cached.fetched_at.elapsed() < self.refresh_interval {
+                    return Err(KeyError::UnknownKey(kid.to_owned()));
+                }
+                tracing::info!(
+                    issuer,
+                    kid,
+                    "unknown key id: fetching the issuer's keys again"
+                );
+                // Whatever the outcome, no new fetch before the interval is over.
+                cached.fetched_at = Instant::now();
+                cached.keys = self.jwks(&cached.jwks_uri).await?;
+                cached
+                    .keys
+                    .find(kid)
+                    .cloned()
+                    .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
+            }
+        }
+    }
+
+    async fn discover(&self, issuer: &str) -> Result<IssuerKeys, KeyError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = self.fetcher.json(&url, MAX_DOCUMENT_BYTES).await?;
+        // OpenID Connect Discovery §4.3: the issuer in the document is exactly the one asked.
+        if discovery.issuer != issuer {
+            return Err(KeyError::IssuerMismatch {
+                configured: issuer.to_owned(),
+                discovered: discovery.issuer,
+            });
+        }
+        checked_uri(&discovery.jwks_uri)?;
+        let fetched_at = Instant::now();
+        let keys = self.jwks(&discovery.jwks_uri).await?;
+        Ok(IssuerKeys {
+            jwks_uri: discovery.jwks_uri,
+            keys,
+            fetched_at,
+        })
+    }
+
+    async fn jwks(&self, url: &str) -> Result<JwkSet, KeyError> {
+        Ok(self.fetcher.json(url, MAX_DOCUMENT_BYTES).await?)
+    }
+}

@@ -1,0 +1,395 @@
+//! OpenID Connect verification against a real JWKS over HTTP: a small identity provider
+//! served by the test (its discovery document and key set, with switchable misbehaviour), whose
+//! tokens are signed with the fixture keys in `tests/fixtures/oidc/` by `jsonwebtoken`.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use oidc::fetch::{FetchError, Fetcher};
+use oidc::keys::{KeyCache, KeyError};
+use oidc::{OidcVerifier, Provider, Rejection};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+const AUDIENCE: &str = "service-accounts-admin";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/oidc")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn public_jwk(kid: &str) -> Value {
+    let set: Value = serde_json::from_slice(&fixture("jwks.json")).unwrap();
+    set[kid].clone()
+}
+
+/// How the provider answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Serve,
+    Slow,
+    Oversized,
+    Malformed,
+    Failing,
+    /// The discovery document names another issuer.
+    OtherIssuer,
+}
+
+#[derive(Debug)]
+struct Idp {
+    issuer: String,
+    keys: Mutex<Vec<Value>>,
+    mode: Mutex<Mode>,
+    discovery_fetches: AtomicUsize,
+    jwks_fetches: AtomicUsize,
+}
+
+impl Idp {
+    async fn start(kids: &[&str]) -> Arc<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let idp = Arc::new(Self {
+            issuer: format!("http://{}", listener.local_addr().unwrap()),
+            keys: Mutex::new(kids.iter().map(|kid| public_jwk(kid)).collect()),
+            mode: Mutex::new(Mode::Serve),
+            discovery_fetches: AtomicUsize::new(0),
+            jwks_fetches: AtomicUsize::new(0),
+        });
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .with_state(idp.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        idp
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    fn publish(&self, kids: &[&str]) {
+        *self.keys.lock().unwrap() = kids.iter().map(|kid| public_jwk(kid)).collect();
+    }
+
+    fn provider(&self) -> Provider {
+        Provider {
+            issuer: self.issuer.clone(),
+            audiences: vec![AUDIENCE.to_owned()],
+        }
+    }
+
+    /// Claims of a fresh token of this provider for `sub`.
+    fn claims(&self, sub: &str) -> Value {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        json!({"iss": self.issuer, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 600,
+               "email": format!("{sub}@example.com"), "groups": ["sa-admins"]})
+    }
+
+    async fn misbehave(&self) -> Option<Response> {
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Serve | Mode::OtherIssuer => None,
+            Mode::Slow => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                None
+            }
+            Mode::Oversized => {
+                Some(format!("{{\"pad\": \"{}\"}}", "x".repeat(200_000)).into_response())
+            }
+            Mode::Malformed => Some("<html>not json</html>".into_response()),
+            Mode::Failing => Some(axum::http::StatusCode::BAD_GATEWAY.into_response()),
+        }
+    }
+}
+
+async fn discovery(State(idp): State<Arc<Idp>>) -> Response {
+    idp.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = idp.misbehave().await {
+        return response;
+    }
+    let issuer = if *idp.mode.lock().unwrap() == Mode::OtherIssuer {
+        "https://evil.example.com".to_owned()
+    } else {
+        idp.issuer.clone()
+    };
+    axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{}/jwks", idp.issuer)}))
+        .into_response()
+}
+
+async fn jwks(State(idp): State<Arc<Idp>>) -> Response {
+    idp.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    if let Some(response) = idp.misbehave().await {
+        return response;
+    }
+    let keys = idp.keys.lock().unwrap().clone();
+    axum::Json(json!({ "keys": keys })).into_response()
+}
+
+fn sign(kid: &str, alg: Algorithm, claims: &Value) -> String {
+    let pem = fixture(&format!("{kid}.pem"));
+    let key = match alg {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
+        _ => EncodingKey::from_rsa_pem(&pem).unwrap(),
+    };
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+fn verifier(refresh: Duration) -> OidcVerifier {
+    OidcVerifier::new(KeyCache::new(
+        Fetcher::new(Duration::from_millis(800)).unwrap(),
+        refresh,
+    ))
+}
+
+async fn verify(v: &OidcVerifier, idp: &Idp, token: &str) -> Result<String, Rejection> {
+    v.verify(token, &[idp.provider()], OffsetDateTime::now_utc())
+        .await
+        .map(|verified| verified.subject)
+}
+
+fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+#[tokio::test]
+async fn tokens_of_a_configured_provider_are_verified_with_its_published_keys() {
+    let idp = Idp::start(&["rsa-1", "ec-1"]).await;
+    let v = verifier(Duration::from_secs(60));
+    let rsa = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    assert_eq!(verify(&v, &idp, &rsa).await, Ok("ada".to_owned()));
+    let ec = sign("ec-1", Algorithm::ES256, &idp.claims("grace"));
+    let verified = v
+        .verify(&ec, &[idp.provider()], OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(verified.subject, "grace");
+    assert_eq!(verified.issuer, idp.issuer);
+    assert_eq!(verified.claims["email"], "grace@example.com");
+    // Discovery and keys once per container.
+    assert_eq!(idp.discovery_fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn every_forged_expired_or_misdirected_token_is_refused() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    let other = Idp::start(&["rsa-2"]).await;
+    let v = verifier(Duration::from_secs(60));
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let with = |changes: Value| {
+        let mut claims = idp.claims("ada");
+        for (name, value) in changes.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        claims
+    };
+    let valid = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    let (header, rest) = valid.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let tampered = format!(
+        "{header}.{}.{signature}",
+        b64(&with(json!({"sub": "root"})))
+    );
+    let none = format!(
+        "{}.{payload}.",
+        b64(&json!({"alg": "none", "kid": "rsa-1", "typ": "JWT"}))
+    );
+    // HS256 with the provider's public key as the secret: refused before any key is used.
+    let mut hs_header = Header::new(Algorithm::HS256);
+    hs_header.kid = Some("rsa-1".into());
+    let hs256 = jsonwebtoken::encode(
+        &hs_header,
+        &idp.claims("ada"),
+        &EncodingKey::from_secret(&fixture("rsa-1.pub.pem")),
+    )
+    .unwrap();
+    let no_kid = jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &idp.claims("ada"),
+        &EncodingKey::from_rsa_pem(&fixture("rsa-1.pem")).unwrap(),
+    )
+    .unwrap();
+    let cases: Vec<(&str, String, Rejection)> = vec![
+        (
+            "expired",
+            sign(
+                "rsa-1",
+                Algorithm::RS256,
+                &with(json!({"exp": now - 120, "iat": now - 900})),
+            ),
+            Rejection::Expired,
+        ),
+        (
+            "not yet valid",
+            sign("rsa-1", Algorithm::RS256, &with(json!({"nbf": now + 600}))),
+            Rejection::NotYetValid,
+        ),
+        (
+            "issued too long ago",
+            sign(
+                "rsa-1",
+                Algorithm::RS256,
+                &with(json!({"iat": now - 100_000})),
+            ),
+            Rejection::TooOld,
+        ),
+        (
+            "another audience",
+            sign(
+                "rsa-1",
+                Algorithm::RS256,
+                &with(json!({"aud": "someone-else"})),
+            ),
+            Rejection::Audience,
+        ),
+        (
+            "an issuer nobody configured",
+            sign("rsa-2", Algorithm::RS256, &other.claims("ada")),
+            Rejection::UnknownIssuer,
+        ),
+        (
+            "signed by a key the provider never published, under its key id",
+            {
+                let mut header = Header::new(Algorithm::RS256);
+                header.kid = Some("rsa-1".into());
+                let attacker = EncodingKey::from_rsa_pem(&fixture("attacker.pem")).unwrap();
+                jsonwebtoken::encode(&header, &idp.claims("ada"), &attacker).unwrap()
+            },
+            Rejection::Signature,
+        ),
+        ("a tampered payload", tampered, Rejection::Signature),
+        ("alg none", none, Rejection::Algorithm),
+        ("HS256 with the public key", hs256, Rejection::Algorithm),
+        ("no key id", no_kid, Rejection::MissingKeyId),
+        (
+            "an unknown key id",
+            sign("rsa-2", Algorithm::RS256, &idp.claims("ada")),
+            Rejection::UnknownKey,
+        ),
+        (
+            "no subject",
+            sign("rsa-1", Algorithm::RS256, &with(json!({"sub": ""}))),
+            Rejection::MissingClaim("sub"),
+        ),
+        (
+            "huge",
+            format!("{valid}{}", "A".repeat(20_000)),
+            Rejection::TooLarge,
+        ),
+        ("malformed", "not.a-jwt".to_owned(), Rejection::Malformed),
+        ("two parts", "abc.def".to_owned(), Rejection::Malformed),
+    ];
+    for (case, token, expected) in cases {
+        assert_eq!(verify(&v, &idp, &token).await, Err(expected), "{case}");
+    }
+    assert_eq!(verify(&v, &idp, &valid).await, Ok("ada".to_owned()));
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_and_a_flood_of_unknown_key_ids_is_not() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    let v = verifier(Duration::from_millis(500));
+    let first = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    assert_eq!(verify(&v, &idp, &first).await, Ok("ada".to_owned()));
+    assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 1);
+
+    // A flood of made-up key ids within the interval: no fetch at all.
+    for i in 0..50 {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(format!("made-up-{i}"));
+        let token = jsonwebtoken::encode(
+            &header,
+            &idp.claims("mallory"),
+            &EncodingKey::from_rsa_pem(&fixture("attacker.pem")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(verify(&v, &idp, &token).await, Err(Rejection::UnknownKey));
+    }
+    assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 1);
+
+    // The provider rotates to a new key; after the interval, its first token refetches.
+    idp.publish(&["rsa-1", "rsa-2"]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let rotated = sign("rsa-2", Algorithm::RS256, &idp.claims("ada"));
+    assert_eq!(verify(&v, &idp, &rotated).await, Ok("ada".to_owned()));
+    assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(verify(&v, &idp, &first).await, Ok("ada".to_owned()));
+    assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_provider_that_is_unreachable_slow_oversized_or_malformed_is_a_clear_error_in_bounded_time()
+ {
+    let token_of = |idp: &Idp| sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    for (mode, expected) in [
+        (Mode::Slow, "timed out"),
+        (Mode::Oversized, "too large"),
+        (Mode::Malformed, "malformed"),
+        (Mode::Failing, "status"),
+        (Mode::OtherIssuer, "issuer mismatch"),
+    ] {
+        let idp = Idp::start(&["rsa-1"]).await;
+        idp.set_mode(mode);
+        let v = verifier(Duration::from_secs(60));
+        let started = std::time::Instant::now();
+        let refused = verify(&v, &idp, &token_of(&idp)).await;
+        // The fetcher's 800 ms bound, with a wide margin.
+        assert!(started.elapsed() < Duration::from_secs(4), "{mode:?}");
+        let Err(Rejection::ProviderUnavailable(error)) = &refused else {
+            panic!("{mode:?}: {refused:?}");
+        };
+        let kind = match error {
+            KeyError::Fetch(FetchError::TimedOut { .. }) => "timed out",
+            KeyError::Fetch(FetchError::TooLarge { .. }) => "too large",
+            KeyError::Fetch(FetchError::Malformed { .. }) => "malformed",
+            KeyError::Fetch(FetchError::Status { status: 502, .. }) => "status",
+            KeyError::IssuerMismatch { .. } => "issuer mismatch",
+            other => panic!("{mode:?}: {other:?}"),
+        };
+        assert_eq!(kind, expected);
+        // Within the interval the failure is answered again without asking the provider.
+        let asked = idp.discovery_fetches.load(Ordering::SeqCst);
+        assert_eq!(verify(&v, &idp, &token_of(&idp)).await, refused);
+        assert_eq!(idp.discovery_fetches.load(Ordering::SeqCst), asked);
+    }
+
+    // Nobody listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let provider = Provider {
+        issuer: format!("http://127.0.0.1:{port}"),
+        audiences: vec![AUDIENCE.to_owned()],
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = json!({"iss": provider.issuer, "aud": AUDIENCE, "sub": "ada", "iat": now, "exp": now + 600});
+    let token = sign("rsa-1", Algorithm::RS256, &claims);
+    let refused = verifier(Duration::from_secs(60))
+        .verify(&token, &[provider], OffsetDateTime::now_utc())
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(Rejection::ProviderUnavailable(KeyError::Fetch(
+                FetchError::Unreachable { .. }
+            )))
+        ),
+        "{refused:?}"
+    );
+}
