@@ -3,7 +3,8 @@
 //! Nothing here knows about Lambda, DynamoDB or an async runtime. The modules hold the
 //! validated types that input is converted into at the edge (`ids`, `text`, `access`), the
 //! token format (`token`), the organization token policy and lifetimes (`policy`), the
-//! entities (`model`), who a token authenticates as (`authn`), the authorizer's decision
+//! entities (`model`), how an identity provider's people map to roles (`people`), who a
+//! token authenticates as (`authn`), the authorizer's decision
 //! (`decision`, `routes`), what a change means for the audit trail (`audit`), an injectable
 //! clock (`clock`), and the settings read from the environment (`config`). The DynamoDB
 //! adapter is the `store` crate beside this one.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod decision;
 pub mod ids;
 pub mod model;
+pub mod people;
 pub mod policy;
 pub mod random;
 pub mod routes;
