@@ -15,6 +15,7 @@ pub mod events;
 pub mod faults;
 pub mod faulty;
 pub mod logs;
+pub mod oidc_provider;
 pub mod runtime_api;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
-//! OpenID Connect verification against a real JWKS over HTTP: a small identity provider
-//! served by the test (its discovery document and key set, with switchable misbehaviour), whose
-//! tokens are signed with the fixture keys in `tests/fixtures/oidc/` by `jsonwebtoken`.
+//! OpenID Connect verification against a real provider (`oidc-provider`, the certified npm
+//! package, in `tools/oidc-provider/`) and against a JWKS over HTTP served by the test (its
+//! discovery document and key set, with switchable misbehaviour), whose tokens are signed with
+//! the fixture keys in `tests/fixtures/oidc/` by `jsonwebtoken`.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -391,5 +392,70 @@ async fn a_provider_that_is_unreachable_slow_oversized_or_malformed_is_a_clear_e
             )))
         ),
         "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_real_providers_tokens_are_verified_and_mapped_to_roles() {
+    use shared::people::{DisplayClaim, IdentityProvider, Issuer, PersonRole, RoleMapping};
+
+    let op = tests::oidc_provider::LocalProvider::start().unwrap();
+    let configured = IdentityProvider {
+        issuer: Issuer::parse(&op.issuer).unwrap(),
+        audiences: vec![AUDIENCE.to_owned()],
+        display_claim: DisplayClaim::Email,
+        roles: RoleMapping::new(
+            "groups",
+            vec!["sa-admins".into()],
+            vec!["sa-auditors".into()],
+        )
+        .unwrap(),
+    };
+    let provider = Provider {
+        issuer: op.issuer.clone(),
+        audiences: configured.audiences.clone(),
+    };
+    let v = verifier(Duration::from_secs(60));
+    for (person, role, email) in [
+        ("ada", PersonRole::Admin, "ada@example.com"),
+        ("grace", PersonRole::Auditor, "grace@example.com"),
+    ] {
+        let token = op.token_for(person).await.unwrap();
+        let verified = v
+            .verify(
+                &token,
+                std::slice::from_ref(&provider),
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(verified.subject, person);
+        assert_eq!(verified.issuer, op.issuer);
+        assert_eq!(configured.roles.role_of(&verified.claims), Some(role));
+        assert_eq!(
+            configured.display_name(&verified.subject, &verified.claims),
+            email
+        );
+    }
+    // The real provider's token, for another audience than the one configured: refused.
+    let token = op.token_for("ada").await.unwrap();
+    let elsewhere = Provider {
+        audiences: vec!["another-api".into()],
+        ..provider.clone()
+    };
+    assert_eq!(
+        v.verify(&token, &[elsewhere], OffsetDateTime::now_utc())
+            .await,
+        Err(Rejection::Audience)
+    );
+    // A day later, the same token has expired.
+    assert_eq!(
+        v.verify(
+            &token,
+            &[provider],
+            OffsetDateTime::now_utc() + time::Duration::days(1)
+        )
+        .await,
+        Err(Rejection::Expired)
     );
 }

@@ -1,0 +1,66 @@
+// A real OpenID Provider (the certified `oidc-provider` package) for local runs and tests.
+//
+//   node provider.mjs <port> <signing-key.pem>
+//
+// Issuer: http://127.0.0.1:<port>. It signs with the given RSA key (kid `local-1`) and lets
+// two demo people get a JWT from the command line through the client credentials grant of
+// their own client: `ada` (client secret `ada-secret`, group `sa-admins`) and `grace`
+// (`grace-secret`, group `sa-auditors`). Their tokens are JWTs for the audience
+// `service-accounts-admin`, naming the person in `sub`, `email` and `groups`:
+//
+//   curl -s -d grant_type=client_credentials -d client_id=ada -d client_secret=ada-secret \
+//        -d resource=urn:service-accounts http://127.0.0.1:<port>/token
+//
+// Prints `ready <issuer>` when it listens.
+import { readFileSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const [port, keyFile] = process.argv.slice(2);
+if (!port || !keyFile) {
+  console.error('usage: node provider.mjs <port> <signing-key.pem>');
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+const signing = { ...createPrivateKey(readFileSync(keyFile)).export({ format: 'jwk' }), kid: 'local-1', use: 'sig', alg: 'RS256' };
+
+const people = {
+  ada: { email: 'ada@example.com', groups: ['sa-admins'] },
+  grace: { email: 'grace@example.com', groups: ['sa-auditors'] },
+};
+
+const provider = new Provider(issuer, {
+  jwks: { keys: [signing] },
+  clients: Object.keys(people).map((name) => ({
+    client_id: name,
+    client_secret: `${name}-secret`,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_post',
+  })),
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => 'urn:service-accounts',
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'openid',
+        audience: 'service-accounts-admin',
+        accessTokenTTL: 600,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  },
+  async extraTokenClaims(ctx, token) {
+    const person = people[token.clientId];
+    return person ? { ...person, sub: token.clientId } : undefined;
+  },
+});
+provider.proxy = false;
+provider.listen(Number(port), '127.0.0.1', () => {
+  console.log(`ready ${issuer}`);
+});
