@@ -183,3 +183,24 @@ pub async fn account_names(world: &AdminWorld) -> Vec<String> {
         .filter_map(|item| item.get("name").and_then(|v| v.as_s().ok()).cloned())
         .collect()
 }
+
+/// Every audit event of `world`, as JSON, after the real audit writer took the table's whole
+/// stream (again: writing is idempotent by each record's event id).
+pub async fn audit_events(world: &AdminWorld) -> anyhow::Result<Vec<serde_json::Value>> {
+    let config = sdk_config_for(&world.tables.endpoint, &ClientSettings::BACKGROUND).await;
+    let mut reader =
+        infra::stream::StreamReader::open(&config, world.tables.table.as_str()).await?;
+    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+    event.records = reader.read().await?;
+    let writer = audit::AuditWriter::new(world.tables.audit.clone(), time::Duration::days(400));
+    let response = writer.handle(event).await;
+    anyhow::ensure!(
+        response.batch_item_failures.is_empty(),
+        "the audit writer failed"
+    );
+    let mut events = Vec::new();
+    for item in world.tables.scan_audit().await? {
+        events.push(serde_dynamo::from_item(item)?);
+    }
+    Ok(events)
+}

@@ -12,12 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use audit::AuditWriter;
-use aws_lambda_events::event::dynamodb::Event;
 use futures_util::StreamExt;
-use infra::local::sdk_config_for;
-use infra::stream::StreamReader;
-use store::client::ClientSettings;
 use tests::admin::AdminWorld;
 use tests::faults::{Fault, Rule};
 use tests::faulty::{Faulty, account_names};
@@ -211,19 +206,8 @@ async fn lost_and_doubled(
         .filter(|name| !acknowledged.iter().any(|a| a == *name))
         .count();
     // The audit trail: the real writer over the whole stream, then one creation per account.
-    let config = sdk_config_for(&world.tables.endpoint, &ClientSettings::BACKGROUND).await;
-    let mut reader = StreamReader::open(&config, world.tables.table.as_str()).await?;
-    let mut event = Event::default();
-    event.records = reader.read().await?;
-    let writer = AuditWriter::new(world.tables.audit.clone(), time::Duration::days(400));
-    let response = writer.handle(event).await;
-    anyhow::ensure!(
-        response.batch_item_failures.is_empty(),
-        "the audit writer failed"
-    );
     let mut created: BTreeMap<String, usize> = BTreeMap::new();
-    for item in world.tables.scan_audit().await? {
-        let event: serde_json::Value = serde_dynamo::from_item(item)?;
+    for event in tests::faulty::audit_events(world).await? {
         if event["action"] == "service_account.created" {
             let target = event["target"]["id"]
                 .as_str()

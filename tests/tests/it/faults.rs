@@ -12,10 +12,9 @@
 use std::time::{Duration as StdDuration, Instant};
 
 use audit::AuditWriter;
-use aws_lambda_events::event::dynamodb::Event;
 use infra::local::sdk_config_for;
 use infra::stream::{StreamPoller, StreamReader};
-use serde_json::{Value, json};
+use serde_json::json;
 use shared::access::Scopes;
 use shared::ids::ServiceAccountId;
 use store::audit::AuditStore;
@@ -571,23 +570,11 @@ async fn revoked(world: &AdminWorld, id: &ServiceAccountId, token_ids: &[String]
 /// Every audit event of the world's table as (action, target id), after the real writer
 /// took the whole stream (again: writing is idempotent by the record's event id).
 async fn audit_actions(world: &AdminWorld) -> Vec<(String, String)> {
-    let config = sdk_config_for(&world.tables.endpoint, &ClientSettings::BACKGROUND).await;
-    let mut reader = StreamReader::open(&config, world.tables.table.as_str())
-        .await
-        .unwrap();
-    let mut event = Event::default();
-    event.records = reader.read().await.unwrap();
-    let writer = AuditWriter::new(world.tables.audit.clone(), Duration::days(400));
-    let response = writer.handle(event).await;
-    assert!(response.batch_item_failures.is_empty());
-    world
-        .tables
-        .scan_audit()
+    tests::faulty::audit_events(world)
         .await
         .unwrap()
         .into_iter()
-        .map(|item| {
-            let event: Value = serde_dynamo::from_item(item).unwrap();
+        .map(|event| {
             (
                 event["action"].as_str().unwrap().to_owned(),
                 event["target"]["id"].as_str().unwrap().to_owned(),
