@@ -18,6 +18,7 @@ use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
 use shared::access::IpAllowlist;
 use shared::config::{Settings, env};
 use shared::ids::OrgId;
+use shared::people::{DisplayClaim, IdentityProvider, Issuer, RoleMapping};
 use shared::policy::{LifetimePreset, TokenPolicy};
 use shared::text::DisplayName;
 use store::DynamoStore;
@@ -80,7 +81,68 @@ enum Command {
         /// Print one JSON object: {"org", "serviceAccountId", "token"}.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        oidc: Box<OidcArgs>,
     },
+}
+
+/// The organization's identity provider, so its people administer it from the start.
+#[derive(clap::Args)]
+struct OidcArgs {
+    /// The identity provider's issuer URL, exactly as its tokens' `iss` (https).
+    #[arg(long, requires = "oidc_audience")]
+    oidc_issuer: Option<String>,
+    /// An accepted audience (client id) of its tokens (repeatable).
+    #[arg(long = "oidc-audience")]
+    oidc_audience: Vec<String>,
+    /// A value of the group claim that makes a person an admin (repeatable).
+    #[arg(long = "oidc-admin-group")]
+    oidc_admin_group: Vec<String>,
+    /// A value of the group claim that makes a person an auditor (repeatable).
+    #[arg(long = "oidc-auditor-group")]
+    oidc_auditor_group: Vec<String>,
+    /// The claim holding the person's groups.
+    #[arg(long, default_value = "groups")]
+    oidc_group_claim: String,
+    /// The claim that names the person: email, name or preferred_username.
+    #[arg(long, default_value = "email")]
+    oidc_display_claim: String,
+    /// Create no admin service account and no admin token: the provider's admins are the
+    /// organization's only administrators.
+    #[arg(long, requires = "oidc_issuer")]
+    no_admin_token: bool,
+}
+
+impl OidcArgs {
+    fn providers(&self) -> anyhow::Result<Vec<IdentityProvider>> {
+        let Some(issuer) = &self.oidc_issuer else {
+            return Ok(Vec::new());
+        };
+        let display_claim = match self.oidc_display_claim.as_str() {
+            "email" => DisplayClaim::Email,
+            "name" => DisplayClaim::Name,
+            "preferred_username" => DisplayClaim::PreferredUsername,
+            _ => anyhow::bail!("--oidc-display-claim: email, name or preferred_username"),
+        };
+        if self
+            .oidc_audience
+            .iter()
+            .any(|a| a.is_empty() || a.len() > 256)
+        {
+            anyhow::bail!("--oidc-audience: 1 to 256 characters");
+        }
+        Ok(vec![IdentityProvider {
+            issuer: Issuer::parse(issuer).map_err(|e| anyhow::anyhow!("--oidc-issuer: {e}"))?,
+            audiences: self.oidc_audience.clone(),
+            display_claim,
+            roles: RoleMapping::new(
+                &self.oidc_group_claim,
+                self.oidc_admin_group.clone(),
+                self.oidc_auditor_group.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("--oidc-admin-group/--oidc-auditor-group: {e}"))?,
+        }])
+    }
 }
 
 #[tokio::main]
@@ -115,6 +177,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ip_allowlist,
             operator,
             json,
+            oidc,
         } => {
             let invalid =
                 |flag: &str, error: shared::ParseError| anyhow::anyhow!("{flag}: {error}");
@@ -143,6 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 operator: operator
                     .or_else(|| env("USER"))
                     .unwrap_or_else(|| "operator".into()),
+                identity_providers: oidc.providers()?,
             };
             let settings = Settings::from_env()?;
             let client = store::client::dynamodb(&ClientSettings::BACKGROUND).await;
@@ -150,6 +214,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 DynamoStore::new(client, &settings.table_name),
                 settings.token_format,
             );
+            if oidc.no_admin_token {
+                let org = match use_cases.bootstrap_without_admin(request).await {
+                    Ok(org) => org,
+                    Err(BootstrapError::OrgExists(org)) => {
+                        anyhow::bail!("organization {org} already exists; nothing was changed")
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                if json {
+                    println!("{}", serde_json::json!({"org": org.as_str()}));
+                } else {
+                    println!(
+                        "Created organization {org}, with no admin token: its people sign in with {}.",
+                        oidc.oidc_issuer.as_deref().unwrap_or_default()
+                    );
+                }
+                return Ok(());
+            }
             let created = match use_cases.bootstrap(request).await {
                 Ok(created) => created,
                 Err(BootstrapError::OrgExists(org)) => {

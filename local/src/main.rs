@@ -19,6 +19,7 @@ use clap::Parser;
 use infra::local::{LocalStack, sdk_config_for};
 use shared::config::{Settings, env};
 use shared::ids::OrgId;
+use shared::people::{DisplayClaim, IdentityProvider, Issuer, RoleMapping};
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
 use store::DynamoStore;
@@ -105,6 +106,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         AuthorizerConfig::from_lookup(settings.token_format.clone(), lookup)?,
     ));
 
+    // A real OpenID Provider for people: the demo organization's identity provider.
+    let people = start_identity_provider().await?;
+    let identity_providers = vec![demo_identity_provider(&people.issuer)?];
     let created = admin
         .use_cases
         .bootstrap(BootstrapRequest {
@@ -116,13 +120,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             token_lifetime: None,
             operator: env("USER").unwrap_or_else(|| "local".into()),
+            identity_providers: identity_providers.clone(),
         })
         .await;
     // With kept data, the demo organization exists from an earlier run: its admin token is
     // the one that run printed.
     let created = match created {
         Ok(created) => Some(created),
-        Err(BootstrapError::OrgExists(_)) if cli.data_dir.is_some() => None,
+        Err(BootstrapError::OrgExists(_)) if cli.data_dir.is_some() => {
+            // The provider listens on a new port each run: point the kept organization at it.
+            let mut kept = admin.use_cases.org(&org).await?;
+            kept.identity_providers = identity_providers;
+            kept.updated_at = admin.use_cases.now();
+            kept.updated_by = shared::model::Actor::new(
+                shared::model::ActorKind::Operator,
+                &env("USER").unwrap_or_else(|| "local".into()),
+            );
+            admin.use_cases.store.update_org(&kept).await?;
+            None
+        }
         Err(error) => return Err(error).context("bootstrapping the demo organization"),
     };
     let (table, audit_table) = (&stack.table, &stack.audit_table);
@@ -172,6 +188,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     println!("  curl -s $API/hello -H \"Authorization: Bearer $ADMIN_TOKEN\"");
     println!("  curl -s $API/hello");
     println!("  curl -s $API/v1/orgs/{org}/audit-events -H \"Authorization: Bearer $ADMIN_TOKEN\"");
+    println!();
+    println!(
+        "People sign in with the local OpenID Provider at {} (ada: admin, grace: auditor, eve: no role):",
+        people.issuer
+    );
+    println!(
+        "  export ADA_JWT=$(curl -s -d grant_type=client_credentials -d client_id=ada -d client_secret=ada-secret -d resource=urn:service-accounts {}/token | jq -r .access_token)",
+        people.issuer
+    );
+    println!(
+        "  curl -s -X POST $API/v1/orgs/{org}/service-accounts -H \"Authorization: Bearer $ADA_JWT\" -H 'content-type: application/json' -d '{{\"name\": \"made-by-ada\"}}'"
+    );
     println!("The README's walkthrough goes further. Ctrl-C stops everything.");
     println!("ready");
 
@@ -184,8 +212,68 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     println!("stopping");
+    drop(people);
     drop(stack);
     Ok(())
+}
+
+/// The local OpenID Provider (`tools/oidc-provider`), stopped when dropped.
+struct LocalIdentityProvider {
+    issuer: String,
+    _child: tokio::process::Child,
+}
+
+/// Starts `tools/oidc-provider/provider.mjs` (installed by `scripts/setup`) on a free port.
+async fn start_identity_provider() -> anyhow::Result<LocalIdentityProvider> {
+    use tokio::io::AsyncBufReadExt;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tools/oidc-provider/provider.mjs");
+    let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port();
+    let mut child = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the local OpenID Provider with node (scripts/setup installs both)")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("the OpenID Provider's output")?;
+    let mut line = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::io::BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .context("the local OpenID Provider did not start within 30 s")??;
+    let issuer = line
+        .trim()
+        .strip_prefix("ready ")
+        .with_context(|| format!("the local OpenID Provider did not start: {line:?}"))?
+        .to_owned();
+    Ok(LocalIdentityProvider {
+        issuer,
+        _child: child,
+    })
+}
+
+/// The demo organization's provider: its `sa-admins` are admins, its `sa-auditors` auditors.
+fn demo_identity_provider(issuer: &str) -> anyhow::Result<IdentityProvider> {
+    Ok(IdentityProvider {
+        issuer: Issuer::parse(issuer).map_err(|e| anyhow::anyhow!("{e}"))?,
+        audiences: vec!["service-accounts-admin".into()],
+        display_claim: DisplayClaim::Email,
+        roles: RoleMapping::new(
+            "groups",
+            vec!["sa-admins".into()],
+            vec!["sa-auditors".into()],
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
+    })
 }
 
 /// Ctrl-C or SIGTERM.

@@ -131,6 +131,7 @@ impl AdminWorld {
             admin_name: DisplayName::parse("bootstrap-admin").unwrap(),
             token_lifetime: None,
             operator: "tests".into(),
+            identity_providers: Vec::new(),
         };
         let created = self.context.bootstrap(request).await.unwrap();
         OrgAdmin {

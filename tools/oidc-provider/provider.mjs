@@ -1,32 +1,38 @@
 // A real OpenID Provider (the certified `oidc-provider` package) for local runs and tests.
 //
-//   node provider.mjs <port> <signing-key.pem>
+//   node provider.mjs <port> [signing-key.pem]
 //
-// Issuer: http://127.0.0.1:<port>. It signs with the given RSA key (kid `local-1`) and lets
+// Issuer: http://127.0.0.1:<port>. It signs with the given RSA key, or one it makes at start
+// (kid `local-1`), and lets
 // two demo people get a JWT from the command line through the client credentials grant of
 // their own client: `ada` (client secret `ada-secret`, group `sa-admins`) and `grace`
 // (`grace-secret`, group `sa-auditors`). Their tokens are JWTs for the audience
-// `service-accounts-admin`, naming the person in `sub`, `email` and `groups`:
+// `service-accounts-admin`, naming the person in `sub`, `email` and `groups`. A third, `eve`
+// (`eve-secret`), is in no group the demo organization maps:
 //
 //   curl -s -d grant_type=client_credentials -d client_id=ada -d client_secret=ada-secret \
 //        -d resource=urn:service-accounts http://127.0.0.1:<port>/token
 //
 // Prints `ready <issuer>` when it listens.
 import { readFileSync } from 'node:fs';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const [port, keyFile] = process.argv.slice(2);
-if (!port || !keyFile) {
-  console.error('usage: node provider.mjs <port> <signing-key.pem>');
+if (!port) {
+  console.error('usage: node provider.mjs <port> [signing-key.pem]');
   process.exit(2);
 }
 const issuer = `http://127.0.0.1:${port}`;
-const signing = { ...createPrivateKey(readFileSync(keyFile)).export({ format: 'jwk' }), kid: 'local-1', use: 'sig', alg: 'RS256' };
+const privateKey = keyFile
+  ? createPrivateKey(readFileSync(keyFile))
+  : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const signing = { ...privateKey.export({ format: 'jwk' }), kid: 'local-1', use: 'sig', alg: 'RS256' };
 
 const people = {
   ada: { email: 'ada@example.com', groups: ['sa-admins'] },
   grace: { email: 'grace@example.com', groups: ['sa-auditors'] },
+  eve: { email: 'eve@example.com', groups: ['marketing'] },
 };
 
 const provider = new Provider(issuer, {

@@ -5,12 +5,13 @@
 //! | `account` | events on the service account and on its tokens |
 //! | `token` | events on the token |
 //! | `action` | one action, e.g. `token.revoked` |
-//! | `actor` | events by one actor (its id: an account id, an IAM ARN, an operator's name) |
+//! | `actor` | events by one actor (its id: an account id, an IAM ARN, an operator's name, a person's subject) |
+//! | `person` | events by one person signed in with an identity provider: their subject or display name (email) |
 //! | `since`, `until` | RFC 3339 instants: `since` inclusive, `until` exclusive |
 //! | `limit`, `cursor` | the page (1–100, default 50) and the next page's cursor |
 
 use admin_api::extract::ListQuery;
-use admin_api::identity::OrgAdmin;
+use admin_api::identity::OrgReader;
 use admin_api::problem::ApiError;
 use admin_api::response::json;
 use axum::extract::State;
@@ -25,7 +26,9 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::AccountsState;
 
-const FILTERS: &[&str] = &["account", "token", "action", "actor", "since", "until"];
+const FILTERS: &[&str] = &[
+    "account", "token", "action", "actor", "person", "since", "until",
+];
 const MAX_ACTOR_CHARS: usize = 256;
 
 #[derive(Debug, Serialize)]
@@ -38,7 +41,7 @@ struct AuditEventList {
 /// `GET /v1/orgs/{org}/audit-events` (a read: no use case writes here).
 pub async fn list(
     State(state): State<AccountsState>,
-    admin: OrgAdmin,
+    admin: OrgReader,
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let query = ListQuery::parse(uri.query(), FILTERS)?;
@@ -95,23 +98,26 @@ fn parse_filter<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Result<AuditFilt
             })
             .transpose()?,
         actor: value("actor")
-            .map(|actor| {
-                let length = actor.chars().count();
-                if (1..=MAX_ACTOR_CHARS).contains(&length) && !actor.chars().any(char::is_control) {
-                    Ok(actor.to_owned())
-                } else {
-                    Err(invalid(
-                        "actor",
-                        "1 to 256 characters, no control characters",
-                    ))
-                }
-            })
+            .map(|actor| actor_like("actor", actor))
+            .transpose()?,
+        person: value("person")
+            .map(|person| actor_like("person", person))
             .transpose()?,
         since: instant("since")?,
         until: instant("until")?,
     };
     // `until` at or before `since` is an empty range: an empty page, as the store answers.
     Ok(filter)
+}
+
+/// An actor's id or a person's name: 1 to 256 characters, no control characters.
+fn actor_like(name: &'static str, value: &str) -> Result<String, ApiError> {
+    let length = value.chars().count();
+    if (1..=MAX_ACTOR_CHARS).contains(&length) && !value.chars().any(char::is_control) {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(name, "1 to 256 characters, no control characters"))
+    }
 }
 
 #[cfg(test)]

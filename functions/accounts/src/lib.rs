@@ -21,7 +21,7 @@ mod dto;
 
 use admin_api::AdminState;
 use admin_api::extract::{AccountPath, IfMatch, JsonBody, OptionalJsonBody, Paging};
-use admin_api::identity::OrgAdmin;
+use admin_api::identity::{OrgAdmin, OrgReader};
 use admin_api::layers;
 use admin_api::meta::RequestMeta;
 use admin_api::problem::ApiError;
@@ -123,7 +123,7 @@ async fn create(
     ))
 }
 
-async fn list(State(state): State<AccountsState>, admin: OrgAdmin, Paging(page): Paging) -> Reply {
+async fn list(State(state): State<AccountsState>, admin: OrgReader, Paging(page): Paging) -> Reply {
     let page = state
         .admin
         .use_cases
@@ -134,7 +134,7 @@ async fn list(State(state): State<AccountsState>, admin: OrgAdmin, Paging(page):
 
 async fn read(
     State(state): State<AccountsState>,
-    admin: OrgAdmin,
+    admin: OrgReader,
     AccountPath(id): AccountPath,
 ) -> Reply {
     let account = state.admin.use_cases.account(&admin.org.id, &id).await?;
@@ -206,7 +206,7 @@ async fn delete(
     Ok(no_content())
 }
 
-async fn read_org(admin: OrgAdmin) -> Reply {
+async fn read_org(admin: OrgReader) -> Reply {
     Ok(with_etag(
         json(StatusCode::OK, &OrgView::from(&admin.org))?,
         admin.org.version,

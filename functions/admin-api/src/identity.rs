@@ -18,19 +18,26 @@
 //! who copies a trusted API id is still trusted: the template's IAM guidance limits
 //! `lambda:InvokeFunction` on these functions to function-URL calls.)
 //!
+//! A bearer credential that is a JWT is a person's token from an identity provider: it is
+//! verified against the providers of the organization in the path, and only those (so a
+//! provider configured for one organization can never grant anything in another), and the
+//! provider's role mapping makes the person an `admin` or an `auditor` of that organization.
+//!
 //! No identity is `401`. A token of another organization is `404` (another organization's ids
-//! do not exist for it); a token of the organization without the `admin` role is `403`.
+//! do not exist for it); a token of the organization without the `admin` role is `403`; a
+//! person whose provider maps them to no role is `403`, an auditor asking for a change `403`.
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use oidc::Rejection;
 use shared::authn::{Denial, Principal, Unauthenticated};
 use shared::config::ConfigError;
 use shared::ids::OrgId;
 use shared::model::Organization;
 use usecases::verify::VerifyError;
-use usecases::{Caller, Identity};
+use usecases::{Caller, Identity, Person, UseCaseError};
 
 use crate::AdminState;
 use crate::extract::path_param;
@@ -232,10 +239,124 @@ where
     }
 }
 
+/// A bearer credential that is a JWT (three parts, a base64url JSON header): a person's token
+/// from an identity provider. This deployment's own tokens have no dots.
+fn bearer_jwt(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.trim().split_once(' ')?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer")
+        && credential.starts_with("eyJ")
+        && credential.split('.').count() == 3)
+        .then_some(credential)
+}
+
+/// The person `jwt` names, if one of `org`'s identity providers vouches for them and its role
+/// mapping gives them a role there (403 otherwise). A token of an issuer the organization does
+/// not trust is `404`, as a token of another organization is (whether the organization exists
+/// or not: nothing is learnt); a token of a trusted issuer that fails verification is `401`.
+/// The organization's IP allowlist applies to people as to its tokens.
+async fn resolve_person(
+    state: &AdminState,
+    meta: &RequestMeta,
+    jwt: &str,
+    org: &OrgId,
+) -> Result<Caller, ApiError> {
+    let stored = match state.use_cases.org(org).await {
+        Ok(stored) => stored,
+        Err(UseCaseError::NotFound(what)) => return Err(ApiError::NotFound(what)),
+        Err(error) => return Err(error.into()),
+    };
+    let providers: Vec<oidc::Provider> = stored
+        .identity_providers
+        .iter()
+        .map(|provider| oidc::Provider {
+            issuer: provider.issuer.as_str().to_owned(),
+            audiences: provider.audiences.clone(),
+        })
+        .collect();
+    if providers.is_empty() {
+        return Err(ApiError::NotFound("organization"));
+    }
+    let verified = match state
+        .people
+        .verify(jwt, &providers, state.use_cases.now())
+        .await
+    {
+        Ok(verified) => verified,
+        Err(Rejection::ProviderUnavailable(error)) => {
+            tracing::warn!(%error, %org, "an identity provider is unavailable");
+            return Err(ApiError::IdentityProviderUnavailable);
+        }
+        Err(Rejection::UnknownIssuer) => return Err(ApiError::NotFound("organization")),
+        Err(rejection) => {
+            tracing::info!(%rejection, %org, "a person's token was refused");
+            return Err(ApiError::Unauthenticated);
+        }
+    };
+    let Some(provider) = stored
+        .identity_providers
+        .iter()
+        .find(|provider| provider.issuer.as_str() == verified.issuer)
+    else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let Some(role) = provider.roles.role_of(&verified.claims) else {
+        tracing::info!(issuer = %verified.issuer, subject = %verified.subject, %org, "a person with no role");
+        return Err(ApiError::Forbidden(
+            "your identity provider gives you no role in this organization",
+        ));
+    };
+    let allowlist = stored.token_policy.ip_allowlist();
+    if !allowlist.is_empty() && !meta.source_ip.is_some_and(|ip| allowlist.allows(ip)) {
+        return Err(ApiError::Forbidden(
+            "the organization's IP allowlist does not let this address in",
+        ));
+    }
+    let person = Person {
+        org: org.clone(),
+        display: provider.display_name(&verified.subject, &verified.claims),
+        issuer: verified.issuer,
+        subject: verified.subject,
+        role,
+        claims: verified.claims,
+    };
+    Ok(Caller::new(
+        Identity::Person(person),
+        meta.source_ip,
+        meta.user_agent.as_deref(),
+        meta.request_id.as_deref(),
+    ))
+}
+
+/// The caller of a request to the organization in the path, and that organization's id: a
+/// person's JWT, verified against the organization's providers, or any other identity.
+async fn org_caller<S>(parts: &mut Parts, state: &S) -> Result<(Caller, OrgId), ApiError>
+where
+    AdminState: FromRef<S>,
+    S: Send + Sync,
+{
+    let admin_state = AdminState::from_ref(state);
+    if let Some(jwt) = bearer_jwt(&parts.headers).map(str::to_owned) {
+        let org = path_org(parts).await?;
+        let Ok(meta) = RequestMeta::from_request_parts(parts, &()).await;
+        let caller = resolve_person(&admin_state, &meta, &jwt, &org).await?;
+        return Ok((caller, org));
+    }
+    let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+    Ok((caller, path_org(parts).await?))
+}
+
+async fn path_org(parts: &mut Parts) -> Result<OrgId, ApiError> {
+    let org = path_param(parts, "org").await?;
+    OrgId::parse(&org)
+        .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`org`: {error}")))
+}
+
 /// An admin of the organization in the path (`{org}`), with that organization as stored.
 /// Checked in this order: a caller (401), the organization id's shape (400), the caller
-/// administers it (404 for another organization's principal, 403 for a non-admin), and it
-/// exists (404).
+/// administers it (404 for another organization's principal, 403 for a non-admin or an
+/// auditor), and it exists (404).
 #[derive(Debug, Clone)]
 pub struct OrgAdmin {
     pub caller: Caller,
@@ -250,12 +371,31 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
-        let org = path_param(parts, "org").await?;
-        let org = OrgId::parse(&org).map_err(|error| {
-            ApiError::bad_request("invalid-parameter", format!("`org`: {error}"))
-        })?;
+        let (caller, org) = org_caller(parts, state).await?;
         caller.require_admin(&org)?;
+        let org = AdminState::from_ref(state).use_cases.org(&org).await?;
+        Ok(Self { caller, org })
+    }
+}
+
+/// Someone who may read the organization in the path: its admins and its auditors (people an
+/// identity provider maps to `auditor`), checked as [`OrgAdmin`].
+#[derive(Debug, Clone)]
+pub struct OrgReader {
+    pub caller: Caller,
+    pub org: Organization,
+}
+
+impl<S> FromRequestParts<S> for OrgReader
+where
+    AdminState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let (caller, org) = org_caller(parts, state).await?;
+        caller.require_reader(&org)?;
         let org = AdminState::from_ref(state).use_cases.org(&org).await?;
         Ok(Self { caller, org })
     }

@@ -25,6 +25,11 @@ pub mod response;
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
+
+use oidc::OidcVerifier;
+use oidc::fetch::Fetcher;
+use oidc::keys::KeyCache;
 
 use shared::config::ConfigError;
 use shared::token::TokenFormat;
@@ -46,6 +51,8 @@ pub struct AdminParts {
     pub verifier: Verifier,
     /// Which identity claims of an event (authorizer context, IAM) are trusted, from where.
     pub identity: IdentitySources,
+    /// People's JWTs, verified against the identity providers of the organization in the path.
+    pub people: OidcVerifier,
 }
 
 impl Deref for AdminState {
@@ -64,10 +71,15 @@ impl AdminState {
             use_cases.token_format.clone(),
             CacheSettings::ADMIN,
         );
+        let people = OidcVerifier::new(KeyCache::new(
+            Fetcher::new(Duration::from_secs(3)),
+            Duration::from_secs(30),
+        ));
         Self(Arc::new(AdminParts {
             use_cases,
             verifier,
             identity,
+            people,
         }))
     }
 

@@ -53,6 +53,9 @@ pub enum ApiError {
     /// The store could not be used in time: try again after [`retry_after`] seconds.
     #[error("the store is unavailable ({0})")]
     Unavailable(Outage),
+    /// An organization's identity provider could not be reached to verify a person's token.
+    #[error("the identity provider is unavailable")]
+    IdentityProviderUnavailable,
     /// The cause is logged where the error is made; the client sees none of it.
     #[error("internal error")]
     Internal,
@@ -97,7 +100,9 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::IdentityProviderUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +120,7 @@ impl ApiError {
             Self::BadRequest { kind, .. } => kind,
             Self::Validation(_) => "validation",
             Self::Unavailable(_) => "unavailable",
+            Self::IdentityProviderUnavailable => "identity-provider-unavailable",
             Self::Internal => "internal",
         }
     }
@@ -131,6 +137,7 @@ impl ApiError {
             Self::BadRequest { .. } => "Bad request",
             Self::Validation(_) => "Invalid request",
             Self::Unavailable(_) => "Temporarily unavailable",
+            Self::IdentityProviderUnavailable => "Identity provider unavailable",
             Self::Internal => "Internal error",
         }
     }
@@ -158,6 +165,9 @@ impl ApiError {
                 },
                 retry_after(*outage)
             ),
+            Self::IdentityProviderUnavailable => {
+                "the organization's identity provider did not give its keys in time, so the token could not be verified; retry after 5 s".into()
+            }
             Self::Internal => "the request could not be completed".into(),
         }
     }
@@ -182,6 +192,9 @@ impl ApiError {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Self::Unavailable(outage) = &self {
             headers.insert(RETRY_AFTER, HeaderValue::from(retry_after(*outage)));
+        }
+        if let Self::IdentityProviderUnavailable = &self {
+            headers.insert(RETRY_AFTER, HeaderValue::from(5_u32));
         }
         if let Self::Unauthenticated = &self {
             headers.insert(

@@ -60,6 +60,12 @@ pub fn etag(version: u64) -> String {
 pub struct ActorView {
     kind: ActorKind,
     id: String,
+    /// A person's identity provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    /// How a person is shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<String>,
 }
 
 impl From<&Actor> for ActorView {
@@ -67,6 +73,8 @@ impl From<&Actor> for ActorView {
         Self {
             kind: actor.kind,
             id: actor.id.clone(),
+            issuer: actor.issuer.clone(),
+            display: actor.display.clone(),
         }
     }
 }

@@ -27,7 +27,7 @@ mod oauth;
 
 use admin_api::AdminState;
 use admin_api::extract::{AccountPath, JsonBody, OptionalJsonBody, Paging, TokenPath};
-use admin_api::identity::OrgAdmin;
+use admin_api::identity::{OrgAdmin, OrgReader};
 use admin_api::layers;
 use admin_api::meta::RequestMeta;
 use admin_api::problem::ApiError;
@@ -205,7 +205,7 @@ async fn mint_for_account(
 
 async fn list_account(
     State(state): State<AdminState>,
-    admin: OrgAdmin,
+    admin: OrgReader,
     AccountPath(id): AccountPath,
     page: Paging,
 ) -> Reply {
@@ -228,7 +228,7 @@ async fn revoke_account_all(
 
 async fn read_account(
     State(state): State<AdminState>,
-    admin: OrgAdmin,
+    admin: OrgReader,
     AccountPath(account): AccountPath,
     id: TokenPath,
 ) -> Reply {
@@ -267,7 +267,7 @@ async fn mint_for_org(
     mint(&state, &admin, &meta, &TokenOwner::Org, body).await
 }
 
-async fn list_org(State(state): State<AdminState>, admin: OrgAdmin, page: Paging) -> Reply {
+async fn list_org(State(state): State<AdminState>, admin: OrgReader, page: Paging) -> Reply {
     list(
         &state,
         &admin.org.id,
@@ -277,7 +277,7 @@ async fn list_org(State(state): State<AdminState>, admin: OrgAdmin, page: Paging
     .await
 }
 
-async fn read_org(State(state): State<AdminState>, admin: OrgAdmin, id: TokenPath) -> Reply {
+async fn read_org(State(state): State<AdminState>, admin: OrgReader, id: TokenPath) -> Reply {
     read(&state, &admin.org.id, &TokenOwner::Org, id).await
 }
 
@@ -295,7 +295,7 @@ async fn rotate_org(
     rotate(&state, &admin, &meta, &TokenOwner::Org, id, body).await
 }
 
-async fn list_all(State(state): State<AdminState>, admin: OrgAdmin, page: Paging) -> Reply {
+async fn list_all(State(state): State<AdminState>, admin: OrgReader, page: Paging) -> Reply {
     list(&state, &admin.org.id, TokenListScope::All, page).await
 }
 

@@ -31,29 +31,31 @@ pub enum FetchError {
     Malformed { url: String, reason: String },
 }
 
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
 /// Gets JSON documents with bounds.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    /// The client, or why there is none (no TLS root certificates on this machine: every
+    /// fetch then fails with that reason, and JWTs are refused).
+    client: Result<HttpsClient, String>,
     timeout: Duration,
 }
 
 impl Fetcher {
     /// A fetcher whose every GET, connection included, ends within `timeout`.
-    pub fn new(timeout: Duration) -> Result<Self, FetchError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    pub fn new(timeout: Duration) -> Self {
+        let client = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
-            .map_err(|error| FetchError::Unreachable {
-                url: "(none)".into(),
-                reason: format!("no TLS root certificates: {error}"),
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-            timeout,
-        })
+            .map(|builder| {
+                let connector = builder.https_or_http().enable_http1().build();
+                Client::builder(TokioExecutor::new()).build(connector)
+            })
+            .map_err(|error| format!("no TLS root certificates: {error}"));
+        if let Err(reason) = &client {
+            tracing::error!(reason, "identity providers cannot be reached");
+        }
+        Self { client, timeout }
     }
 
     /// `url`'s JSON document, of at most `limit` bytes.
@@ -79,8 +81,14 @@ impl Fetcher {
     }
 
     async fn get(&self, uri: Uri, url: &str, limit: usize) -> Result<Bytes, FetchError> {
-        let response = self
+        let client = self
             .client
+            .as_ref()
+            .map_err(|reason| FetchError::Unreachable {
+                url: url.to_owned(),
+                reason: reason.clone(),
+            })?;
+        let response = client
             .get(uri)
             .await
             .map_err(|error| FetchError::Unreachable {

@@ -20,6 +20,9 @@ pub enum ActorKind {
     IamPrincipal,
     /// An operator running the bootstrap command with their own AWS credentials.
     Operator,
+    /// A person signed in with the organization's identity provider: `id` is their subject,
+    /// `issuer` the provider and `display` the configured display claim.
+    Person,
     /// The system itself: DynamoDB's TTL, the audit writer.
     System,
     /// A change made outside the API (a direct write to the table): the audit trail records
@@ -37,6 +40,12 @@ pub struct Actor {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_id: Option<TokenId>,
+    /// A person's identity provider (the token's `iss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// How a person is shown (their email, name or user name, as the provider says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,9 +65,20 @@ impl Actor {
             kind,
             id: sanitize_metadata(id, Self::MAX_ID_CHARS),
             token_id: None,
+            issuer: None,
+            display: None,
             source_ip: None,
             user_agent: None,
             request_id: None,
+        }
+    }
+
+    /// A person: the subject `subject` of the identity provider `issuer`, shown as `display`.
+    pub fn person(issuer: &str, subject: &str, display: &str) -> Self {
+        Self {
+            issuer: Some(sanitize_metadata(issuer, Self::MAX_ID_CHARS)),
+            display: Some(sanitize_metadata(display, Self::MAX_ID_CHARS)),
+            ..Self::new(ActorKind::Person, subject)
         }
     }
 

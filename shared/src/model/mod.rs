@@ -31,6 +31,9 @@ pub struct Organization {
     pub name: DisplayName,
     pub status: OrgStatus,
     pub token_policy: TokenPolicy,
+    /// The identity providers whose people may administer (or audit) the organization.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_providers: Vec<crate::people::IdentityProvider>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub created_by: Actor,
@@ -53,6 +56,7 @@ impl Organization {
             name,
             status: OrgStatus::Active,
             token_policy,
+            identity_providers: Vec::new(),
             created_at: now,
             created_by: actor.clone(),
             updated_at: now,

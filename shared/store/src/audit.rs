@@ -54,6 +54,9 @@ pub struct AuditFilter {
     pub action: Option<AuditAction>,
     /// Events by this actor (its `id`: an account id, an IAM ARN, an operator's name).
     pub actor: Option<String>,
+    /// Events by this person (signed in with an identity provider): their subject or their
+    /// display name (an email, a name).
+    pub person: Option<String>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
 }
@@ -159,6 +162,12 @@ impl AuditStore {
             conditions.push("#actor.#id = :actor");
             values.insert(":actor".into(), AttributeValue::S(actor.clone()));
         }
+        if let Some(person) = &filter.person {
+            conditions
+                .push("#actor.#kind = :person_kind AND (#actor.#id = :person OR #actor.#display = :person)");
+            values.insert(":person_kind".into(), AttributeValue::S("person".into()));
+            values.insert(":person".into(), AttributeValue::S(person.clone()));
+        }
         let low = match filter.since {
             Some(since) => format_time(since)?,
             None => "0".to_owned(),
@@ -180,6 +189,8 @@ impl AuditStore {
             ("#action", "action"),
             ("#actor", "actor"),
             ("#id", "id"),
+            ("#kind", "kind"),
+            ("#display", "display"),
         ] {
             if conditions.iter().any(|condition| condition.contains(name)) {
                 names.insert(name.to_owned(), attribute.to_owned());

@@ -10,6 +10,7 @@ use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{
     Actor, ActorKind, NewServiceAccount, NewToken, Organization, ServiceAccount, Token, TokenKind,
 };
+use shared::people::IdentityProvider;
 use shared::policy::{LifetimePreset, TokenLifetime, TokenPolicy};
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenSecret};
@@ -27,6 +28,8 @@ pub struct BootstrapRequest {
     pub admin_name: DisplayName,
     pub token_lifetime: Option<LifetimePreset>,
     pub operator: String,
+    /// The organization's identity providers, whose people may administer it from the start.
+    pub identity_providers: Vec<IdentityProvider>,
 }
 
 /// What was created. `token` is the only copy of the admin token.
@@ -61,13 +64,14 @@ impl UseCases {
             .map_err(|violation| {
                 BootstrapError::Invalid(format!("--token-lifetime: {violation}"))
             })?;
-        let org = Organization::new(
+        let mut org = Organization::new(
             request.org.clone(),
             request.org_name,
             request.policy,
             actor.clone(),
             now,
         );
+        org.identity_providers = request.identity_providers;
         let account_id =
             ServiceAccountId::generate().map_err(|e| BootstrapError::Invalid(e.to_string()))?;
         let account = ServiceAccount::new(
@@ -113,6 +117,34 @@ impl UseCases {
                 token: parsed.secret().clone(),
                 expires_at,
             }),
+            Err(StoreError::AlreadyExists { .. }) => Err(BootstrapError::OrgExists(request.org)),
+            Err(error) => Err(BootstrapError::Store(error)),
+        }
+    }
+
+    /// The organization alone, administered from the start by the people of its identity
+    /// providers: no admin service account, no shared admin token.
+    pub async fn bootstrap_without_admin(
+        &self,
+        request: BootstrapRequest,
+    ) -> Result<OrgId, BootstrapError> {
+        if request.identity_providers.is_empty() {
+            return Err(BootstrapError::Invalid(
+                "an organization without an admin token needs an identity provider (--oidc-issuer)"
+                    .into(),
+            ));
+        }
+        let actor = Actor::new(ActorKind::Operator, &request.operator);
+        let mut org = Organization::new(
+            request.org.clone(),
+            request.org_name,
+            request.policy,
+            actor,
+            self.now(),
+        );
+        org.identity_providers = request.identity_providers;
+        match self.store.create_org(&org).await {
+            Ok(()) => Ok(request.org),
             Err(StoreError::AlreadyExists { .. }) => Err(BootstrapError::OrgExists(request.org)),
             Err(error) => Err(BootstrapError::Store(error)),
         }

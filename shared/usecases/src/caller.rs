@@ -7,6 +7,7 @@ use shared::access::{IpAllowlist, Role};
 use shared::authn::Principal;
 use shared::ids::{OrgId, ServiceAccountId, TokenId};
 use shared::model::{Actor, ActorKind};
+use shared::people::PersonRole;
 use shared::token::TokenOwner;
 
 use crate::UseCaseError;
@@ -16,16 +17,32 @@ pub(crate) const SELF_LOCKOUT: &str =
     "this would lock out the credential making the request; another admin can do it";
 
 /// How the caller authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Identity {
     /// A token of a service account, or an org-wide token.
     Token(Principal),
     /// An IAM principal the deployment lets administer every organization.
     Iam(String),
+    /// A person signed in with an identity provider of the organization `org`.
+    Person(Person),
+}
+
+/// A person, as one of `org`'s identity providers vouches for them, with the role its
+/// mapping gives them there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub org: OrgId,
+    pub issuer: String,
+    pub subject: String,
+    pub display: String,
+    pub role: PersonRole,
+    /// The verified token's claims, to tell whether a change of the role mapping would
+    /// demote the person making it.
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An authenticated caller, and the actor recorded for the changes it makes in this request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Caller {
     pub identity: Identity,
     pub actor: Actor,
@@ -42,6 +59,9 @@ impl Caller {
         let actor = match &identity {
             Identity::Token(principal) => principal.actor(),
             Identity::Iam(arn) => Actor::new(ActorKind::IamPrincipal, arn),
+            Identity::Person(person) => {
+                Actor::person(&person.issuer, &person.subject, &person.display)
+            }
         };
         Self {
             actor: actor.with_request(source_ip, user_agent, request_id),
@@ -62,6 +82,22 @@ impl Caller {
             Identity::Token(_) => Err(UseCaseError::Forbidden(
                 "only an admin of the organization may do this",
             )),
+            Identity::Person(person) if person.org != *org => {
+                Err(UseCaseError::NotFound("organization"))
+            }
+            Identity::Person(person) if person.role == PersonRole::Admin => Ok(()),
+            Identity::Person(_) => Err(UseCaseError::Forbidden(
+                "an auditor may read, and change nothing",
+            )),
+        }
+    }
+
+    /// Whether the caller may read `org`'s accounts, token metadata and audit trail: whoever
+    /// may administer it, and its auditors.
+    pub fn require_reader(&self, org: &OrgId) -> Result<(), UseCaseError> {
+        match &self.identity {
+            Identity::Person(person) if person.org == *org => Ok(()),
+            _ => self.require_admin(org),
         }
     }
 

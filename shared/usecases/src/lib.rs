@@ -29,7 +29,7 @@ use shared::token::TokenFormat;
 use store::DynamoStore;
 use time::Duration;
 
-pub use caller::{Caller, Identity};
+pub use caller::{Caller, Identity, Person};
 pub use error::UseCaseError;
 
 /// What the use cases work with, built once per cold start.

@@ -1,18 +1,20 @@
-//! Organizations: read one, change its name and token policy.
+//! Organizations: read one, change its name, token policy and identity providers.
 
 use shared::ids::OrgId;
 use shared::model::Organization;
+use shared::people::{IdentityProvider, PersonRole};
 use shared::policy::TokenPolicy;
 use shared::text::DisplayName;
 
 use crate::caller::SELF_LOCKOUT;
-use crate::{Caller, UseCaseError, UseCases};
+use crate::{Caller, Identity, UseCaseError, UseCases};
 
 /// A validated change to an organization: each field present replaces the stored one.
 #[derive(Debug, Default, Clone)]
 pub struct OrgChanges {
     pub name: Option<DisplayName>,
     pub token_policy: Option<TokenPolicy>,
+    pub identity_providers: Option<Vec<IdentityProvider>>,
 }
 
 impl UseCases {
@@ -43,6 +45,19 @@ impl UseCases {
                 return Err(UseCaseError::Conflict(SELF_LOCKOUT.into()));
             }
             org.token_policy = policy;
+        }
+        if let Some(providers) = changes.identity_providers {
+            // A person may not take away the provider or the mapping that makes them admin.
+            if let Identity::Person(person) = &caller.identity {
+                let stays_admin = providers.iter().any(|provider| {
+                    provider.issuer.as_str() == person.issuer
+                        && provider.roles.role_of(&person.claims) == Some(PersonRole::Admin)
+                });
+                if !stays_admin {
+                    return Err(UseCaseError::Conflict(SELF_LOCKOUT.into()));
+                }
+            }
+            org.identity_providers = providers;
         }
         org.updated_at = self.now();
         org.updated_by = caller.actor.clone();

@@ -136,3 +136,75 @@ async fn bootstrap_prints_the_token_once_for_people_and_refuses_bad_flags() {
     }
     assert_eq!(tables.snapshot().await.unwrap(), before);
 }
+
+#[tokio::test]
+async fn bootstrap_can_start_an_organization_with_its_identity_provider_and_no_admin_token() {
+    let tables = TestTables::create().await.unwrap();
+    let oidc = [
+        "--oidc-issuer",
+        "https://acme.okta.com",
+        "--oidc-audience",
+        "0oa-service-accounts",
+        "--oidc-admin-group",
+        "sa-admins",
+        "--oidc-auditor-group",
+        "security",
+    ];
+    let before = tables.snapshot().await.unwrap();
+    for bad in [
+        vec!["--org", "initech", "--no-admin-token"],
+        vec![
+            "--org",
+            "initech",
+            "--oidc-issuer",
+            "http://acme.okta.com",
+            "--oidc-audience",
+            "a",
+            "--oidc-admin-group",
+            "x",
+        ],
+        vec![
+            "--org",
+            "initech",
+            "--oidc-issuer",
+            "https://acme.okta.com",
+            "--oidc-audience",
+            "a",
+        ],
+        vec!["--org", "initech", "--oidc-issuer", "https://acme.okta.com"],
+    ] {
+        let output = run(&tables, &bad);
+        assert!(!output.status.success(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("error"),
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(tables.snapshot().await.unwrap(), before);
+
+    let mut args = vec!["--org", "acme", "--no-admin-token", "--json"];
+    args.extend(oidc);
+    let output = run(&tables, &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed, serde_json::json!({"org": "acme"}));
+    let org = tables
+        .store
+        .get_org(&OrgId::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(org.identity_providers.len(), 1);
+    let provider = &org.identity_providers[0];
+    assert_eq!(provider.issuer.as_str(), "https://acme.okta.com");
+    assert_eq!(provider.audiences, ["0oa-service-accounts"]);
+    assert_eq!(provider.roles.admin, ["sa-admins"]);
+    assert_eq!(provider.roles.auditor, ["security"]);
+    // The organization alone: no account, no token, nothing to leak.
+    assert_eq!(tables.scan().await.unwrap().len(), 1);
+}

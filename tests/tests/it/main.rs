@@ -13,6 +13,7 @@ mod local_system;
 mod lockout;
 mod oidc;
 mod openapi;
+mod people;
 mod scale;
 mod security;
 mod storage;

@@ -151,7 +151,7 @@ fn sign(kid: &str, alg: Algorithm, claims: &Value) -> String {
 
 fn verifier(refresh: Duration) -> OidcVerifier {
     OidcVerifier::new(KeyCache::new(
-        Fetcher::new(Duration::from_millis(800)).unwrap(),
+        Fetcher::new(Duration::from_millis(800)),
         refresh,
     ))
 }

@@ -5,6 +5,7 @@ use admin_api::response::ActorView;
 use serde::{Deserialize, Serialize};
 use shared::access::IpAllowlist;
 use shared::model::{OrgStatus, Organization};
+use shared::people::{DisplayClaim, IdentityProvider, Issuer, RoleMapping};
 use shared::policy::{LifetimePreset, TokenPolicy};
 use shared::text::DisplayName;
 use time::OffsetDateTime;
@@ -20,6 +21,91 @@ pub struct PatchOrg {
     name: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     token_policy: Option<PatchPolicy>,
+    /// The whole list of the organization's identity providers (an empty list removes them).
+    #[serde(default, deserialize_with = "not_null")]
+    identity_providers: Option<Vec<ProviderBody>>,
+}
+
+/// One identity provider, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProviderBody {
+    issuer: String,
+    audiences: Vec<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    display_claim: Option<DisplayClaim>,
+    roles: RolesBody,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RolesBody {
+    #[serde(default, deserialize_with = "not_null")]
+    claim: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    admin: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    auditor: Option<Vec<String>>,
+}
+
+/// At most this many identity providers per organization.
+const MAX_PROVIDERS: usize = 5;
+/// At most this many audiences per provider, each of 1 to 256 characters.
+const MAX_AUDIENCES: usize = 10;
+
+fn providers(
+    errors: &mut Vec<FieldError>,
+    bodies: &[ProviderBody],
+) -> Option<Vec<IdentityProvider>> {
+    if bodies.len() > MAX_PROVIDERS {
+        errors.push(FieldError::new(
+            "identityProviders",
+            "at most 5 identity providers",
+        ));
+        return None;
+    }
+    let mut providers = Vec::with_capacity(bodies.len());
+    for (i, body) in bodies.iter().enumerate() {
+        let field = |name: &str| format!("identityProviders[{i}].{name}");
+        let issuer = check(errors, &field("issuer"), Issuer::parse(&body.issuer));
+        if issuer.as_ref().is_some_and(|issuer| {
+            providers
+                .iter()
+                .any(|p: &IdentityProvider| p.issuer == *issuer)
+        }) {
+            errors.push(FieldError::new(field("issuer"), "each issuer at most once"));
+        }
+        let audiences_ok = !body.audiences.is_empty()
+            && body.audiences.len() <= MAX_AUDIENCES
+            && body
+                .audiences
+                .iter()
+                .all(|a| !a.is_empty() && a.len() <= 256 && !a.chars().any(char::is_control));
+        if !audiences_ok {
+            errors.push(FieldError::new(
+                field("audiences"),
+                "1 to 10 audiences (client ids), each of 1 to 256 characters",
+            ));
+        }
+        let roles = check(
+            errors,
+            &field("roles"),
+            RoleMapping::new(
+                body.roles.claim.as_deref().unwrap_or("groups"),
+                body.roles.admin.clone().unwrap_or_default(),
+                body.roles.auditor.clone().unwrap_or_default(),
+            ),
+        );
+        if let (Some(issuer), true, Some(roles)) = (issuer, audiences_ok, roles) {
+            providers.push(IdentityProvider {
+                issuer,
+                audiences: body.audiences.clone(),
+                display_claim: body.display_claim.unwrap_or(DisplayClaim::Email),
+                roles,
+            });
+        }
+    }
+    Some(providers)
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,14 +186,22 @@ impl PatchOrg {
                 }
             }
         };
-        if self.name.is_none() && self.token_policy.is_none() {
+        let identity_providers = self
+            .identity_providers
+            .as_deref()
+            .and_then(|bodies| providers(&mut errors, bodies));
+        if self.name.is_none() && self.token_policy.is_none() && self.identity_providers.is_none() {
             errors.push(FieldError::new(
                 "body",
-                "names no field to change (name, tokenPolicy)",
+                "names no field to change (name, tokenPolicy, identityProviders)",
             ));
         }
         if errors.is_empty() {
-            Ok(OrgChanges { name, token_policy })
+            Ok(OrgChanges {
+                name,
+                token_policy,
+                identity_providers,
+            })
         } else {
             Err(ApiError::Validation(errors))
         }
@@ -122,6 +216,7 @@ pub struct OrgView {
     name: String,
     status: OrgStatus,
     token_policy: PolicyView,
+    identity_providers: Vec<IdentityProvider>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     created_by: ActorView,
@@ -159,6 +254,7 @@ impl From<&Organization> for OrgView {
                     .collect(),
                 allow_self_rotation: policy.allow_self_rotation(),
             },
+            identity_providers: org.identity_providers.clone(),
             created_at: org.created_at,
             created_by: ActorView::from(&org.created_by),
             updated_at: org.updated_at,

@@ -1,0 +1,298 @@
+//! People sign in with their organization's identity provider (the real `oidc-provider` of
+//! `tools/oidc-provider`): an admin creates an account, mints and revokes a token, and the
+//! audit trail names them; an auditor reads and is refused every change; a person of no
+//! mapped group, a token used on another organization, a forged token and an unreachable
+//! provider are refused with nothing changed.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use audit::AuditWriter;
+use aws_lambda_events::event::dynamodb::Event;
+use infra::local::sdk_config_for;
+use infra::stream::StreamReader;
+use serde_json::{Value, json};
+use store::client::ClientSettings;
+use tests::admin::{AdminWorld, Reply};
+use tests::events::{ApiCall, Shape};
+use tests::oidc_provider::LocalProvider;
+
+const ORG: &str = "/v1/orgs/acme";
+const ACCOUNTS: &str = "/v1/orgs/acme/service-accounts";
+
+fn providers(issuer: &str) -> Value {
+    json!({"identityProviders": [{
+        "issuer": issuer,
+        "audiences": ["service-accounts-admin"],
+        "displayClaim": "email",
+        "roles": {"claim": "groups", "admin": ["sa-admins"], "auditor": ["sa-auditors"]},
+    }]})
+}
+
+async fn configure(world: &AdminWorld, body: Value) -> Reply {
+    world
+        .accounts(
+            ApiCall::new(Shape::HttpV2, "PATCH", ORG)
+                .bearer(&world.acme.token)
+                .json(body),
+        )
+        .await
+}
+
+async fn call(
+    world: &AdminWorld,
+    method: &str,
+    path: &str,
+    jwt: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut call = ApiCall::new(Shape::HttpV2, method, path).bearer(jwt);
+    if let Some(body) = body {
+        call = call.json(body);
+    }
+    if path.contains("tokens") {
+        world.tokens(call).await
+    } else {
+        world.accounts(call).await
+    }
+}
+
+/// The real audit writer over the table's whole stream (idempotent).
+async fn sync_audit(world: &AdminWorld) {
+    let config = sdk_config_for(&world.tables.endpoint, &ClientSettings::BACKGROUND).await;
+    let mut reader = StreamReader::open(&config, world.tables.table.as_str())
+        .await
+        .unwrap();
+    let mut event = Event::default();
+    event.records = reader.read().await.unwrap();
+    let writer = AuditWriter::new(world.tables.audit.clone(), time::Duration::days(400));
+    assert!(writer.handle(event).await.batch_item_failures.is_empty());
+}
+
+#[tokio::test]
+async fn an_admin_person_changes_things_and_the_audit_trail_names_them() {
+    let world = AdminWorld::new().await;
+    let op = LocalProvider::start().unwrap();
+    let configured = configure(&world, providers(&op.issuer)).await;
+    assert_eq!(configured.status, 200, "{:?}", configured.body);
+    assert_eq!(configured.body["identityProviders"][0]["issuer"], op.issuer);
+    assert_eq!(
+        configured.body["identityProviders"][0]["roles"]["admin"],
+        json!(["sa-admins"])
+    );
+
+    let ada = op.token_for("ada").await.unwrap();
+    let created = call(
+        &world,
+        "POST",
+        ACCOUNTS,
+        &ada,
+        Some(json!({"name": "made-by-ada", "roles": ["reader"]})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        created.body["createdBy"],
+        json!({"kind": "person", "id": "ada", "issuer": op.issuer, "display": "ada@example.com"})
+    );
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let minted = call(
+        &world,
+        "POST",
+        &format!("{ACCOUNTS}/{id}/tokens"),
+        &ada,
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    assert_eq!(minted.status, 201, "{:?}", minted.body);
+    let token_id = minted.body["id"].as_str().unwrap().to_owned();
+    let revoked = call(
+        &world,
+        "DELETE",
+        &format!("{ACCOUNTS}/{id}/tokens/{token_id}"),
+        &ada,
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 204, "{:?}", revoked.body);
+
+    // The auditor reads the trail, filtered by the person.
+    sync_audit(&world).await;
+    let grace = op.token_for("grace").await.unwrap();
+    for person in ["ada@example.com", "ada"] {
+        let trail = call(
+            &world,
+            "GET",
+            &format!("/v1/orgs/acme/audit-events?person={person}"),
+            &grace,
+            None,
+        )
+        .await;
+        assert_eq!(trail.status, 200, "{:?}", trail.body);
+        let actions: Vec<&str> = trail.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["token.revoked", "token.created", "service_account.created"],
+            "{person}"
+        );
+        for event in trail.body["items"].as_array().unwrap() {
+            assert_eq!(event["actor"]["kind"], "person");
+            assert_eq!(event["actor"]["display"], "ada@example.com");
+        }
+    }
+
+    // A person may not remove the provider or the mapping that makes them admin.
+    let demoting = call(
+        &world,
+        "PATCH",
+        ORG,
+        &ada,
+        Some(json!({"identityProviders": []})),
+    )
+    .await;
+    demoting.assert_problem(409, "conflict");
+}
+
+#[tokio::test]
+async fn an_auditor_reads_and_is_refused_every_change() {
+    let world = AdminWorld::new().await;
+    let op = LocalProvider::start().unwrap();
+    assert_eq!(configure(&world, providers(&op.issuer)).await.status, 200);
+    let grace = op.token_for("grace").await.unwrap();
+    let account = world.acme.account.clone();
+    let before = world.tables.snapshot().await.unwrap();
+    for (method, path) in [
+        ("GET", ACCOUNTS.to_owned()),
+        ("GET", format!("{ACCOUNTS}/{account}")),
+        ("GET", format!("{ACCOUNTS}/{account}/tokens")),
+        ("GET", "/v1/orgs/acme/tokens".to_owned()),
+        ("GET", "/v1/orgs/acme/service-tokens".to_owned()),
+        ("GET", ORG.to_owned()),
+        ("GET", "/v1/orgs/acme/audit-events".to_owned()),
+    ] {
+        let reply = call(&world, method, &path, &grace, None).await;
+        assert_eq!(reply.status, 200, "{method} {path}: {:?}", reply.body);
+    }
+    for (method, path, body) in [
+        (
+            "POST",
+            ACCOUNTS.to_owned(),
+            Some(json!({"name": "no", "roles": ["reader"]})),
+        ),
+        (
+            "PATCH",
+            format!("{ACCOUNTS}/{account}"),
+            Some(json!({"name": "no"})),
+        ),
+        ("DELETE", format!("{ACCOUNTS}/{account}"), None),
+        (
+            "POST",
+            format!("{ACCOUNTS}/{account}/disable"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("{ACCOUNTS}/{account}/tokens"),
+            Some(json!({"name": "no"})),
+        ),
+        ("DELETE", format!("{ACCOUNTS}/{account}/tokens"), None),
+        (
+            "POST",
+            "/v1/orgs/acme/service-tokens".to_owned(),
+            Some(json!({"name": "no"})),
+        ),
+        ("PATCH", ORG.to_owned(), Some(json!({"name": "no"}))),
+    ] {
+        let reply = call(&world, method, &path, &grace, body).await;
+        assert_eq!(reply.status, 403, "{method} {path}: {:?}", reply.body);
+        reply.assert_problem(403, "forbidden");
+    }
+    assert_eq!(world.tables.snapshot().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn people_without_a_role_tokens_of_other_organizations_and_forgeries_are_refused() {
+    let world = AdminWorld::new().await;
+    let op = LocalProvider::start().unwrap();
+    assert_eq!(configure(&world, providers(&op.issuer)).await.status, 200);
+    let globex = world.bootstrap_org("globex").await;
+    let before = world.tables.snapshot().await.unwrap();
+    let ada = op.token_for("ada").await.unwrap();
+
+    // In no mapped group.
+    let eve = op.token_for("eve").await.unwrap();
+    call(&world, "GET", ACCOUNTS, &eve, None)
+        .await
+        .assert_problem(403, "forbidden");
+    // Acme's provider grants nothing in globex, nor in an organization that does not exist.
+    for org in [globex.org.as_str(), "initech"] {
+        call(
+            &world,
+            "GET",
+            &format!("/v1/orgs/{org}/service-accounts"),
+            &ada,
+            None,
+        )
+        .await
+        .assert_problem(404, "not-found");
+    }
+    // Forged: another signature, a tampered payload, `alg: none`, garbage.
+    let (header, rest) = ada.split_once('.').unwrap();
+    let (payload, _) = rest.split_once('.').unwrap();
+    use base64::Engine;
+    let b64 =
+        |value: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
+    let mut claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["groups"] = json!(["sa-admins", "everything"]);
+    let tampered = format!(
+        "{header}.{}.{}",
+        b64(claims.clone()),
+        rest.split_once('.').unwrap().1
+    );
+    let none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "kid": "local-1"})),
+        b64(claims)
+    );
+    for forged in [
+        tampered,
+        none,
+        format!("{ada}x"),
+        "eyJhbGciOi.eyJ.x".to_owned(),
+    ] {
+        call(&world, "GET", ACCOUNTS, &forged, None)
+            .await
+            .assert_problem(401, "unauthenticated");
+    }
+    assert_eq!(world.tables.snapshot().await.unwrap(), before);
+
+    // A provider that does not answer: a clear 503, in bounded time.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gone = format!("http://127.0.0.1:{port}");
+    assert_eq!(configure(&world, providers(&gone)).await.status, 200);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let token = format!(
+        "{}.{}.c2ln",
+        b64(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"})),
+        b64(
+            json!({"iss": gone, "aud": "service-accounts-admin", "sub": "x", "iat": now, "exp": now + 60})
+        )
+    );
+    let reply = call(&world, "GET", ACCOUNTS, &token, None).await;
+    reply.assert_problem(503, "identity-provider-unavailable");
+    assert_eq!(reply.header("retry-after"), Some("5"));
+}
