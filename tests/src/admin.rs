@@ -86,6 +86,7 @@ pub struct AdminWorld {
 pub fn iam_only() -> IdentitySources {
     IdentitySources {
         authorizer_api_ids: Vec::new(),
+        jwt_authorizer_api_ids: Vec::new(),
         iam_admins: IamAdmins::parse(IAM_ADMIN).unwrap(),
         iam_api_ids: crate::events::FIXTURE_API_IDS
             .iter()

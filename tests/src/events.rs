@@ -37,6 +37,7 @@ pub struct ApiCall {
     body: Option<String>,
     source_ip: String,
     authorizer: Option<Map<String, Value>>,
+    jwt_claims: Option<Map<String, Value>>,
     iam_arn: Option<String>,
     api_id: Option<String>,
     stage: Option<String>,
@@ -54,6 +55,7 @@ impl ApiCall {
             body: None,
             source_ip: "198.51.100.7".into(),
             authorizer: None,
+            jwt_claims: None,
             iam_arn: None,
             api_id: None,
             stage: None,
@@ -127,6 +129,13 @@ impl ApiCall {
     /// The context a Lambda authorizer attached.
     pub fn authorizer_context(mut self, context: Map<String, Value>) -> Self {
         self.authorizer = Some(context);
+        self
+    }
+
+    /// The claims an HTTP API JWT authorizer verified, each value a string as API Gateway
+    /// writes it (payload 2.0 only).
+    pub fn jwt_claims(mut self, claims: Map<String, Value>) -> Self {
+        self.jwt_claims = Some(claims);
         self
     }
 
@@ -270,6 +279,9 @@ impl ApiCall {
         let mut authorizer = Map::new();
         if let Some(fields) = &self.authorizer {
             authorizer.insert("lambda".into(), Value::Object(fields.clone()));
+        }
+        if let Some(claims) = &self.jwt_claims {
+            authorizer.insert("jwt".into(), json!({"claims": claims, "scopes": null}));
         }
         if let Some(arn) = &self.iam_arn {
             authorizer.insert(

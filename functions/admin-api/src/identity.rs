@@ -22,10 +22,15 @@
 //! verified against the providers of the organization in the path, and only those (so a
 //! provider configured for one organization can never grant anything in another), and the
 //! provider's role mapping makes the person an `admin` or an `auditor` of that organization.
+//! Behind an HTTP API JWT authorizer (`JWT_AUTHORIZER_API_IDS`, and only from those APIs),
+//! the claims the gateway verified stand for the token, and the same organization rules and
+//! role mapping apply to them ([`oidc::gateway`]).
 //!
 //! No identity is `401`. A token of another organization is `404` (another organization's ids
 //! do not exist for it); a token of the organization without the `admin` role is `403`; a
 //! person whose provider maps them to no role is `403`, an auditor asking for a change `403`.
+
+use std::collections::HashMap;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
@@ -92,6 +97,9 @@ pub struct IdentitySources {
     /// The API Gateway API ids whose requests reach this function through our authorizer
     /// (`AUTHORIZER_API_IDS`); empty: an authorizer context is never read.
     pub authorizer_api_ids: Vec<String>,
+    /// The HTTP API ids whose admin routes sit behind an API Gateway JWT authorizer
+    /// (`JWT_AUTHORIZER_API_IDS`); empty: the claims in an event are never read.
+    pub jwt_authorizer_api_ids: Vec<String>,
     /// Who may administer through IAM (`ADMIN_IAM_PRINCIPALS`).
     pub iam_admins: IamAdmins,
     /// The API or function URL ids whose IAM identity is read (`IAM_API_IDS`).
@@ -99,7 +107,7 @@ pub struct IdentitySources {
 }
 
 impl IdentitySources {
-    /// Reads the three variables; IAM administration needs both of its variables.
+    /// Reads the four variables; IAM administration needs both of its variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let ids = |variable: &'static str| -> Result<Vec<String>, ConfigError> {
             let ids: Vec<String> = lookup(variable)
@@ -127,6 +135,7 @@ impl IdentitySources {
             })?;
         let sources = Self {
             authorizer_api_ids: ids("AUTHORIZER_API_IDS")?,
+            jwt_authorizer_api_ids: ids("JWT_AUTHORIZER_API_IDS")?,
             iam_admins,
             iam_api_ids: ids("IAM_API_IDS")?,
         };
@@ -143,6 +152,14 @@ impl IdentitySources {
 
     pub fn trusts_authorizer_of(&self, api_id: Option<&str>) -> bool {
         api_id.is_some_and(|id| self.authorizer_api_ids.iter().any(|trusted| trusted == id))
+    }
+
+    pub fn trusts_jwt_authorizer_of(&self, api_id: Option<&str>) -> bool {
+        api_id.is_some_and(|id| {
+            self.jwt_authorizer_api_ids
+                .iter()
+                .any(|trusted| trusted == id)
+        })
     }
 
     pub fn trusts_iam_of(&self, api_id: Option<&str>) -> bool {
@@ -251,15 +268,40 @@ fn bearer_jwt(headers: &HeaderMap) -> Option<&str> {
         .then_some(credential)
 }
 
-/// The person `jwt` names, if one of `org`'s identity providers vouches for them and its role
-/// mapping gives them a role there (403 otherwise). A token of an issuer the organization does
-/// not trust is `404`, as a token of another organization is (whether the organization exists
-/// or not: nothing is learnt); a token of a trusted issuer that fails verification is `401`.
-/// The organization's IP allowlist applies to people as to its tokens.
+/// What shows who a person is: their JWT, verified here, or the claims an HTTP API JWT
+/// authorizer of this deployment verified.
+enum PersonProof {
+    Jwt(String),
+    GatewayClaims(HashMap<String, String>),
+}
+
+impl PersonProof {
+    /// The proof a request carries, if any. The gateway's claims count only from the APIs the
+    /// deployment put behind its JWT authorizer; from any other, the JWT in the header is
+    /// verified here as if no gateway had seen it.
+    fn of(sources: &IdentitySources, meta: &RequestMeta, headers: &HeaderMap) -> Option<Self> {
+        if let Some(claims) = &meta.jwt_claims {
+            if sources.trusts_jwt_authorizer_of(meta.api_id.as_deref()) {
+                return Some(Self::GatewayClaims(claims.clone()));
+            }
+            tracing::warn!(
+                api_id = meta.api_id.as_deref(),
+                "ignored JWT claims from an API this deployment does not put behind a JWT authorizer"
+            );
+        }
+        bearer_jwt(headers).map(|jwt| Self::Jwt(jwt.to_owned()))
+    }
+}
+
+/// The person `proof` names, if one of `org`'s identity providers vouches for them and its
+/// role mapping gives them a role there (403 otherwise). A token of an issuer the organization
+/// does not trust is `404`, as a token of another organization is (whether the organization
+/// exists or not: nothing is learnt); a token of a trusted issuer that fails verification is
+/// `401`. The organization's IP allowlist applies to people as to its tokens.
 async fn resolve_person(
     state: &AdminState,
     meta: &RequestMeta,
-    jwt: &str,
+    proof: &PersonProof,
     org: &OrgId,
 ) -> Result<Caller, ApiError> {
     let stored = match state.use_cases.org(org).await {
@@ -278,11 +320,12 @@ async fn resolve_person(
     if providers.is_empty() {
         return Err(ApiError::NotFound("organization"));
     }
-    let verified = match state
-        .people
-        .verify(jwt, &providers, state.use_cases.now())
-        .await
-    {
+    let now = state.use_cases.now();
+    let verified = match proof {
+        PersonProof::Jwt(jwt) => state.people.verify(jwt, &providers, now).await,
+        PersonProof::GatewayClaims(claims) => oidc::verify_gateway_claims(claims, &providers, now),
+    };
+    let verified = match verified {
         Ok(verified) => verified,
         Err(Rejection::ProviderUnavailable(error)) => {
             tracing::warn!(%error, %org, "an identity provider is unavailable");
@@ -337,10 +380,10 @@ where
     S: Send + Sync,
 {
     let admin_state = AdminState::from_ref(state);
-    if let Some(jwt) = bearer_jwt(&parts.headers).map(str::to_owned) {
+    let Ok(meta) = RequestMeta::from_request_parts(parts, &()).await;
+    if let Some(proof) = PersonProof::of(&admin_state.identity, &meta, &parts.headers) {
         let org = path_org(parts).await?;
-        let Ok(meta) = RequestMeta::from_request_parts(parts, &()).await;
-        let caller = resolve_person(&admin_state, &meta, &jwt, &org).await?;
+        let caller = resolve_person(&admin_state, &meta, &proof, &org).await?;
         return Ok((caller, org));
     }
     let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
@@ -452,5 +495,14 @@ mod tests {
         assert!(!sources.trusts_iam_of(Some("xyz")));
         assert!(!sources.trusts_iam_of(None));
         assert!(IdentitySources::from_lookup(lookup(&[("AUTHORIZER_API_IDS", "a b")])).is_err());
+        let jwt =
+            IdentitySources::from_lookup(lookup(&[("JWT_AUTHORIZER_API_IDS", "h1")])).unwrap();
+        assert!(jwt.trusts_jwt_authorizer_of(Some("h1")));
+        assert!(!jwt.trusts_jwt_authorizer_of(Some("h2")));
+        assert!(!jwt.trusts_jwt_authorizer_of(None));
+        assert!(!jwt.trusts_authorizer_of(Some("h1")));
+        assert!(
+            IdentitySources::from_lookup(lookup(&[("JWT_AUTHORIZER_API_IDS", "h-1")])).is_err()
+        );
     }
 }

@@ -71,6 +71,7 @@ pub fn from_lambda(request: lambda_http::Request) -> Request {
             if let Some(authorizer) = &context.authorizer {
                 meta.authorizer = strings(&authorizer.fields);
                 meta.iam_arn = authorizer.iam.as_ref().and_then(|iam| iam.user_arn.clone());
+                meta.jwt_claims = authorizer.jwt.as_ref().map(|jwt| jwt.claims.clone());
             }
             stage = context.stage.clone();
             in_raw_path = true;

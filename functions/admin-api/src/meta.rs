@@ -22,6 +22,9 @@ pub struct RequestMeta {
     pub api_id: Option<String>,
     /// The context a Lambda authorizer attached, values as strings.
     pub authorizer: HashMap<String, String>,
+    /// The claims an HTTP API JWT authorizer verified (`requestContext.authorizer.jwt.claims`),
+    /// values as the gateway writes them.
+    pub jwt_claims: Option<HashMap<String, String>>,
     /// The caller's IAM ARN when API Gateway (or the function URL) authenticated it with IAM.
     pub iam_arn: Option<String>,
     /// What precedes the routed path in the URL the client called: the REST API stage
@@ -38,6 +41,13 @@ impl fmt::Debug for RequestMeta {
             .field(
                 "authorizer",
                 &format_args!("[{} keys]", self.authorizer.len()),
+            )
+            .field(
+                "jwt_claims",
+                &format_args!(
+                    "[{} claims]",
+                    self.jwt_claims.as_ref().map_or(0, HashMap::len)
+                ),
             )
             .field("iam_arn", &self.iam_arn)
             .field("base_path", &self.base_path)

@@ -15,6 +15,7 @@
 //!    [`MAX_AGE`] since `iat`; a subject (`sub`).
 
 pub mod fetch;
+pub mod gateway;
 pub mod keys;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+pub use crate::gateway::verify_gateway_claims;
 use crate::keys::{KeyCache, KeyError};
 
 /// The longest JWT read.
@@ -201,7 +203,10 @@ fn unverified_issuer(token: &str) -> Result<String, Rejection> {
 }
 
 /// `exp` (required), `nbf` (if present) and `iat` (required, and at most [`MAX_AGE`] ago).
-fn check_times(claims: &Map<String, Value>, now: OffsetDateTime) -> Result<(), Rejection> {
+pub(crate) fn check_times(
+    claims: &Map<String, Value>,
+    now: OffsetDateTime,
+) -> Result<(), Rejection> {
     let seconds = |name: &'static str| -> Result<Option<i64>, Rejection> {
         match claims.get(name) {
             None => Ok(None),

@@ -2,19 +2,16 @@
 //! `tools/oidc-provider`): an admin creates an account, mints and revokes a token, and the
 //! audit trail names them; an auditor reads and is refused every change; a person of no
 //! mapped group, a token used on another organization, a forged token and an unreachable
-//! provider are refused with nothing changed.
+//! provider are refused with nothing changed. Behind an HTTP API JWT authorizer, the claims
+//! the gateway verified name the person under the same rules.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use audit::AuditWriter;
-use aws_lambda_events::event::dynamodb::Event;
-use infra::local::sdk_config_for;
-use infra::stream::StreamReader;
-use serde_json::{Value, json};
-use store::client::ClientSettings;
+use base64::Engine;
+use serde_json::{Map, Value, json};
 use tests::admin::{AdminWorld, Reply};
-use tests::events::{ApiCall, Shape};
+use tests::events::{ApiCall, FIXTURE_API_IDS, Shape};
 use tests::oidc_provider::LocalProvider;
 
 const ORG: &str = "/v1/orgs/acme";
@@ -58,15 +55,8 @@ async fn call(
 }
 
 /// The real audit writer over the table's whole stream (idempotent).
-async fn sync_audit(world: &AdminWorld) {
-    let config = sdk_config_for(&world.tables.endpoint, &ClientSettings::BACKGROUND).await;
-    let mut reader = StreamReader::open(&config, world.tables.table.as_str())
-        .await
-        .unwrap();
-    let mut event = Event::default();
-    event.records = reader.read().await.unwrap();
-    let writer = AuditWriter::new(world.tables.audit.clone(), time::Duration::days(400));
-    assert!(writer.handle(event).await.batch_item_failures.is_empty());
+async fn sync_audit(world: &AdminWorld) -> Vec<Value> {
+    tests::faulty::audit_events(world).await.unwrap()
 }
 
 #[tokio::test]
@@ -244,7 +234,6 @@ async fn people_without_a_role_tokens_of_other_organizations_and_forgeries_are_r
     // Forged: another signature, a tampered payload, `alg: none`, garbage.
     let (header, rest) = ada.split_once('.').unwrap();
     let (payload, _) = rest.split_once('.').unwrap();
-    use base64::Engine;
     let b64 =
         |value: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
     let mut claims: Value = serde_json::from_slice(
@@ -295,4 +284,120 @@ async fn people_without_a_role_tokens_of_other_organizations_and_forgeries_are_r
     let reply = call(&world, "GET", ACCOUNTS, &token, None).await;
     reply.assert_problem(503, "identity-provider-unavailable");
     assert_eq!(reply.header("retry-after"), Some("5"));
+}
+
+/// The claims of `jwt` as an HTTP API JWT authorizer hands them on: every value a string,
+/// numbers as their text and arrays as `[a b]`.
+fn gateway_claims(jwt: &str) -> Map<String, Value> {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Map<String, Value> = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(text) => text,
+                Value::Array(values) => format!(
+                    "[{}]",
+                    values
+                        .iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                other => other.to_string(),
+            };
+            (name, Value::String(text))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn behind_an_http_api_jwt_authorizer_the_gateways_claims_name_the_person() {
+    // A deployment whose HTTP API (the fixture's) puts the admin routes behind a JWT
+    // authorizer: no Authorization header reaches the rules below, only the claims.
+    let mut identity = tests::admin::iam_only();
+    identity.jwt_authorizer_api_ids = vec![FIXTURE_API_IDS[1].to_owned()];
+    let world = AdminWorld::with_identity(identity).await;
+    let op = LocalProvider::start().unwrap();
+    assert_eq!(configure(&world, providers(&op.issuer)).await.status, 200);
+    let ada = gateway_claims(&op.token_for("ada").await.unwrap());
+    let grace = gateway_claims(&op.token_for("grace").await.unwrap());
+    let eve = gateway_claims(&op.token_for("eve").await.unwrap());
+    assert!(ada["groups"].as_str().unwrap().starts_with('['));
+
+    let via_gateway = |method: &str, path: &str, claims: &Map<String, Value>| {
+        ApiCall::new(Shape::HttpV2, method, path).jwt_claims(claims.clone())
+    };
+    let created = world
+        .accounts(via_gateway("POST", ACCOUNTS, &ada).json(json!({"name": "via-gateway"})))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        created.body["createdBy"],
+        json!({"kind": "person", "id": "ada", "issuer": op.issuer, "display": "ada@example.com"})
+    );
+    let events = sync_audit(&world).await;
+    let by_people: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["actor"]["kind"] == "person")
+        .collect();
+    assert_eq!(by_people.len(), 1, "{events:?}");
+    assert_eq!(by_people[0]["action"], "service_account.created");
+    assert_eq!(by_people[0]["actor"]["display"], "ada@example.com");
+    assert_eq!(by_people[0]["actor"]["issuer"], op.issuer.as_str());
+
+    let globex = world.bootstrap_org("globex").await;
+    let before = world.tables.snapshot().await.unwrap();
+    let read = world.accounts(via_gateway("GET", ACCOUNTS, &grace)).await;
+    assert_eq!(read.status, 200, "{:?}", read.body);
+    world
+        .accounts(via_gateway("POST", ACCOUNTS, &grace).json(json!({"name": "no"})))
+        .await
+        .assert_problem(403, "forbidden");
+    world
+        .accounts(via_gateway("GET", ACCOUNTS, &eve))
+        .await
+        .assert_problem(403, "forbidden");
+    // Acme's provider grants nothing in another organization.
+    world
+        .accounts(via_gateway(
+            "GET",
+            &format!("/v1/orgs/{}/service-accounts", globex.org),
+            &ada,
+        ))
+        .await
+        .assert_problem(404, "not-found");
+    // The organization's rules hold on top of the gateway's: its issuer exactly, one of its
+    // audiences, the times.
+    let changed = |name: &str, value: &str| {
+        let mut claims = ada.clone();
+        claims.insert(name.to_owned(), json!(value));
+        claims
+    };
+    let expired = (time::OffsetDateTime::now_utc().unix_timestamp() - 3600).to_string();
+    for (claims, status, kind) in [
+        (changed("iss", "https://idp.example.com"), 404, "not-found"),
+        (changed("aud", "someone-else"), 401, "unauthenticated"),
+        (changed("exp", &expired), 401, "unauthenticated"),
+    ] {
+        world
+            .accounts(via_gateway("POST", ACCOUNTS, &claims).json(json!({"name": "no"})))
+            .await
+            .assert_problem(status, kind);
+    }
+    // Claims from an API the deployment does not put behind a JWT authorizer are not read.
+    world
+        .accounts(
+            via_gateway("POST", ACCOUNTS, &ada)
+                .via_api("zzzzzzzzzz")
+                .json(json!({"name": "no"})),
+        )
+        .await
+        .assert_problem(401, "unauthenticated");
+    assert_eq!(world.tables.snapshot().await.unwrap(), before);
 }

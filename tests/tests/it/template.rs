@@ -227,6 +227,90 @@ fn the_stack_routes_every_admin_route_to_the_function_that_serves_it() {
     assert_eq!(routes_of("TokensFunction"), served(tokens::ROUTES));
 }
 
+/// The people's API (with `PeopleJwtIssuer`) sends every organization route to the function
+/// that serves it, behind the JWT authorizer, and nothing else: as API Gateway chooses, an
+/// exact route over a greedy one, the longer greedy prefix first.
+#[test]
+fn the_peoples_api_routes_each_organization_route_to_its_function_behind_the_jwt_authorizer() {
+    let path = infra::template::default_template_path();
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let text = |value: &serde_yaml_ng::Value| serde_yaml_ng::to_string(value).unwrap();
+    // Route key → the function its integration invokes.
+    let mut routes: Vec<(Vec<String>, String)> = Vec::new();
+    for (logical_id, resource) in resources {
+        if resource["Type"] != "AWS::ApiGatewayV2::Route" {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        assert_eq!(
+            resource["Condition"], "PeopleJwtAuthorizer",
+            "{logical_id:?}"
+        );
+        assert_eq!(properties["AuthorizationType"], "JWT", "{logical_id:?}");
+        assert!(text(&properties["AuthorizerId"]).contains("PeopleApiAuthorizer"));
+        let key = properties["RouteKey"].as_str().unwrap();
+        let path = key.strip_prefix("ANY ").unwrap();
+        let target = text(&properties["Target"]);
+        let integration_id = target
+            .split_once("integrations/${")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(id, _)| id)
+            .unwrap();
+        let integration = &resources[integration_id];
+        assert_eq!(integration["Type"], "AWS::ApiGatewayV2::Integration");
+        assert_eq!(integration["Properties"]["PayloadFormatVersion"], "2.0");
+        let function = text(&integration["Properties"]["IntegrationUri"]);
+        let segments = path.split('/').skip(1).map(str::to_owned).collect();
+        routes.push((segments, function));
+    }
+    assert!(!routes.is_empty());
+    let matches = |route: &[String], path: &[&str]| match route.last() {
+        Some(last) if last.ends_with("+}") => {
+            path.len() >= route.len()
+                && route[..route.len() - 1]
+                    .iter()
+                    .zip(path)
+                    .all(|(r, p)| r.starts_with('{') || r == p)
+        }
+        _ => {
+            route.len() == path.len()
+                && route
+                    .iter()
+                    .zip(path)
+                    .all(|(r, p)| r.starts_with('{') || r == p)
+        }
+    };
+    let function_of = |path: &str| -> Option<&str> {
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        routes
+            .iter()
+            .filter(|(route, _)| matches(route, &segments))
+            .max_by_key(|(route, _)| {
+                let greedy = route.last().is_some_and(|last| last.ends_with("+}"));
+                (!greedy, route.len())
+            })
+            .map(|(_, function)| function.as_str())
+    };
+    for (routes, function) in [
+        (accounts::ROUTES, "AccountsFunction"),
+        (tokens::ROUTES, "TokensFunction"),
+    ] {
+        for (_, path) in routes {
+            let landed = function_of(path);
+            if path.starts_with("/v1/orgs/{org}") {
+                assert!(
+                    landed.is_some_and(|landed| landed.contains(function)),
+                    "{path} lands on {landed:?}"
+                );
+            } else {
+                assert_eq!(landed, None, "{path} is not a people's route");
+            }
+        }
+    }
+}
+
 /// The examples import the authorizer by the name the stack exports it under.
 #[test]
 fn the_examples_attach_the_authorizer_the_stack_exports() {
