@@ -107,6 +107,10 @@ struct OidcArgs {
     /// The claim that names the person: email, name or preferred_username.
     #[arg(long, default_value = "email")]
     oidc_display_claim: String,
+    /// The client id the console signs people in as (one of the audiences); none: no
+    /// console sign-in with this provider.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_console_client: Option<String>,
     /// Create no admin service account and no admin token: the provider's admins are the
     /// organization's only administrators.
     #[arg(long, requires = "oidc_issuer")]
@@ -131,6 +135,11 @@ impl OidcArgs {
         {
             anyhow::bail!("--oidc-audience: 1 to 256 characters");
         }
+        if let Some(client) = &self.oidc_console_client
+            && !self.oidc_audience.contains(client)
+        {
+            anyhow::bail!("--oidc-console-client: one of the --oidc-audience values");
+        }
         Ok(vec![IdentityProvider {
             issuer: Issuer::parse(issuer).map_err(|e| anyhow::anyhow!("--oidc-issuer: {e}"))?,
             audiences: self.oidc_audience.clone(),
@@ -141,6 +150,7 @@ impl OidcArgs {
                 self.oidc_auditor_group.clone(),
             )
             .map_err(|e| anyhow::anyhow!("--oidc-admin-group/--oidc-auditor-group: {e}"))?,
+            console_client_id: self.oidc_console_client.clone(),
         }])
     }
 }

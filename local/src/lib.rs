@@ -3,6 +3,7 @@
 //! * the `accounts` and `tokens` routers, merged as they are deployed (the admin API,
 //!   self-rotation and `POST /oauth2/token`), served as they are, with the listener's
 //!   connection as the request's envelope ([`admin_api::meta::RequestMeta::local`]);
+//! * the console's pages under `/console` ([`app_with_console`]);
 //! * the example protected routes of the authorizer's route map (`/hello`, `/items`, …): the
 //!   real authorizer gets the REST `REQUEST` authorizer event for the request
 //!   ([`infra::gateway`]), and its answer is enforced as API Gateway enforces it: the error
@@ -26,6 +27,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use console::{ConsoleConfig, ConsoleState};
 use infra::gateway::{GatewayRequest, policy_allows};
 use serde_json::{Map, Value, json};
 
@@ -38,7 +40,32 @@ const STAGE: &str = "$default";
 /// The whole system's router: the admin functions' routes, and the protected routes behind
 /// the authorizer.
 pub fn app(accounts: AccountsState, tokens: AdminState, authorizer: Arc<Authorizer>) -> Router {
-    let admin = accounts::routes(accounts).merge(tokens::routes(tokens));
+    serve(
+        accounts::routes(accounts).merge(tokens::routes(tokens)),
+        authorizer,
+    )
+}
+
+/// [`app`] with the console's pages under `/console`, as the deployed stack serves them.
+pub fn app_with_console(
+    accounts: AccountsState,
+    tokens: AdminState,
+    authorizer: Arc<Authorizer>,
+    console: Arc<ConsoleConfig>,
+) -> Router {
+    let pages = console::routes(ConsoleState {
+        accounts: accounts.clone(),
+        config: console,
+    });
+    serve(
+        accounts::routes(accounts)
+            .merge(tokens::routes(tokens))
+            .merge(pages),
+        authorizer,
+    )
+}
+
+fn serve(admin: Router, authorizer: Arc<Authorizer>) -> Router {
     let routes = admin_api::layers::method_not_allowed(admin).fallback(
         move |meta: RequestMeta, request: Request| protected(authorizer.clone(), meta, request),
     );

@@ -16,6 +16,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Parser;
+use console::ConsoleConfig;
 use infra::local::{LocalStack, sdk_config_for};
 use shared::config::{Settings, env};
 use shared::ids::OrgId;
@@ -106,8 +107,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         AuthorizerConfig::from_lookup(settings.token_format.clone(), lookup)?,
     ));
 
-    // A real OpenID Provider for people: the demo organization's identity provider.
-    let people = start_identity_provider().await?;
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cli.port))
+        .await
+        .with_context(|| format!("listening on port {}", cli.port))?;
+    let base = format!("http://{}", listener.local_addr()?);
+
+    // A real OpenID Provider for people: the demo organization's identity provider, which
+    // also signs people in to the console (sent back to its callback on this listener).
+    let people = start_identity_provider(&format!("{base}/console/callback")).await?;
     let identity_providers = vec![demo_identity_provider(&people.issuer)?];
     let created = admin
         .use_cases
@@ -142,14 +149,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Err(error) => return Err(error).context("bootstrapping the demo organization"),
     };
     let (table, audit_table) = (&stack.table, &stack.audit_table);
+    // The console's sessions are sealed with a key of this run: they end when it stops.
+    let console = Arc::new(ConsoleConfig::from_lookup(|name| match name {
+        "CONSOLE_SESSION_KEY" => session_key().ok(),
+        "CONSOLE_PUBLIC_URL" => Some(base.clone()),
+        other => env(other),
+    })?);
 
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, cli.port))
-        .await
-        .with_context(|| format!("listening on port {}", cli.port))?;
-    let base = format!("http://{}", listener.local_addr()?);
     println!("Service accounts for AWS is running at {base}");
     println!("  admin API     {base}/v1/orgs/{org}/...      (the accounts and tokens functions)");
     println!("  OAuth2        {base}/oauth2/token");
+    println!(
+        "  console       {base}/console/orgs/{org}   (sign in as ada, grace or eve, any password)"
+    );
     println!(
         "  protected     {base}/hello, /items, /orgs/{org}/brains/{{brain}}  (behind the authorizer)"
     );
@@ -203,7 +215,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     println!("The README's walkthrough goes further. Ctrl-C stops everything.");
     println!("ready");
 
-    let app = local::app(accounts_state, admin, authorizer).layer(middleware::from_fn(log_line));
+    let app = local::app_with_console(accounts_state, admin, authorizer, console)
+        .layer(middleware::from_fn(log_line));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -224,7 +237,7 @@ struct LocalIdentityProvider {
 }
 
 /// Starts `tools/oidc-provider/provider.mjs` (installed by `scripts/setup`) on a free port.
-async fn start_identity_provider() -> anyhow::Result<LocalIdentityProvider> {
+async fn start_identity_provider(console_callback: &str) -> anyhow::Result<LocalIdentityProvider> {
     use tokio::io::AsyncBufReadExt;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tools/oidc-provider/provider.mjs");
@@ -234,6 +247,7 @@ async fn start_identity_provider() -> anyhow::Result<LocalIdentityProvider> {
     let mut child = tokio::process::Command::new("node")
         .arg(&script)
         .arg(port.to_string())
+        .env("CONSOLE_REDIRECT_URIS", console_callback)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -244,12 +258,15 @@ async fn start_identity_provider() -> anyhow::Result<LocalIdentityProvider> {
         .take()
         .context("the OpenID Provider's output")?;
     let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(stdout);
     tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        tokio::io::BufReader::new(stdout).read_line(&mut line),
+        reader.read_line(&mut line),
     )
     .await
     .context("the local OpenID Provider did not start within 30 s")??;
+    // Whatever it prints later is read and dropped: a closed pipe would end it (EPIPE).
+    tokio::spawn(async move { tokio::io::copy(&mut reader, &mut tokio::io::sink()).await });
     let issuer = line
         .trim()
         .strip_prefix("ready ")
@@ -265,7 +282,10 @@ async fn start_identity_provider() -> anyhow::Result<LocalIdentityProvider> {
 fn demo_identity_provider(issuer: &str) -> anyhow::Result<IdentityProvider> {
     Ok(IdentityProvider {
         issuer: Issuer::parse(issuer).map_err(|e| anyhow::anyhow!("{e}"))?,
-        audiences: vec!["service-accounts-admin".into()],
+        audiences: vec![
+            "service-accounts-admin".into(),
+            "service-accounts-console".into(),
+        ],
         display_claim: DisplayClaim::Email,
         roles: RoleMapping::new(
             "groups",
@@ -273,7 +293,13 @@ fn demo_identity_provider(issuer: &str) -> anyhow::Result<IdentityProvider> {
             vec!["sa-auditors".into()],
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?,
+        console_client_id: Some("service-accounts-console".into()),
     })
+}
+
+/// 86 random base62 characters (511 bits): the console's session key for this run.
+fn session_key() -> anyhow::Result<String> {
+    shared::random::base62_string(86).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Ctrl-C or SIGTERM.

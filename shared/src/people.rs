@@ -179,6 +179,10 @@ pub struct IdentityProvider {
     pub audiences: Vec<String>,
     pub display_claim: DisplayClaim,
     pub roles: RoleMapping,
+    /// The client id the console signs people in as (authorization code flow with PKCE, a
+    /// public client): one of `audiences`. `None`: no console sign-in with this provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_client_id: Option<String>,
 }
 
 impl IdentityProvider {
@@ -277,6 +281,7 @@ mod tests {
     #[test]
     fn the_person_is_named_by_the_display_claim_or_the_subject() {
         let provider = IdentityProvider {
+            console_client_id: None,
             issuer: Issuer::parse("https://acme.okta.com").unwrap(),
             audiences: vec!["client".into()],
             display_claim: DisplayClaim::Email,

@@ -10,6 +10,8 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod admin;
+pub mod browser;
+pub mod console;
 pub mod counting;
 pub mod events;
 pub mod faults;

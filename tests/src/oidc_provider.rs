@@ -28,6 +28,12 @@ impl Drop for LocalProvider {
 impl LocalProvider {
     /// Starts the provider, signing with the fixture key `rsa-1`.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with_console(None)
+    }
+
+    /// Starts the provider with the console's client, which it sends back to
+    /// `console_callback` (its login page takes `ada`, `grace` or `eve`, any password).
+    pub fn start_with_console(console_callback: Option<&str>) -> anyhow::Result<Self> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -36,13 +42,20 @@ impl LocalProvider {
             .arg(root.join("tools/oidc-provider/provider.mjs"))
             .arg(port.to_string())
             .arg(root.join("tests/fixtures/oidc/rsa-1.pem"))
+            .env(
+                "CONSOLE_REDIRECT_URIS",
+                console_callback.unwrap_or_default(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .context("starting node (scripts/setup installs it and the provider)")?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        let mut reader = BufReader::new(stdout);
+        reader.read_line(&mut line)?;
+        // Whatever it prints later is read and dropped: a closed pipe would end it (EPIPE).
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let issuer = line
             .trim()
             .strip_prefix("ready ")

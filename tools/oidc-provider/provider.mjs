@@ -13,6 +13,11 @@
 //   curl -s -d grant_type=client_credentials -d client_id=ada -d client_secret=ada-secret \
 //        -d resource=urn:service-accounts http://127.0.0.1:<port>/token
 //
+// The console signs people in through the provider's own login page (its development
+// interactions: log in as `ada`, `grace` or `eve`, any password) with the authorization code
+// flow and PKCE, as the public client `service-accounts-console`, whose redirect URIs are
+// given in CONSOLE_REDIRECT_URIS (comma-separated). Its ID tokens carry `email` and `groups`.
+//
 // Prints `ready <issuer>` when it listens.
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
@@ -35,6 +40,17 @@ const people = {
   eve: { email: 'eve@example.com', groups: ['marketing'] },
 };
 
+const consoleRedirects = (process.env.CONSOLE_REDIRECT_URIS || '')
+  .split(',')
+  .filter((uri) => uri.length > 0);
+const consoleClient = consoleRedirects.length === 0 ? [] : [{
+  client_id: 'service-accounts-console',
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  redirect_uris: consoleRedirects,
+  token_endpoint_auth_method: 'none',
+}];
+
 const provider = new Provider(issuer, {
   jwks: { keys: [signing] },
   clients: Object.keys(people).map((name) => ({
@@ -44,9 +60,16 @@ const provider = new Provider(issuer, {
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_post',
-  })),
+  })).concat(consoleClient),
+  claims: { openid: ['sub'], email: ['email'], profile: ['name'], groups: ['groups'] },
+  conformIdTokenClaims: false,
+  async findAccount(ctx, id) {
+    const person = people[id];
+    if (!person) return undefined;
+    return { accountId: id, async claims() { return { sub: id, name: id, ...person }; } };
+  },
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,

@@ -63,7 +63,7 @@ fn invalid(name: &str, rule: &str) -> ApiError {
     ApiError::bad_request("invalid-parameter", format!("`{name}`: {rule}"))
 }
 
-fn parse_filter<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Result<AuditFilter, ApiError> {
+pub fn parse_filter<'a>(value: impl Fn(&str) -> Option<&'a str>) -> Result<AuditFilter, ApiError> {
     // An offset can push an instant out of the representable years once it is in UTC
     // (`9999-12-31T23:59:59-01:00`): refused here, never overflowed later.
     let instant = |name: &str| {

@@ -16,8 +16,8 @@
 //! Every route needs an admin of the organization (or an allowed IAM principal); see
 //! [`admin_api::identity`]. Each handler parses, calls one use case, and renders.
 
-mod audit_events;
-mod dto;
+pub mod audit_events;
+pub mod dto;
 
 use admin_api::AdminState;
 use admin_api::extract::{AccountPath, IfMatch, JsonBody, OptionalJsonBody, Paging};

@@ -337,6 +337,19 @@ async fn resolve_person(
             return Err(ApiError::Unauthenticated);
         }
     };
+    admit_person(&stored, verified, meta)
+}
+
+/// The caller a verified person is in `org` (whose providers verified them): their role by
+/// the provider's current mapping (`403` without one), through the organization's IP
+/// allowlist. The admin API and the console both admit people here.
+pub fn admit_person(
+    org: &Organization,
+    verified: oidc::Verified,
+    meta: &RequestMeta,
+) -> Result<Caller, ApiError> {
+    let stored = org;
+    let org = &org.id;
     let Some(provider) = stored
         .identity_providers
         .iter()

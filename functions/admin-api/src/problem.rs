@@ -125,7 +125,7 @@ impl ApiError {
         }
     }
 
-    fn title(&self) -> &'static str {
+    pub fn title(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "Authentication required",
             Self::Forbidden(_) => "Forbidden",
@@ -142,7 +142,7 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             Self::Unauthenticated => {
                 "send `Authorization: Bearer <token>` with a valid token of an admin".into()

@@ -22,7 +22,7 @@
 //! is authenticated by the token being rotated; the OAuth2 endpoint by client credentials.
 //! Each handler parses, calls one use case, and renders.
 
-mod dto;
+pub mod dto;
 mod oauth;
 
 use admin_api::AdminState;

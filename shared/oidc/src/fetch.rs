@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::Uri;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -31,7 +31,7 @@ pub enum FetchError {
     Malformed { url: String, reason: String },
 }
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Gets JSON documents with bounds.
 #[derive(Debug, Clone)]
@@ -80,7 +80,51 @@ impl Fetcher {
         }
     }
 
+    /// The JSON answer of at most `limit` bytes to a form POST to `url` (an OAuth 2.0 token
+    /// endpoint), within the same timeout.
+    pub async fn post_form<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        form: String,
+        limit: usize,
+    ) -> Result<T, FetchError> {
+        let uri = checked_uri(url)?;
+        let request = hyper::Request::post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::from(form)))
+            .map_err(|error| FetchError::Unreachable {
+                url: url.to_owned(),
+                reason: error.to_string(),
+            })?;
+        match tokio::time::timeout(self.timeout, self.send(request, url, limit)).await {
+            Ok(body) => serde_json::from_slice(&body?).map_err(|error| FetchError::Malformed {
+                url: url.to_owned(),
+                reason: error.to_string(),
+            }),
+            Err(_) => Err(FetchError::TimedOut {
+                url: url.to_owned(),
+                timeout: self.timeout,
+            }),
+        }
+    }
+
     async fn get(&self, uri: Uri, url: &str, limit: usize) -> Result<Bytes, FetchError> {
+        let request = hyper::Request::get(uri)
+            .body(Full::new(Bytes::new()))
+            .map_err(|error| FetchError::Unreachable {
+                url: url.to_owned(),
+                reason: error.to_string(),
+            })?;
+        self.send(request, url, limit).await
+    }
+
+    async fn send(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+        url: &str,
+        limit: usize,
+    ) -> Result<Bytes, FetchError> {
         let client = self
             .client
             .as_ref()
@@ -89,7 +133,7 @@ impl Fetcher {
                 reason: reason.clone(),
             })?;
         let response = client
-            .get(uri)
+            .request(request)
             .await
             .map_err(|error| FetchError::Unreachable {
                 url: url.to_owned(),

@@ -30,12 +30,27 @@ pub enum KeyError {
     /// No key with this id, even in a freshly fetched set (or a fetch was made too recently).
     #[error("the issuer has no key `{0}`")]
     UnknownKey(String),
+    /// The discovery document names no usable authorization or token endpoint.
+    #[error("the issuer's discovery document names no authorization and token endpoints")]
+    NoSignInEndpoints,
 }
 
 #[derive(Debug, Deserialize)]
 struct Discovery {
     issuer: String,
     jwks_uri: String,
+    #[serde(default)]
+    authorization_endpoint: Option<String>,
+    #[serde(default)]
+    token_endpoint: Option<String>,
+}
+
+/// Where a person signs in with an issuer (authorization code flow), from its discovery
+/// document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
 }
 
 /// What is known of one issuer.
@@ -50,6 +65,7 @@ struct Slot {
 #[derive(Debug)]
 struct IssuerKeys {
     jwks_uri: String,
+    endpoints: Option<Endpoints>,
     keys: JwkSet,
     fetched_at: Instant,
 }
@@ -124,6 +140,43 @@ impl KeyCache {
         }
     }
 
+    /// The issuer's sign-in endpoints, from its discovery document (fetched once, as for
+    /// its keys).
+    pub async fn endpoints(&self, issuer: &str) -> Result<Endpoints, KeyError> {
+        let slot = {
+            let mut issuers = self.issuers.lock().unwrap_or_else(|e| e.into_inner());
+            issuers.entry(issuer.to_owned()).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        if slot.keys.is_none() {
+            if let Some((at, error)) = &slot.failed
+                && at.elapsed() < self.refresh_interval
+            {
+                return Err(error.clone());
+            }
+            match self.discover(issuer).await {
+                Ok(keys) => {
+                    slot.keys = Some(keys);
+                    slot.failed = None;
+                }
+                Err(error) => {
+                    tracing::warn!(issuer, %error, "the issuer could not be discovered");
+                    slot.failed = Some((Instant::now(), error.clone()));
+                    return Err(error);
+                }
+            }
+        }
+        slot.keys
+            .as_ref()
+            .and_then(|keys| keys.endpoints.clone())
+            .ok_or(KeyError::NoSignInEndpoints)
+    }
+
+    /// The fetcher, for the token endpoint's POST.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
     async fn discover(&self, issuer: &str) -> Result<IssuerKeys, KeyError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
@@ -140,8 +193,20 @@ impl KeyCache {
         checked_uri(&discovery.jwks_uri)?;
         let fetched_at = Instant::now();
         let keys = self.jwks(&discovery.jwks_uri).await?;
+        let endpoints = match (discovery.authorization_endpoint, discovery.token_endpoint) {
+            (Some(authorization), Some(token))
+                if checked_uri(&authorization).is_ok() && checked_uri(&token).is_ok() =>
+            {
+                Some(Endpoints {
+                    authorization,
+                    token,
+                })
+            }
+            _ => None,
+        };
         Ok(IssuerKeys {
             jwks_uri: discovery.jwks_uri,
+            endpoints,
             keys,
             fetched_at,
         })

@@ -17,6 +17,7 @@
 pub mod fetch;
 pub mod gateway;
 pub mod keys;
+pub mod signin;
 
 use std::time::Duration;
 
@@ -98,12 +99,17 @@ pub enum Rejection {
 /// Verifies tokens against configured providers, with the keys of a [`KeyCache`].
 #[derive(Debug)]
 pub struct OidcVerifier {
-    keys: KeyCache,
+    pub(crate) keys: KeyCache,
 }
 
 impl OidcVerifier {
     pub fn new(keys: KeyCache) -> Self {
         Self { keys }
+    }
+
+    /// The issuers' documents and keys, as cached.
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
     }
 
     /// `token`, verified as issued by one of `providers` (see the module's rules), at `now`.

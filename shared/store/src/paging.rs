@@ -15,6 +15,8 @@ pub struct PageLimit(pub(crate) u16);
 
 impl PageLimit {
     pub const MAX: u16 = 100;
+    /// The largest page.
+    pub const FULL: Self = Self(Self::MAX);
 
     pub fn parse(value: u64) -> Result<Self, shared::ParseError> {
         match u16::try_from(value) {

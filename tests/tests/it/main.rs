@@ -6,6 +6,7 @@ mod accounts_api;
 mod audit_trail;
 mod authorization;
 mod bootstrap;
+mod console;
 mod edge;
 mod faults;
 mod functions_start;

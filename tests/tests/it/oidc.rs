@@ -410,6 +410,7 @@ async fn a_real_providers_tokens_are_verified_and_mapped_to_roles() {
             vec!["sa-auditors".into()],
         )
         .unwrap(),
+        console_client_id: None,
     };
     let provider = Provider {
         issuer: op.issuer.clone(),

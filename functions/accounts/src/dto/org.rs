@@ -35,6 +35,8 @@ pub struct ProviderBody {
     #[serde(default, deserialize_with = "not_null")]
     display_claim: Option<DisplayClaim>,
     roles: RolesBody,
+    #[serde(default, deserialize_with = "not_null")]
+    console_client_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,12 +98,23 @@ fn providers(
                 body.roles.auditor.clone().unwrap_or_default(),
             ),
         );
-        if let (Some(issuer), true, Some(roles)) = (issuer, audiences_ok, roles) {
+        let console_ok = body
+            .console_client_id
+            .as_ref()
+            .is_none_or(|client| body.audiences.contains(client));
+        if !console_ok {
+            errors.push(FieldError::new(
+                field("consoleClientId"),
+                "one of the provider's audiences",
+            ));
+        }
+        if let (Some(issuer), true, Some(roles), true) = (issuer, audiences_ok, roles, console_ok) {
             providers.push(IdentityProvider {
                 issuer,
                 audiences: body.audiences.clone(),
                 display_claim: body.display_claim.unwrap_or(DisplayClaim::Email),
                 roles,
+                console_client_id: body.console_client_id.clone(),
             });
         }
     }

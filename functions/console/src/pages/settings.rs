@@ -1,0 +1,202 @@
+//! The organization's settings: its token policy (lifetimes, non-expiring tokens,
+//! self-rotation, IP allowlist) and its identity providers with their role mappings.
+
+use admin_api::problem::{ApiError, FieldError};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::html;
+use serde_json::{Value, json};
+use shared::people::{DisplayClaim, IdentityProvider};
+use shared::policy::LifetimePreset;
+
+use super::{api_body, fail, field_errors_of, form_errors, org_page};
+use crate::ConsoleState;
+use crate::signin::{Form, Signed};
+use crate::views::{csrf_field, field_errors, see_other};
+
+/// `GET /console/orgs/{org}/settings`
+pub async fn show(signed: Signed) -> Response {
+    render(&signed, &[], StatusCode::OK)
+}
+
+fn render(signed: &Signed, errors: &[FieldError], status: StatusCode) -> Response {
+    let org = &signed.org;
+    let policy = &org.token_policy;
+    let frame = signed.frame();
+    let admin = signed.is_admin();
+    let csrf = &signed.session.csrf;
+    let allowlist = policy
+        .ip_allowlist()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut providers: Vec<Option<&IdentityProvider>> =
+        org.identity_providers.iter().map(Some).collect();
+    if admin && providers.len() < 5 {
+        providers.push(None);
+    }
+    let content = html! {
+        (form_errors(errors))
+        section aria-labelledby="policy-heading" {
+            h2 id="policy-heading" { "Token policy" }
+            form method="post" action=(frame.org_url("/settings/policy")) {
+                (csrf_field(csrf))
+                input type="hidden" name="version" value=(org.version);
+                fieldset disabled[!admin] {
+                    legend { "Lifetimes and rules for every token minted from now on" }
+                    div class="field" {
+                        label for="defaultLifetime" { "Default lifetime" }
+                        select id="defaultLifetime" name="defaultLifetime" {
+                            @for preset in LifetimePreset::ALL { option value=(preset.as_str()) selected[preset == policy.default_lifetime()] { (preset.as_str()) } }
+                        }
+                        (field_errors(errors, "tokenPolicy.defaultLifetime"))
+                    }
+                    div class="field" {
+                        label for="maxLifetime" { "Maximum lifetime" }
+                        select id="maxLifetime" name="maxLifetime" {
+                            @for preset in LifetimePreset::ALL { option value=(preset.as_str()) selected[preset == policy.max_lifetime()] { (preset.as_str()) } }
+                        }
+                        (field_errors(errors, "tokenPolicy.maxLifetime"))
+                    }
+                    label class="check" { input type="checkbox" name="allowNonExpiring" value="true" checked[policy.allow_non_expiring()]; "Allow tokens that never expire" }
+                    label class="check" { input type="checkbox" name="allowSelfRotation" value="true" checked[policy.allow_self_rotation()]; "Let tokens rotate themselves" }
+                    div class="field" {
+                        label for="ipAllowlist" { "IP allowlist for every token and person, one address or CIDR per line (empty: any)" }
+                        textarea id="ipAllowlist" name="ipAllowlist" rows="3" { (allowlist) }
+                        (field_errors(errors, "tokenPolicy.ipAllowlist"))
+                    }
+                    @if admin { button type="submit" { "Save the policy" } }
+                }
+            }
+        }
+        section aria-labelledby="providers-heading" {
+            h2 id="providers-heading" { "Identity providers" }
+            p { "People of these providers sign in as themselves; the role mapping makes them admins or auditors. You cannot remove the provider or mapping that makes you an admin." }
+            form method="post" action=(frame.org_url("/settings/providers")) {
+                (csrf_field(csrf))
+                input type="hidden" name="version" value=(org.version);
+                @for (i, provider) in providers.iter().enumerate() {
+                    fieldset disabled[!admin] {
+                        legend { @if provider.is_some() { "Provider " (i + 1) } @else { "Add a provider" } }
+                        @let id = |name: &str| format!("p{i}-{name}");
+                        div class="field" {
+                            label for=(id("issuer")) { "Issuer URL" }
+                            input id=(id("issuer")) name=(format!("p{i}.issuer")) value=(provider.map(|p| p.issuer.as_str().to_owned()).unwrap_or_default());
+                            (field_errors(errors, &format!("identityProviders[{i}].issuer")))
+                        }
+                        div class="field" {
+                            label for=(id("audiences")) { "Audiences (client ids), comma-separated" }
+                            input id=(id("audiences")) name=(format!("p{i}.audiences")) value=(provider.map(|p| p.audiences.join(", ")).unwrap_or_default());
+                            (field_errors(errors, &format!("identityProviders[{i}].audiences")))
+                        }
+                        div class="field" {
+                            label for=(id("console")) { "Console client id (one of the audiences; empty: no console sign-in)" }
+                            input id=(id("console")) name=(format!("p{i}.consoleClientId")) value=(provider.and_then(|p| p.console_client_id.clone()).unwrap_or_default());
+                            (field_errors(errors, &format!("identityProviders[{i}].consoleClientId")))
+                        }
+                        div class="field" {
+                            label for=(id("display")) { "Claim that names a person" }
+                            select id=(id("display")) name=(format!("p{i}.displayClaim")) {
+                                @for claim in [DisplayClaim::Email, DisplayClaim::Name, DisplayClaim::PreferredUsername] {
+                                    option value=(claim.as_str()) selected[provider.is_some_and(|p| p.display_claim == claim)] { (claim.as_str()) }
+                                }
+                            }
+                        }
+                        div class="field" {
+                            label for=(id("claim")) { "Role claim" }
+                            input id=(id("claim")) name=(format!("p{i}.claim")) value=(provider.map_or("groups".to_owned(), |p| p.roles.claim.clone()));
+                        }
+                        div class="field" {
+                            label for=(id("admin")) { "Values that make an admin, comma-separated" }
+                            input id=(id("admin")) name=(format!("p{i}.admin")) value=(provider.map(|p| p.roles.admin.join(", ")).unwrap_or_default());
+                        }
+                        div class="field" {
+                            label for=(id("auditor")) { "Values that make an auditor, comma-separated" }
+                            input id=(id("auditor")) name=(format!("p{i}.auditor")) value=(provider.map(|p| p.roles.auditor.join(", ")).unwrap_or_default());
+                            (field_errors(errors, &format!("identityProviders[{i}].roles")))
+                        }
+                        @if provider.is_some() {
+                            label class="check" { input type="checkbox" name=(format!("p{i}.remove")) value="true"; "Remove this provider" }
+                        }
+                    }
+                }
+                (field_errors(errors, "identityProviders"))
+                @if admin { button type="submit" { "Save the providers" } }
+            }
+        }
+    };
+    org_page(signed, status, "Settings", content)
+}
+
+fn version(form: &Form) -> Option<u64> {
+    form.get("version").and_then(|v| v.parse().ok())
+}
+
+async fn save(state: &ConsoleState, signed: &Signed, form: &Form, body: Value) -> Response {
+    if let Err(error) = signed.may_change(form) {
+        return fail(signed, error);
+    }
+    let outcome = async {
+        let changes =
+            api_body::<accounts::dto::PatchOrg>(body)?.validate(&signed.org.token_policy)?;
+        state
+            .accounts
+            .admin
+            .use_cases
+            .update_org(&signed.caller, signed.org.clone(), version(form), changes)
+            .await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => see_other(&signed.frame().org_url("/settings"), &[]),
+        Err(error) => match field_errors_of(&error) {
+            Some(errors) => render(signed, &errors, StatusCode::UNPROCESSABLE_ENTITY),
+            None => fail(signed, error),
+        },
+    }
+}
+
+/// `POST .../settings/policy`
+pub async fn policy(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
+    let body = json!({"tokenPolicy": {
+        "defaultLifetime": form.get("defaultLifetime").unwrap_or_default(),
+        "maxLifetime": form.get("maxLifetime").unwrap_or_default(),
+        "allowNonExpiring": form.get("allowNonExpiring") == Some("true"),
+        "allowSelfRotation": form.get("allowSelfRotation") == Some("true"),
+        "ipAllowlist": form.lines("ipAllowlist"),
+    }});
+    save(&state, &signed, &form, body).await
+}
+
+/// `POST .../settings/providers`: the whole list, as the form shows it.
+pub async fn providers(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
+    let mut list = Vec::new();
+    for i in 0..6 {
+        let field = |name: &str| form.text(&format!("p{i}.{name}"));
+        let Some(issuer) = field("issuer") else {
+            continue;
+        };
+        if form.get(&format!("p{i}.remove")) == Some("true") {
+            continue;
+        }
+        let values = |name: &str| form.lines(&format!("p{i}.{name}"));
+        let mut provider = json!({
+            "issuer": issuer,
+            "audiences": values("audiences"),
+            "displayClaim": field("displayClaim").unwrap_or_else(|| "email".into()),
+            "roles": {
+                "claim": field("claim").unwrap_or_else(|| "groups".into()),
+                "admin": values("admin"),
+                "auditor": values("auditor"),
+            },
+        });
+        if let Some(client) = field("consoleClientId") {
+            provider["consoleClientId"] = json!(client);
+        }
+        list.push(provider);
+    }
+    save(&state, &signed, &form, json!({"identityProviders": list})).await
+}

@@ -1,0 +1,531 @@
+//! Signing in and out, and who is signed in ([`Signed`]).
+//!
+//! A person picks their organization, then one of its providers that has a console client
+//! (`consoleClientId`); the console sends them there with an authorization code request
+//! (PKCE `S256`, `state`, `nonce`: [`oidc::signin`]) and keeps the pending values in a sealed
+//! cookie; the provider sends them back to `/console/callback`, where the code is exchanged,
+//! the ID token verified against the organization's providers (the rules of the admin API),
+//! and the session starts. No token is kept: the session holds who the person is.
+
+use admin_api::identity::admit_person;
+use admin_api::meta::RequestMeta;
+use admin_api::problem::ApiError;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::html;
+use oidc::Rejection;
+use oidc::signin::{Pending, SignInError};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use shared::ids::OrgId;
+use shared::model::Organization;
+use shared::people::PersonRole;
+use usecases::{Caller, Identity, UseCaseError};
+
+use crate::ConsoleState;
+use crate::session::{PENDING_LIFETIME, PendingSignIn, SESSION_LIFETIME, Session, csrf_matches};
+use crate::views::{Frame, error_page, page, respond, see_other};
+
+fn frame(meta: &RequestMeta) -> Frame<'_> {
+    Frame {
+        base: &meta.base_path,
+        org: None,
+        who: None,
+        csrf: None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OrgQuery {
+    #[serde(default)]
+    org: Option<String>,
+}
+
+/// `GET /console`: the organization to sign in to (or the signed-in one).
+pub async fn landing(
+    State(state): State<ConsoleState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+) -> Response {
+    let frame = frame(&meta);
+    let now = state.accounts.admin.use_cases.now();
+    if let Some(session) = state.config.sessions.session(&headers, now) {
+        return see_other(
+            &frame.url(&format!("/orgs/{}/service-accounts", session.org)),
+            &[],
+        );
+    }
+    respond(
+        StatusCode::OK,
+        page(
+            &frame,
+            "Sign in",
+            html! {
+                form method="get" action=(frame.url("/sign-in")) {
+                    label for="org" { "Organization id" }
+                    input id="org" name="org" required autocomplete="organization" pattern="[a-z0-9-]{3,32}";
+                    button type="submit" { "Continue" }
+                }
+            },
+        ),
+    )
+}
+
+/// `GET /console/sign-in?org=`: the organization's providers with a console client.
+pub async fn providers(
+    State(state): State<ConsoleState>,
+    meta: RequestMeta,
+    Query(query): Query<OrgQuery>,
+) -> Response {
+    let frame = frame(&meta);
+    let Some(org) = query.org.as_deref().and_then(|org| OrgId::parse(org).ok()) else {
+        return error_page(&frame, &ApiError::invalid("org", "an organization id"));
+    };
+    let providers: Vec<(String, String)> = match state.accounts.admin.use_cases.org(&org).await {
+        Ok(stored) => stored
+            .identity_providers
+            .iter()
+            .filter(|provider| provider.console_client_id.is_some())
+            .map(|provider| {
+                let issuer = provider.issuer.as_str().to_owned();
+                let host = issuer
+                    .split("://")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or(&issuer)
+                    .to_owned();
+                (issuer, host)
+            })
+            .collect(),
+        // An organization that does not exist looks like one without providers.
+        Err(UseCaseError::NotFound(_)) => Vec::new(),
+        Err(error) => return error_page(&frame, &error.into()),
+    };
+    respond(
+        StatusCode::OK,
+        page(
+            &frame,
+            &format!("Sign in to {org}"),
+            html! {
+                @if providers.is_empty() {
+                    p { "This organization has no identity provider the console can sign you in with. Its admins can add one (with a console client id) in the admin API." }
+                } @else {
+                    ul class="providers" {
+                        @for (issuer, host) in &providers {
+                            li {
+                                a class="button" href=(format!("{}?{}", frame.url("/sign-in/start"),
+                                    form_urlencoded::Serializer::new(String::new())
+                                        .append_pair("org", org.as_str())
+                                        .append_pair("issuer", issuer)
+                                        .finish())) {
+                                    "Sign in with " (host)
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        ),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StartQuery {
+    org: String,
+    issuer: String,
+}
+
+/// `GET /console/sign-in/start`: off to the provider.
+pub async fn start(
+    State(state): State<ConsoleState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    query: Result<Query<StartQuery>, QueryRejection>,
+) -> Response {
+    let frame = frame(&meta);
+    let Ok(Query(query)) = query else {
+        return error_page(&frame, &ApiError::invalid("issuer", "choose a provider"));
+    };
+    let admin = &state.accounts.admin;
+    let not_offered = || error_page(&frame, &ApiError::NotFound("identity provider"));
+    let Ok(org) = OrgId::parse(&query.org) else {
+        return not_offered();
+    };
+    let stored = match admin.use_cases.org(&org).await {
+        Ok(stored) => stored,
+        Err(UseCaseError::NotFound(_)) => return not_offered(),
+        Err(error) => return error_page(&frame, &error.into()),
+    };
+    let Some((provider, client_id)) = stored.identity_providers.iter().find_map(|provider| {
+        (provider.issuer.as_str() == query.issuer)
+            .then_some(())
+            .and(provider.console_client_id.as_ref().map(|c| (provider, c)))
+    }) else {
+        return not_offered();
+    };
+    let endpoints = match admin
+        .people
+        .keys()
+        .endpoints(provider.issuer.as_str())
+        .await
+    {
+        Ok(endpoints) => endpoints,
+        Err(error) => {
+            tracing::warn!(%error, "the provider's sign-in endpoints could not be had");
+            return error_page(&frame, &ApiError::IdentityProviderUnavailable);
+        }
+    };
+    let Some(public_url) = state.config.public_url_for(&meta, &headers) else {
+        return error_page(
+            &frame,
+            &ApiError::bad_request("host", "the request names no valid host"),
+        );
+    };
+    let redirect_uri = format!("{public_url}/console/callback");
+    let started = oidc::signin::start(
+        &endpoints,
+        provider.issuer.as_str(),
+        client_id,
+        &redirect_uri,
+    );
+    let pending = PendingSignIn {
+        org: org.to_string(),
+        flow: started.pending,
+        expires: (admin.use_cases.now() + PENDING_LIFETIME).unix_timestamp(),
+    };
+    see_other(
+        &started.url,
+        &[state.config.sessions.start_pending(&pending)],
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// `GET /console/callback`: back from the provider.
+pub async fn callback(
+    State(state): State<ConsoleState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Response {
+    let frame = frame(&meta);
+    let admin = &state.accounts.admin;
+    let now = admin.use_cases.now();
+    let sessions = &state.config.sessions;
+    let refused = |detail: &'static str| {
+        let mut response = error_page(&frame, &ApiError::Forbidden(detail));
+        if let Ok(value) = sessions.end_pending().parse() {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, value);
+        }
+        response
+    };
+    let Some(pending) = sessions.pending(&headers, now) else {
+        return refused("this sign-in was not started here, or took too long: start again");
+    };
+    let Ok(Query(query)) = query else {
+        return refused("the identity provider's answer is not one the console understands");
+    };
+    if query.error.is_some() {
+        return refused("the identity provider did not sign you in");
+    }
+    let (Some(code), Some(returned_state)) = (query.code.as_deref(), query.state.as_deref()) else {
+        return refused("the identity provider's answer has no code");
+    };
+    let Ok(org_id) = OrgId::parse(&pending.org) else {
+        return refused("start again");
+    };
+    let stored = match admin.use_cases.org(&org_id).await {
+        Ok(stored) => stored,
+        Err(error) => return error_page(&frame, &error.into()),
+    };
+    let providers: Vec<oidc::Provider> = stored
+        .identity_providers
+        .iter()
+        .map(|provider| oidc::Provider {
+            issuer: provider.issuer.as_str().to_owned(),
+            audiences: provider.audiences.clone(),
+        })
+        .collect();
+    let flow: &Pending = &pending.flow;
+    let verified = match oidc::signin::finish(
+        &admin.people,
+        flow,
+        code,
+        returned_state,
+        &providers,
+        now,
+    )
+    .await
+    {
+        Ok(verified) => verified,
+        Err(SignInError::Unavailable(error)) => {
+            tracing::warn!(%error, "sign-in: the provider is unavailable");
+            return error_page(&frame, &ApiError::IdentityProviderUnavailable);
+        }
+        Err(SignInError::Token(Rejection::ProviderUnavailable(error))) => {
+            tracing::warn!(%error, "sign-in: the provider's keys are unavailable");
+            return error_page(&frame, &ApiError::IdentityProviderUnavailable);
+        }
+        Err(error) => {
+            tracing::info!(%error, org = %org_id, "sign-in refused");
+            return refused("the sign-in could not be verified: start again");
+        }
+    };
+    // The role is checked now (a person without one gets no session) and again on every
+    // request.
+    let caller = match admit_person(&stored, verified.clone(), &meta) {
+        Ok(caller) => caller,
+        Err(error) => return error_page(&frame, &error),
+    };
+    let kept = kept_claims(&stored, &verified.issuer, &verified.claims);
+    let session = Session {
+        org: org_id.to_string(),
+        issuer: verified.issuer,
+        subject: verified.subject,
+        claims: kept,
+        csrf: match shared::random::base62_string(32) {
+            Ok(csrf) => csrf,
+            Err(error) => return error_page(&frame, &ApiError::internal("csrf", &error)),
+        },
+        expires: (now + SESSION_LIFETIME).unix_timestamp(),
+    };
+    if let Identity::Person(person) = &caller.identity {
+        tracing::info!(org = %org_id, subject = %person.subject, "signed in to the console");
+    }
+    see_other(
+        &frame.url(&format!("/orgs/{org_id}/service-accounts")),
+        &[sessions.start(&session), sessions.end_pending()],
+    )
+}
+
+/// The claims a session keeps: those the provider's role mapping and display name read.
+fn kept_claims(
+    org: &Organization,
+    issuer: &str,
+    claims: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut names = vec!["sub".to_owned()];
+    if let Some(provider) = org
+        .identity_providers
+        .iter()
+        .find(|provider| provider.issuer.as_str() == issuer)
+    {
+        names.push(provider.roles.claim.clone());
+        names.push(provider.display_claim.as_str().to_owned());
+    }
+    claims
+        .iter()
+        .filter(|(name, _)| names.contains(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
+/// `POST /console/sign-out`.
+pub async fn sign_out(
+    State(state): State<ConsoleState>,
+    meta: RequestMeta,
+    request: Request,
+) -> Response {
+    let frame = frame(&meta);
+    let now = state.accounts.admin.use_cases.now();
+    let (parts, body) = request.into_parts();
+    let session = state.config.sessions.session(&parts.headers, now);
+    let form = match Form::from_request(Request::from_parts(parts, body), &()).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Some(session) = &session
+        && !csrf_matches(session, form.get("csrf"))
+    {
+        return error_page(
+            &frame,
+            &ApiError::Forbidden("the form is stale: reload the page"),
+        );
+    }
+    see_other(&frame.url("/"), &[state.config.sessions.end()])
+}
+
+/// A signed-in person of the organization in the path, as a caller of the use cases, with
+/// that organization as stored. No session: off to sign in. A session of another
+/// organization: `404`. The role comes from the organization's providers now.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub caller: Caller,
+    pub org: Organization,
+    pub session: Session,
+    pub role: PersonRole,
+    pub display: String,
+    pub meta: RequestMeta,
+}
+
+impl Signed {
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            base: &self.meta.base_path,
+            org: Some(self.org.id.as_str()),
+            who: Some((
+                &self.display,
+                match self.role {
+                    PersonRole::Admin => "admin",
+                    PersonRole::Auditor => "auditor",
+                },
+            )),
+            csrf: Some(&self.session.csrf),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == PersonRole::Admin
+    }
+
+    /// The refusal of a change: a stale or forged form, or an auditor.
+    pub fn may_change(&self, form: &Form) -> Result<(), ApiError> {
+        if !csrf_matches(&self.session, form.get("csrf")) {
+            return Err(ApiError::Forbidden(
+                "the form is stale or was not sent from the console: reload the page",
+            ));
+        }
+        self.caller.require_admin(&self.org.id)?;
+        Ok(())
+    }
+}
+
+impl FromRequestParts<ConsoleState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ConsoleState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(meta) = RequestMeta::from_request_parts(parts, &()).await;
+        let frame = frame(&meta);
+        let org = admin_api::extract::path_param(parts, "org")
+            .await
+            .ok()
+            .and_then(|org| OrgId::parse(&org).ok())
+            .ok_or_else(|| error_page(&frame, &ApiError::NotFound("organization")))?;
+        let admin = &state.accounts.admin;
+        let now = admin.use_cases.now();
+        let Some(session) = state.config.sessions.session(&parts.headers, now) else {
+            let to = format!("{}?org={org}", frame.url("/sign-in"));
+            return Err(see_other(&to, &[]));
+        };
+        if session.org != org.as_str() {
+            return Err(error_page(&frame, &ApiError::NotFound("organization")));
+        }
+        let stored = admin
+            .use_cases
+            .org(&org)
+            .await
+            .map_err(|error| error_page(&frame, &error.into()))?;
+        let verified = oidc::Verified {
+            issuer: session.issuer.clone(),
+            subject: session.subject.clone(),
+            claims: session.claims.clone(),
+        };
+        let caller = match admit_person(&stored, verified, &meta) {
+            Ok(caller) => caller,
+            // The provider was removed: sign in again.
+            Err(ApiError::Unauthenticated) => {
+                let to = format!("{}?org={org}", frame.url("/sign-in"));
+                return Err(see_other(&to, &[state.config.sessions.end()]));
+            }
+            Err(error) => return Err(error_page(&frame, &error)),
+        };
+        let Identity::Person(person) = &caller.identity else {
+            return Err(error_page(&frame, &ApiError::Unauthenticated));
+        };
+        let (role, display) = (person.role, person.display.clone());
+        Ok(Self {
+            caller,
+            org: stored,
+            session,
+            role,
+            display,
+            meta,
+        })
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`, at most 64 KiB): its fields in order.
+#[derive(Debug, Default, Clone)]
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    pub const LIMIT: usize = 64 * 1024;
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The trimmed, non-empty value of `name`.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// Every value of `name` (checkboxes, repeated fields).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+
+    /// A text area's lines, or a comma list, trimmed, without empty ones.
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .unwrap_or_default()
+            .split(['\n', ','])
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let frame = Frame {
+            base: "",
+            org: None,
+            who: None,
+            csrf: None,
+        };
+        let form_type = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+        if !form_type {
+            return Err(error_page(&frame, &ApiError::UnsupportedMediaType));
+        }
+        let bytes = axum::body::to_bytes(body, Self::LIMIT)
+            .await
+            .map_err(|_| error_page(&frame, &ApiError::PayloadTooLarge(Self::LIMIT)))?;
+        Ok(Self(form_urlencoded::parse(&bytes).into_owned().collect()))
+    }
+}

@@ -1,0 +1,187 @@
+//! A real browser for the console's tests: Debian's Chromium, headless, driven through its
+//! WebDriver (`chromedriver`, both installed by `scripts/setup`) with `fantoccini`; the
+//! `axe-core` accessibility engine (`tools/axe`, pinned) run on a page; screenshots saved
+//! under `target/console-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+/// A browser session, and its driver (stopped when dropped).
+#[derive(Debug)]
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl Browser {
+    /// Starts `chromedriver` on a free port and a headless Chromium session through it.
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let driver =
+            Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context(
+                    "starting chromedriver (scripts/setup installs chromium and chromium-driver)",
+                )?;
+        let profile = std::env::temp_dir().join(format!("console-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&profile)?;
+        let mut browser_args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--window-size=1280,900".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        browser_args.push("--lang=en-US".to_owned());
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": browser_args,
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Ok(Self {
+                        client,
+                        driver,
+                        profile,
+                    });
+                }
+                Err(error) => last = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(anyhow!("no WebDriver session: {last:?}"))
+    }
+
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        Ok(self.client.goto(url).await?)
+    }
+
+    /// Waits (up to 10 s) until the page's URL is no longer `from`, and returns it.
+    pub async fn left(&self, from: &str) -> anyhow::Result<String> {
+        for _ in 0..100 {
+            let url = self.client.current_url().await?.to_string();
+            if url != from {
+                return Ok(url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("still at {from} after 10 s")
+    }
+
+    pub async fn url(&self) -> anyhow::Result<String> {
+        Ok(self.client.current_url().await?.to_string())
+    }
+
+    /// The page's `<h1>`.
+    pub async fn heading(&self) -> anyhow::Result<String> {
+        Ok(self.client.find(Locator::Css("h1")).await?.text().await?)
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let field = self.client.find(Locator::Css(css)).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.client.find(Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    /// The whole page's text.
+    pub async fn text(&self) -> anyhow::Result<String> {
+        Ok(self.client.find(Locator::Css("body")).await?.text().await?)
+    }
+
+    pub async fn exists(&self, css: &str) -> anyhow::Result<bool> {
+        Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())
+    }
+
+    /// The value of the session cookie, as a `Cookie` header.
+    pub async fn cookie_header(&self) -> anyhow::Result<String> {
+        let cookies = self.client.get_all_cookies().await?;
+        Ok(cookies
+            .iter()
+            .map(|cookie| format!("{}={}", cookie.name(), cookie.value()))
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+
+    /// The serious and critical accessibility violations axe-core finds on the page.
+    pub async fn accessibility_violations(&self) -> anyhow::Result<Vec<Value>> {
+        let source =
+            std::fs::read_to_string(root().join("tools/axe/node_modules/axe-core/axe.min.js"))
+                .context("reading axe-core (scripts/setup installs tools/axe)")?;
+        self.client.execute(&source, Vec::new()).await?;
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then((r) => done(r.violations.map((v) => ({
+                       id: v.id, impact: v.impact, help: v.help,
+                       targets: v.nodes.map((n) => n.target.join(' ')) }))))
+                   .catch((e) => done({ error: String(e) }));",
+                Vec::new(),
+            )
+            .await?;
+        let Value::Array(violations) = result else {
+            bail!("axe-core failed: {result}");
+        };
+        Ok(violations
+            .into_iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .collect())
+    }
+
+    /// Saves a screenshot of the page as `target/console-screenshots/<name>.png`.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = root().join("target/console-screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+}
