@@ -130,6 +130,28 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks what leads to another page, and waits (up to 10 s) until that page is loaded.
+    pub async fn follow(&self, css: &str) -> anyhow::Result<()> {
+        self.client
+            .execute("window.__before_click = true;", Vec::new())
+            .await?;
+        self.click(css).await?;
+        for _ in 0..100 {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.__before_click === undefined && document.readyState === 'complete';",
+                    Vec::new(),
+                )
+                .await;
+            if matches!(loaded, Ok(Value::Bool(true))) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("clicking {css} led nowhere within 10 s")
+    }
+
     /// The whole page's text.
     pub async fn text(&self) -> anyhow::Result<String> {
         Ok(self.client.find(Locator::Css("body")).await?.text().await?)

@@ -28,21 +28,20 @@ async fn sign_in(browser: &Browser, system: &ConsoleWorld, person: &str) {
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
     check_page(browser, "sign-in").await;
-    browser.click("ul.providers a").await.unwrap();
+    browser.follow("ul.providers a").await.unwrap();
     // The provider's login page, then its consent page, then back.
     browser.fill("input[name=login]", person).await.unwrap();
     browser.fill("input[name=password]", "any").await.unwrap();
-    let login = browser.url().await.unwrap();
-    browser.click("button[type=submit]").await.unwrap();
-    let mut url = browser.left(&login).await.unwrap();
+    browser.follow("button[type=submit]").await.unwrap();
+    let url = browser.url().await.unwrap();
     if !url.starts_with(&system.base) {
         let text = browser.text().await.unwrap_or_default();
         browser
-            .click("button[type=submit]")
+            .follow("button[type=submit]")
             .await
             .unwrap_or_else(|e| panic!("{e}: at {url}: {text}"));
-        url = browser.left(&url).await.unwrap();
     }
+    let url = browser.url().await.unwrap();
     assert!(url.starts_with(&system.base), "{url}");
     assert_eq!(browser.heading().await.unwrap(), "Service accounts");
 }
@@ -78,14 +77,14 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
         .fill("#description", "Deploys from CI")
         .await
         .unwrap();
-    browser.click("section button[type=submit]").await.unwrap();
+    browser.follow("section button[type=submit]").await.unwrap();
     assert_eq!(browser.heading().await.unwrap(), "ci-robot");
     check_page(&browser, "account").await;
 
     // Mint a token: its secret is on the page, once.
     browser.fill("#token-name", "deploy").await.unwrap();
     browser
-        .click("#mint-heading + form button[type=submit]")
+        .follow("#mint-heading + form button[type=submit]")
         .await
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Your new token");
@@ -110,21 +109,14 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
     assert_eq!(hello_status(&system, &secret).await, 200);
 
     // Revoke it from the account's page.
-    browser
-        .client
-        .find(fantoccini::Locator::LinkText("Done"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.follow("main p:last-child a").await.unwrap();
     assert_eq!(browser.heading().await.unwrap(), "ci-robot");
     assert!(
         !browser.text().await.unwrap().contains(&secret),
         "the secret is shown once"
     );
     browser
-        .click("button[aria-label='Revoke deploy']")
+        .follow("button[aria-label='Revoke deploy']")
         .await
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "ci-robot");
@@ -159,11 +151,252 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
     }
 
     // Sign out: the pages send back to the sign-in.
-    browser.click("form.who button").await.unwrap();
+    browser.follow("form.who button").await.unwrap();
     browser
         .goto(&system.url("/console/orgs/acme/service-accounts"))
         .await
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
     browser.client.clone().close().await.unwrap();
+}
+
+/// The session cookie and the CSRF token of the signed-in browser, for requests made beside
+/// it.
+async fn credentials(browser: &Browser) -> (String, String) {
+    let csrf = browser
+        .client
+        .find(fantoccini::Locator::Css("form.who input[name=csrf]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap();
+    (browser.cookie_header().await.unwrap(), csrf)
+}
+
+async fn post(
+    system: &ConsoleWorld,
+    path: &str,
+    cookie: &str,
+    form: &str,
+) -> tests::console::Answer {
+    system
+        .request(
+            "POST",
+            path,
+            &[
+                ("cookie", cookie),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(form.to_owned()),
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_auditor_sees_no_change_and_forged_stale_or_foreign_requests_change_nothing() {
+    let system = ConsoleWorld::start().await.unwrap();
+    let account = system.world.acme.account.clone();
+    let browser = Browser::start().await.unwrap();
+
+    // The auditor reads every page, with no change button.
+    sign_in(&browser, &system, "grace").await;
+    assert!(
+        browser
+            .text()
+            .await
+            .unwrap()
+            .contains("grace@example.com (auditor)")
+    );
+    assert!(!browser.exists("#create-heading").await.unwrap());
+    browser
+        .goto(&system.url(&format!("/console/orgs/acme/service-accounts/{account}")))
+        .await
+        .unwrap();
+    assert!(browser.exists("dl.facts").await.unwrap());
+    assert_eq!(
+        browser
+            .client
+            .find_all(fantoccini::Locator::Css("main form[method=post]"))
+            .await
+            .unwrap()
+            .len(),
+        0,
+        "an auditor's page has no form that changes anything"
+    );
+    check_page(&browser, "account-auditor").await;
+    browser
+        .goto(&system.url("/console/orgs/acme/settings"))
+        .await
+        .unwrap();
+    assert!(!browser.exists("main button[type=submit]").await.unwrap());
+
+    // A forged post with the auditor's own session and CSRF token is refused.
+    let before = system.world.tables.snapshot().await.unwrap();
+    let (cookie, csrf) = credentials(&browser).await;
+    let create = format!("csrf={csrf}&name=forged&roles=admin");
+    let forged = post(
+        &system,
+        "/console/orgs/acme/service-accounts",
+        &cookie,
+        &create,
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let revoke_all = post(
+        &system,
+        &format!("/console/orgs/acme/service-accounts/{account}/tokens/revoke-all"),
+        &cookie,
+        &format!("csrf={csrf}"),
+    )
+    .await;
+    assert_eq!(revoke_all.status, 403);
+    assert_eq!(system.world.tables.snapshot().await.unwrap(), before);
+
+    // An admin's post without the CSRF token, or with another, or with no session at all.
+    // (Another browser: the provider remembers who signed in on this one.)
+    drop(browser);
+    let browser = Browser::start().await.unwrap();
+    sign_in(&browser, &system, "ada").await;
+    let (cookie, csrf) = credentials(&browser).await;
+    for form in ["name=no-csrf", "csrf=not-the-sessions&name=wrong-csrf"] {
+        let refused = post(
+            &system,
+            "/console/orgs/acme/service-accounts",
+            &cookie,
+            form,
+        )
+        .await;
+        assert_eq!(refused.status, 403, "{form}: {}", refused.body);
+    }
+    let anonymous = post(
+        &system,
+        "/console/orgs/acme/service-accounts",
+        "",
+        &format!("csrf={csrf}&name=anonymous"),
+    )
+    .await;
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.headers["location"], "/console/sign-in?org=acme");
+    // A tampered session cookie is no session.
+    let (name, value) = cookie.split_once('=').unwrap();
+    let tampered = format!("{name}={}A{}", &value[..10], &value[11..]);
+    let refused = post(
+        &system,
+        "/console/orgs/acme/service-accounts",
+        &tampered,
+        &format!("csrf={csrf}&name=x"),
+    )
+    .await;
+    assert_eq!(refused.status, 303);
+    // Acme's session grants nothing in another organization.
+    let globex = system.world.bootstrap_org("globex").await;
+    let foreign = system
+        .request(
+            "GET",
+            &format!("/console/orgs/{}/service-accounts", globex.org),
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(foreign.status, 404);
+    let before = system.world.tables.snapshot().await.unwrap();
+    let foreign_post = post(
+        &system,
+        &format!("/console/orgs/{}/service-accounts", globex.org),
+        &cookie,
+        &format!("csrf={csrf}&name=intruder"),
+    )
+    .await;
+    assert_eq!(foreign_post.status, 404);
+    assert_eq!(system.world.tables.snapshot().await.unwrap(), before);
+
+    // The page that shows a new secret is never stored, and runs no inline script.
+    let minted = post(
+        &system,
+        &format!("/console/orgs/acme/service-accounts/{account}/tokens"),
+        &cookie,
+        &format!("csrf={csrf}&action=mint&name=beside&lifetime=30d"),
+    )
+    .await;
+    assert_eq!(minted.status, 201, "{}", minted.body);
+    assert!(minted.body.contains("will not be shown again"));
+    assert_eq!(minted.headers["cache-control"], "no-store");
+    let csp = minted.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(minted.headers["x-frame-options"], "DENY");
+    assert_eq!(minted.headers["referrer-policy"], "no-referrer");
+    assert!(!minted.body.contains("<script>"));
+
+    // A field the API refuses is shown next to the field, and nothing is written.
+    let before = system.world.tables.snapshot().await.unwrap();
+    let invalid = post(
+        &system,
+        &format!("/console/orgs/acme/service-accounts/{account}/tokens"),
+        &cookie,
+        &format!("csrf={csrf}&action=mint&name=&lifetime=7w"),
+    )
+    .await;
+    assert_eq!(invalid.status, 422);
+    assert!(
+        invalid.body.contains("id=\"name-error\""),
+        "{}",
+        invalid.body
+    );
+    assert!(
+        invalid.body.contains("id=\"lifetime-error\""),
+        "{}",
+        invalid.body
+    );
+    assert_eq!(system.world.tables.snapshot().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_sign_in_that_was_not_started_here_or_comes_back_with_another_state_is_refused() {
+    let system = ConsoleWorld::start().await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    // No sign-in was started.
+    browser
+        .goto(&system.url("/console/callback?code=stolen&state=guess"))
+        .await
+        .unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Forbidden");
+    // Started, then the provider's answer is swapped for another state.
+    browser
+        .goto(&system.url("/console/sign-in?org=acme"))
+        .await
+        .unwrap();
+    browser.follow("ul.providers a").await.unwrap();
+    assert!(browser.exists("input[name=login]").await.unwrap());
+    browser
+        .goto(&system.url("/console/callback?code=stolen&state=guess"))
+        .await
+        .unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Forbidden");
+    browser
+        .goto(&system.url("/console/orgs/acme/service-accounts"))
+        .await
+        .unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
+    // A person the provider maps to no role gets no session.
+    system.sync_clock();
+    browser.follow("ul.providers a").await.unwrap();
+    browser.fill("input[name=login]", "eve").await.unwrap();
+    browser.fill("input[name=password]", "any").await.unwrap();
+    browser.follow("button[type=submit]").await.unwrap();
+    if !browser.url().await.unwrap().starts_with(&system.base) {
+        browser.follow("button[type=submit]").await.unwrap();
+    }
+    assert_eq!(browser.heading().await.unwrap(), "Forbidden");
+    browser
+        .goto(&system.url("/console/orgs/acme/service-accounts"))
+        .await
+        .unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
 }
