@@ -12,6 +12,7 @@
 //! GET  /console/sign-in?org=             its providers
 //! GET  /console/sign-in/start?org=&issuer=   → the provider (code flow, PKCE, state, nonce)
 //! GET  /console/callback                 ← the provider: the session starts
+//! POST /console/sign-in/token            or an admin token of the organization
 //! POST /console/sign-out
 //! GET  /console/orgs/{org}/service-accounts[?q=&cursor=]     list, search, create form
 //! POST /console/orgs/{org}/service-accounts                  create
@@ -131,6 +132,7 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console/", get(signin::landing))
         .route("/console/sign-in", get(signin::providers))
         .route("/console/sign-in/start", get(signin::start))
+        .route("/console/sign-in/token", post(signin::token_sign_in))
         .route("/console/callback", get(signin::callback))
         .route("/console/sign-out", post(signin::sign_out))
         .route("/console/assets/console.css", get(stylesheet))

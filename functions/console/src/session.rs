@@ -1,9 +1,9 @@
 //! Who is signed in: a sealed cookie (`cookie`'s private jar: AES-256-GCM with the
 //! deployment's key), so its holder can neither read nor change it.
 //!
-//! * The **session** cookie holds the organization, the person (issuer, subject and the
-//!   claims the role mapping and the display name read), a CSRF token and an expiry; never a
-//!   token or a secret. It is `HttpOnly`, `SameSite=Lax` (the provider sends the person back
+//! * The **session** cookie holds the organization, who signed in (a person: issuer, subject
+//!   and the claims the role mapping and the display name read; or an admin token: its id and
+//!   owner, never its secret), a CSRF token and an expiry. It is `HttpOnly`, `SameSite=Lax` (the provider sends the person back
 //!   with a top-level redirect), `Path=/`, `Secure` with the `__Host-` prefix when served over
 //!   HTTPS, and lives [`SESSION_LIFETIME`]. The role is worked out again on every request from
 //!   the organization's current providers, so a changed mapping applies at once.
@@ -23,17 +23,41 @@ pub const SESSION_LIFETIME: Duration = Duration::hours(1);
 /// How long a person has to come back from their provider.
 pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
 
-/// A signed-in person.
+/// Who signed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Who {
+    /// A person of one of the organization's providers.
+    Person {
+        issuer: String,
+        subject: String,
+        /// The claims the role mapping and the display name read, as verified at sign-in.
+        claims: Map<String, Value>,
+    },
+    /// Whoever held one of the organization's admin tokens: its id and owner (an account id,
+    /// or none for an org-wide token). It is checked again on every request, but for the
+    /// secret, by the rules of the one verification path.
+    Token {
+        token: String,
+        account: Option<String>,
+    },
+}
+
+/// A signed-in session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub org: String,
-    pub issuer: String,
-    pub subject: String,
-    /// The claims the role mapping and the display name read, as verified at sign-in.
-    pub claims: Map<String, Value>,
+    pub who: Who,
     pub csrf: String,
     /// Unix seconds.
     pub expires: i64,
+}
+
+/// The CSRF token of the sign-in form, before there is a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SignInForm {
+    csrf: String,
+    expires: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -151,6 +175,34 @@ impl Sessions {
     pub fn end_pending(&self) -> String {
         self.removal("signin")
     }
+
+    /// A `Set-Cookie` value that binds the sign-in form's `csrf` to this browser.
+    pub fn start_form(&self, csrf: &str, now: OffsetDateTime) -> String {
+        let form = SignInForm {
+            csrf: csrf.to_owned(),
+            expires: (now + PENDING_LIFETIME).unix_timestamp(),
+        };
+        self.seal("form", &form, PENDING_LIFETIME)
+    }
+
+    /// Whether `presented` is the CSRF token of the sign-in form this browser was given.
+    pub fn form_matches(
+        &self,
+        headers: &HeaderMap,
+        presented: Option<&str>,
+        now: OffsetDateTime,
+    ) -> bool {
+        use subtle::ConstantTimeEq;
+        let Some(form) = self
+            .read::<SignInForm>(headers, "form")
+            .filter(|form| now.unix_timestamp() < form.expires)
+        else {
+            return false;
+        };
+        presented.is_some_and(|presented| {
+            !form.csrf.is_empty() && bool::from(presented.as_bytes().ct_eq(form.csrf.as_bytes()))
+        })
+    }
 }
 
 /// Whether `presented` is the session's CSRF token (compared in constant time).
@@ -173,9 +225,11 @@ mod tests {
     fn session(expires: i64) -> Session {
         Session {
             org: "acme".into(),
-            issuer: "https://idp.example.com".into(),
-            subject: "ada".into(),
-            claims: Map::new(),
+            who: Who::Person {
+                issuer: "https://idp.example.com".into(),
+                subject: "ada".into(),
+                claims: Map::new(),
+            },
             csrf: "csrf-token".into(),
             expires,
         }

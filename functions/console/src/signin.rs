@@ -26,7 +26,9 @@ use shared::people::PersonRole;
 use usecases::{Caller, Identity, UseCaseError};
 
 use crate::ConsoleState;
-use crate::session::{PENDING_LIFETIME, PendingSignIn, SESSION_LIFETIME, Session, csrf_matches};
+use crate::session::{
+    PENDING_LIFETIME, PendingSignIn, SESSION_LIFETIME, Session, Who, csrf_matches,
+};
 use crate::views::{Frame, error_page, page, respond, see_other};
 
 fn frame(meta: &RequestMeta) -> Frame<'_> {
@@ -74,13 +76,18 @@ pub async fn landing(
     )
 }
 
-/// `GET /console/sign-in?org=`: the organization's providers with a console client.
+/// `GET /console/sign-in?org=`: the organization's providers with a console client, and the
+/// admin token form.
 pub async fn providers(
     State(state): State<ConsoleState>,
     meta: RequestMeta,
     Query(query): Query<OrgQuery>,
 ) -> Response {
     let frame = frame(&meta);
+    let form_csrf = match shared::random::base62_string(32) {
+        Ok(csrf) => csrf,
+        Err(error) => return error_page(&frame, &ApiError::internal("csrf", &error)),
+    };
     let Some(org) = query.org.as_deref().and_then(|org| OrgId::parse(org).ok()) else {
         return error_page(&frame, &ApiError::invalid("org", "an organization id"));
     };
@@ -104,14 +111,15 @@ pub async fn providers(
         Err(UseCaseError::NotFound(_)) => Vec::new(),
         Err(error) => return error_page(&frame, &error.into()),
     };
-    respond(
+    let now = state.accounts.admin.use_cases.now();
+    let mut response = respond(
         StatusCode::OK,
         page(
             &frame,
             &format!("Sign in to {org}"),
             html! {
                 @if providers.is_empty() {
-                    p { "This organization has no identity provider the console can sign you in with. Its admins can add one (with a console client id) in the admin API." }
+                    p { "This organization has no identity provider the console can sign you in with. Its admins can add one (with a console client id) in Settings." }
                 } @else {
                     ul class="providers" {
                         @for (issuer, host) in &providers {
@@ -127,9 +135,152 @@ pub async fn providers(
                         }
                     }
                 }
+                section aria-labelledby="token-heading" {
+                    h2 id="token-heading" { "Or sign in with an admin token" }
+                    form method="post" action=(frame.url("/sign-in/token")) {
+                        input type="hidden" name="csrf" value=(form_csrf);
+                        input type="hidden" name="org" value=(org.as_str());
+                        div class="field" {
+                            label for="token" { "Admin token of " (org.as_str()) }
+                            input id="token" name="token" type="password" autocomplete="off" required;
+                        }
+                        button type="submit" { "Sign in" }
+                    }
+                    p class="muted" { "The token is checked and forgotten: the session remembers which token it was, never the token." }
+                }
             },
         ),
+    );
+    if let Ok(value) = state.config.sessions.start_form(&form_csrf, now).parse() {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `POST /console/sign-in/token`: an admin token of the organization, verified by the one
+/// verification path; the session keeps its id, never its secret, and lasts at most as long
+/// as the token.
+pub async fn token_sign_in(
+    State(state): State<ConsoleState>,
+    meta: RequestMeta,
+    headers: HeaderMap,
+    form: Form,
+) -> Response {
+    let frame = frame(&meta);
+    let admin = &state.accounts.admin;
+    let now = admin.use_cases.now();
+    if !state
+        .config
+        .sessions
+        .form_matches(&headers, form.get("csrf"), now)
+    {
+        return error_page(
+            &frame,
+            &ApiError::Forbidden("the sign-in form is stale: reload the page"),
+        );
+    }
+    let Some(org) = form.get("org").and_then(|org| OrgId::parse(org).ok()) else {
+        return error_page(&frame, &ApiError::invalid("org", "an organization id"));
+    };
+    let secret =
+        shared::token::TokenSecret::new(form.get("token").unwrap_or_default().trim().to_owned());
+    let verified = match admin.verifier.verify(secret, meta.source_ip).await {
+        Ok(verified) => verified,
+        Err(usecases::verify::VerifyError::Unavailable(error)) => {
+            return error_page(&frame, &error.into());
+        }
+        Err(usecases::verify::VerifyError::Denied(denial)) => {
+            tracing::info!(%denial, "console: a token sign-in was refused");
+            return error_page(&frame, &ApiError::Unauthenticated);
+        }
+    };
+    if verified.principal.org != org {
+        return error_page(&frame, &ApiError::Unauthenticated);
+    }
+    let caller = Caller::new(
+        Identity::Token(verified.principal.clone()),
+        meta.source_ip,
+        meta.user_agent.as_deref(),
+        meta.request_id.as_deref(),
+    );
+    if let Err(error) = caller.require_admin(&org) {
+        return error_page(&frame, &error.into());
+    }
+    let end = verified.token_end().map_or(now + SESSION_LIFETIME, |end| {
+        end.min(now + SESSION_LIFETIME)
+    });
+    let csrf = match shared::random::base62_string(32) {
+        Ok(csrf) => csrf,
+        Err(error) => return error_page(&frame, &ApiError::internal("csrf", &error)),
+    };
+    let session = Session {
+        org: org.to_string(),
+        who: Who::Token {
+            token: verified.principal.token_id.to_string(),
+            account: verified.principal.account.as_ref().map(ToString::to_string),
+        },
+        csrf,
+        expires: end.unix_timestamp(),
+    };
+    tracing::info!(%org, token = %verified.display_prefix, "signed in to the console with a token");
+    see_other(
+        &frame.url(&format!("/orgs/{org}/service-accounts")),
+        &[state.config.sessions.start(&session)],
     )
+}
+
+/// The caller a token session is now: its token, account and organization read again and
+/// checked by the rules of the one verification path ([`shared::authn::admit`]), but for the
+/// secret, which was checked at sign-in; and still an admin.
+async fn token_caller(
+    state: &ConsoleState,
+    org: &Organization,
+    token: &str,
+    account: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<(Caller, PersonRole, String), ApiError> {
+    use shared::authn::{AuthorizationRecords, TokenClaim, admit};
+    use shared::ids::{ServiceAccountId, TokenId};
+    use shared::token::TokenOwner;
+    let use_cases = &state.accounts.admin.use_cases;
+    let id = TokenId::parse(token).map_err(|_| ApiError::Unauthenticated)?;
+    let owner = match account {
+        Some(account) => TokenOwner::Account(
+            ServiceAccountId::parse(account).map_err(|_| ApiError::Unauthenticated)?,
+        ),
+        None => TokenOwner::Org,
+    };
+    let record = match use_cases.token(&org.id, &owner, &id).await {
+        Ok(record) => record,
+        Err(UseCaseError::NotFound(_)) => return Err(ApiError::Unauthenticated),
+        Err(error) => return Err(error.into()),
+    };
+    let account_record = match &owner {
+        TokenOwner::Account(account) => use_cases.store.get_account(&org.id, account).await?,
+        TokenOwner::Org => None,
+    };
+    let display = format!("admin token {}", record.display_prefix);
+    let records = AuthorizationRecords {
+        org: Some(org.clone()),
+        account: account_record,
+        token: Some(record),
+    };
+    let claim = TokenClaim {
+        id: &id,
+        org: &org.id,
+        owner: &owner,
+    };
+    let principal = admit(&claim, &records, meta.source_ip, use_cases.now())?;
+    let caller = Caller::new(
+        Identity::Token(principal),
+        meta.source_ip,
+        meta.user_agent.as_deref(),
+        meta.request_id.as_deref(),
+    );
+    caller.require_admin(&org.id)?;
+    Ok((caller, PersonRole::Admin, display))
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,9 +444,11 @@ pub async fn callback(
     let kept = kept_claims(&stored, &verified.issuer, &verified.claims);
     let session = Session {
         org: org_id.to_string(),
-        issuer: verified.issuer,
-        subject: verified.subject,
-        claims: kept,
+        who: Who::Person {
+            issuer: verified.issuer,
+            subject: verified.subject,
+            claims: kept,
+        },
         csrf: match shared::random::base62_string(32) {
             Ok(csrf) => csrf,
             Err(error) => return error_page(&frame, &ApiError::internal("csrf", &error)),
@@ -431,24 +584,44 @@ impl FromRequestParts<ConsoleState> for Signed {
             .org(&org)
             .await
             .map_err(|error| error_page(&frame, &error.into()))?;
-        let verified = oidc::Verified {
-            issuer: session.issuer.clone(),
-            subject: session.subject.clone(),
-            claims: session.claims.clone(),
-        };
-        let caller = match admit_person(&stored, verified, &meta) {
-            Ok(caller) => caller,
-            // The provider was removed: sign in again.
-            Err(ApiError::Unauthenticated) => {
-                let to = format!("{}?org={org}", frame.url("/sign-in"));
-                return Err(see_other(&to, &[state.config.sessions.end()]));
+        let (caller, role, display) = match &session.who {
+            Who::Person {
+                issuer,
+                subject,
+                claims,
+            } => {
+                let verified = oidc::Verified {
+                    issuer: issuer.clone(),
+                    subject: subject.clone(),
+                    claims: claims.clone(),
+                };
+                let caller = match admit_person(&stored, verified, &meta) {
+                    Ok(caller) => caller,
+                    // The provider was removed: sign in again.
+                    Err(ApiError::Unauthenticated) => {
+                        let to = format!("{}?org={org}", frame.url("/sign-in"));
+                        return Err(see_other(&to, &[state.config.sessions.end()]));
+                    }
+                    Err(error) => return Err(error_page(&frame, &error)),
+                };
+                let Identity::Person(person) = &caller.identity else {
+                    return Err(error_page(&frame, &ApiError::Unauthenticated));
+                };
+                let (role, display) = (person.role, person.display.clone());
+                (caller, role, display)
             }
-            Err(error) => return Err(error_page(&frame, &error)),
+            Who::Token { token, account } => {
+                match token_caller(state, &stored, token, account.as_deref(), &meta).await {
+                    Ok(found) => found,
+                    // Revoked, expired, disabled, no longer admin: sign in again.
+                    Err(ApiError::Unauthenticated | ApiError::Forbidden(_)) => {
+                        let to = format!("{}?org={org}", frame.url("/sign-in"));
+                        return Err(see_other(&to, &[state.config.sessions.end()]));
+                    }
+                    Err(error) => return Err(error_page(&frame, &error)),
+                }
+            }
         };
-        let Identity::Person(person) = &caller.identity else {
-            return Err(error_page(&frame, &ApiError::Unauthenticated));
-        };
-        let (role, display) = (person.role, person.display.clone());
         Ok(Self {
             caller,
             org: stored,

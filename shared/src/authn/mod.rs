@@ -125,10 +125,46 @@ pub fn authenticate(
     source_ip: Option<IpAddr>,
     now: OffsetDateTime,
 ) -> Result<Principal, Denial> {
+    if !records
+        .token
+        .as_ref()
+        .is_some_and(|token| token.hash.matches(presented))
+    {
+        return Err(Denial::Unauthenticated(Unauthenticated::UnknownToken));
+    }
+    admit(
+        &TokenClaim {
+            id: presented.id(),
+            org: presented.org(),
+            owner: presented.owner(),
+        },
+        records,
+        source_ip,
+        now,
+    )
+}
+
+/// Which token a principal is, as a presented token's text says (or, for a console session
+/// started with a token, as the session remembers it).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenClaim<'a> {
+    pub id: &'a TokenId,
+    pub org: &'a OrgId,
+    pub owner: &'a TokenOwner,
+}
+
+/// [`authenticate`]'s rules once the secret is known to be the token's (or was, when a
+/// console session started): every rule but the hash, against records read now.
+pub fn admit(
+    claim: &TokenClaim<'_>,
+    records: &AuthorizationRecords,
+    source_ip: Option<IpAddr>,
+    now: OffsetDateTime,
+) -> Result<Principal, Denial> {
     let token = records
         .token
         .as_ref()
-        .filter(|token| token.hash.matches(presented) && token.id == *presented.id())
+        .filter(|token| token.id == *claim.id)
         .ok_or(Denial::Unauthenticated(Unauthenticated::UnknownToken))?;
     match token.status(now) {
         TokenStatus::Active => {}
@@ -138,14 +174,14 @@ pub fn authenticate(
     let org = records
         .org
         .as_ref()
-        .filter(|org| org.id == *presented.org())
+        .filter(|org| org.id == *claim.org)
         .ok_or(Denial::Unauthenticated(Unauthenticated::NoOrganization))?;
     if org.status != OrgStatus::Active {
         return Err(Denial::Unauthenticated(
             Unauthenticated::OrganizationDisabled,
         ));
     }
-    let permissions = match presented.owner() {
+    let permissions = match claim.owner {
         TokenOwner::Account(account_id) => {
             let account = records
                 .account
@@ -177,7 +213,7 @@ pub fn authenticate(
     }
     Ok(Principal {
         org: org.id.clone(),
-        account: presented.owner().account().cloned(),
+        account: claim.owner.account().cloned(),
         token_id: token.id.clone(),
         token_kind: token.kind,
         scopes: token.scopes.clone(),

@@ -400,3 +400,103 @@ async fn a_sign_in_that_was_not_started_here_or_comes_back_with_another_state_is
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
 }
+
+/// Signs in with `token` through the sign-in page's token form.
+async fn sign_in_with_token(browser: &Browser, system: &ConsoleWorld, token: &str) {
+    browser
+        .goto(&system.url("/console/sign-in?org=acme"))
+        .await
+        .unwrap();
+    browser.fill("#token", token).await.unwrap();
+    browser
+        .follow("#token-heading + form button")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_token_signs_in_without_being_kept_and_stops_working_when_revoked() {
+    use shared::access::{IpAllowlist, Role, Roles, Scopes};
+    let system = ConsoleWorld::start().await.unwrap();
+    let world = &system.world;
+    let (admin_account, admin_token) = world
+        .account_with_token(
+            &world.acme.org,
+            Roles::new([Role::Admin]),
+            Scopes::default(),
+            IpAllowlist::default(),
+        )
+        .await;
+    let (_, reader_token) = world
+        .account_with_token(
+            &world.acme.org,
+            Roles::new([Role::Reader]),
+            Scopes::default(),
+            IpAllowlist::default(),
+        )
+        .await;
+    let browser = Browser::start().await.unwrap();
+
+    // Not a token, a token without the admin role: no session.
+    for (token, heading) in [
+        ("svc_not_a_token", "Authentication required"),
+        (reader_token.as_str(), "Forbidden"),
+    ] {
+        sign_in_with_token(&browser, &system, token).await;
+        assert_eq!(browser.heading().await.unwrap(), heading);
+    }
+    browser
+        .goto(&system.url("/console/orgs/acme/service-accounts"))
+        .await
+        .unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
+
+    // The admin token: a session that holds its id, not its secret.
+    sign_in_with_token(&browser, &system, &admin_token).await;
+    assert_eq!(browser.heading().await.unwrap(), "Service accounts");
+    let prefix = &admin_token[..admin_token.len() - 40];
+    assert!(browser.text().await.unwrap().contains("admin token"));
+    let cookie = browser.cookie_header().await.unwrap();
+    assert!(!cookie.contains(&admin_token) && !cookie.contains(prefix));
+    browser.fill("#name", "made-with-a-token").await.unwrap();
+    browser.follow("section button[type=submit]").await.unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "made-with-a-token");
+    assert!(
+        browser
+            .text()
+            .await
+            .unwrap()
+            .contains(admin_account.as_str())
+    );
+
+    // The sign-in form without the browser's own form cookie is refused.
+    let stale = system
+        .request(
+            "POST",
+            "/console/sign-in/token",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(format!("csrf=guess&org=acme&token={admin_token}")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale.status, 403);
+    assert!(stale.headers.get("set-cookie").is_none());
+
+    // Revoked elsewhere: the next page sends back to the sign-in.
+    let revoked = world
+        .tokens(
+            tests::events::ApiCall::new(
+                tests::events::Shape::HttpV2,
+                "DELETE",
+                &format!("/v1/orgs/acme/service-accounts/{admin_account}/tokens"),
+            )
+            .bearer(&world.acme.token),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
+    browser
+        .goto(&system.url("/console/orgs/acme/service-accounts"))
+        .await
+        .unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
+}

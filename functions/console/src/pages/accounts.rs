@@ -277,8 +277,8 @@ pub struct AccountPath {
     id: String,
 }
 
-fn account_id(signed: &Signed, id: &str) -> Result<ServiceAccountId, Response> {
-    ServiceAccountId::parse(id).map_err(|_| fail(signed, ApiError::NotFound("service account")))
+fn account_id(id: &str) -> Result<ServiceAccountId, ApiError> {
+    ServiceAccountId::parse(id).map_err(|_| ApiError::NotFound("service account"))
 }
 
 /// `GET /console/orgs/{org}/service-accounts/{id}`
@@ -287,9 +287,9 @@ pub async fn detail(
     signed: Signed,
     Path(path): Path<AccountPath>,
 ) -> Response {
-    let id = match account_id(&signed, &path.id) {
+    let id = match account_id(&path.id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return fail(&signed, error),
     };
     render_detail(&state, &signed, &id, &Form::default(), &[], StatusCode::OK).await
 }
@@ -409,9 +409,9 @@ pub async fn edit(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&signed, &path.id) {
+    let id = match account_id(&path.id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return fail(&signed, error),
     };
     if let Err(error) = signed.may_change(&form) {
         return fail(&signed, error);
@@ -470,9 +470,9 @@ pub async fn disable(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&signed, &path.id) {
+    let id = match account_id(&path.id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return fail(&signed, error),
     };
     if let Err(error) = signed.may_change(&form) {
         return fail(&signed, error);
@@ -496,9 +496,9 @@ pub async fn enable(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&signed, &path.id) {
+    let id = match account_id(&path.id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return fail(&signed, error),
     };
     if let Err(error) = signed.may_change(&form) {
         return fail(&signed, error);
@@ -521,9 +521,9 @@ pub async fn delete(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&signed, &path.id) {
+    let id = match account_id(&path.id) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return fail(&signed, error),
     };
     if let Err(error) = signed.may_change(&form) {
         return fail(&signed, error);

@@ -224,15 +224,14 @@ pub struct OrgTokenPath {
     tid: String,
 }
 
-fn owner_of(signed: &Signed, id: &str) -> Result<(TokenOwner, String), Response> {
-    let id = ServiceAccountId::parse(id)
-        .map_err(|_| fail(signed, ApiError::NotFound("service account")))?;
+fn owner_of(signed: &Signed, id: &str) -> Result<(TokenOwner, String), ApiError> {
+    let id = ServiceAccountId::parse(id).map_err(|_| ApiError::NotFound("service account"))?;
     let back = signed.frame().org_url(&format!("/service-accounts/{id}"));
     Ok((TokenOwner::Account(id), back))
 }
 
-fn token_id(signed: &Signed, tid: &str) -> Result<TokenId, Response> {
-    TokenId::parse(tid).map_err(|_| fail(signed, ApiError::NotFound("token")))
+fn token_id(tid: &str) -> Result<TokenId, ApiError> {
+    TokenId::parse(tid).map_err(|_| ApiError::NotFound("token"))
 }
 
 async fn mint(
@@ -295,7 +294,7 @@ pub async fn mint_for_account(
 ) -> Response {
     match owner_of(&signed, &path.id) {
         Ok((owner, back)) => mint(&state, &signed, owner, &back, form).await,
-        Err(response) => response,
+        Err(error) => fail(&signed, error),
     }
 }
 
@@ -320,9 +319,9 @@ async fn revoke(
     if let Err(error) = signed.may_change(form) {
         return fail(signed, error);
     }
-    let id = match token_id(signed, tid) {
+    let id = match token_id(tid) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return fail(signed, error),
     };
     match state
         .accounts
@@ -347,9 +346,9 @@ async fn rotate(
     if let Err(error) = signed.may_change(form) {
         return fail(signed, error);
     }
-    let id = match token_id(signed, tid) {
+    let id = match token_id(tid) {
         Ok(id) => id,
-        Err(response) => return response,
+        Err(error) => return fail(signed, error),
     };
     let grace = form
         .get("gracePeriodSeconds")
@@ -382,7 +381,7 @@ pub async fn revoke_account_token(
 ) -> Response {
     match owner_of(&signed, &path.id) {
         Ok((owner, back)) => revoke(&state, &signed, &owner, &path.tid, &back, &form).await,
-        Err(response) => response,
+        Err(error) => fail(&signed, error),
     }
 }
 
@@ -395,7 +394,7 @@ pub async fn rotate_account_token(
 ) -> Response {
     match owner_of(&signed, &path.id) {
         Ok((owner, back)) => rotate(&state, &signed, &owner, &path.tid, &back, &form).await,
-        Err(response) => response,
+        Err(error) => fail(&signed, error),
     }
 }
 
@@ -433,7 +432,7 @@ pub async fn revoke_all(
     }
     let (owner, back) = match owner_of(&signed, &path.id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(error) => return fail(&signed, error),
     };
     match state
         .accounts
