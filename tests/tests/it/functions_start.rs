@@ -133,3 +133,60 @@ async fn the_audit_function_starts_writes_events_and_reports_what_it_cannot() {
     assert_eq!(event["action"], "org.created");
     assert_eq!(event["actor"], json!({"kind": "operator", "id": "ops"}));
 }
+
+#[tokio::test]
+async fn the_console_starts_and_answers_pages_through_api_gateway() {
+    let tables = TestTables::create().await.unwrap();
+    let key = "k".repeat(64) + &shared::random::base62_string(24).unwrap();
+    let env = [
+        ("TABLE_NAME", tables.table.as_str()),
+        ("AUDIT_TABLE_NAME", tables.audit_table.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", tables.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
+        ("CONSOLE_SESSION_KEY", key.as_str()),
+    ];
+    let mut function = LocalFunction::start("console", &env).await.unwrap();
+    // The landing page, as HTML with the console's policy.
+    let Outcome::Response(landing) = function.invoke(http_api_event("/console")).await.unwrap()
+    else {
+        panic!("the console failed");
+    };
+    assert_eq!(landing["statusCode"], 200, "{landing}");
+    assert_eq!(
+        landing["headers"]["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert!(
+        landing["headers"]["content-security-policy"]
+            .as_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    // A page of an organization without a session: off to sign in.
+    let Outcome::Response(page) = function
+        .invoke(http_api_event("/console/orgs/acme/service-accounts"))
+        .await
+        .unwrap()
+    else {
+        panic!("the console failed");
+    };
+    assert_eq!(page["statusCode"], 303, "{page}");
+    assert_eq!(page["headers"]["location"], "/console/sign-in?org=acme");
+    // Without its session key it does not start.
+    let short = [
+        ("TABLE_NAME", tables.table.as_str()),
+        ("AUDIT_TABLE_NAME", tables.audit_table.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
+        ("CONSOLE_SESSION_KEY", "too-short"),
+    ];
+    let mut broken = LocalFunction::start("console", &short).await.unwrap();
+    let outcome = broken.invoke(http_api_event("/console")).await;
+    assert!(
+        !matches!(outcome, Ok(Outcome::Response(_))),
+        "a console without a proper session key answered: {outcome:?}"
+    );
+}

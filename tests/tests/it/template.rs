@@ -184,6 +184,7 @@ fn the_stack_routes_every_admin_route_to_the_function_that_serves_it() {
         ("TokensFunction", "tokens"),
         ("AuthorizerFunction", "authorizer"),
         ("AuditFunction", "audit"),
+        ("ConsoleFunction", "console"),
     ] {
         let resource = function(logical_id);
         assert_eq!(resource["Type"], "AWS::Serverless::Function");
@@ -225,6 +226,11 @@ fn the_stack_routes_every_admin_route_to_the_function_that_serves_it() {
     };
     assert_eq!(routes_of("AccountsFunction"), served(accounts::ROUTES));
     assert_eq!(routes_of("TokensFunction"), served(tokens::ROUTES));
+    // The console takes everything under /console (its router has no other path).
+    assert_eq!(
+        routes_of("ConsoleFunction"),
+        served(&[("ANY", "/console"), ("ANY", "/console/{proxy+}")])
+    );
 }
 
 /// The people's API (with `PeopleJwtIssuer`) sends every organization route to the function
