@@ -500,3 +500,108 @@ async fn an_admin_token_signs_in_without_being_kept_and_stops_working_when_revok
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
 }
+
+/// Presses `key` (a WebDriver key code) on the focused element.
+async fn press(browser: &Browser, key: &str) {
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(key)
+        .await
+        .unwrap();
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// What has the keyboard focus: its tag, id, name and text, to tell elements apart.
+async fn focused(browser: &Browser) -> String {
+    browser
+        .client
+        .execute(
+            "const e = document.activeElement;
+             return [e.tagName, e.id, e.getAttribute('name') || '', e.getAttribute('href') || '',
+                     e.type === 'checkbox' ? e.value : '',
+                     (e.textContent || '').trim().slice(0, 40), e.closest('form') ?
+                     e.closest('form').getAttribute('action') : ''].join('|');",
+            Vec::new(),
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn every_control_is_reached_with_the_tab_key_and_an_account_is_made_with_the_keyboard_alone()
+{
+    let system = ConsoleWorld::start().await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    sign_in(&browser, &system, "ada").await;
+    let account = system.world.acme.account.clone();
+    for path in [
+        "/console/orgs/acme/service-accounts".to_owned(),
+        format!("/console/orgs/acme/service-accounts/{account}"),
+        "/console/orgs/acme/settings".to_owned(),
+        "/console/orgs/acme/audit".to_owned(),
+    ] {
+        browser.goto(&system.url(&path)).await.unwrap();
+        let controls = browser
+            .client
+            .execute(
+                "return [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+                   .filter((e) => !e.disabled && e.offsetParent !== null).length;",
+                Vec::new(),
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap();
+        // Tab from the top of the page until the focus comes back round.
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..(controls + 20) {
+            press(&browser, TAB).await;
+            let now = focused(&browser).await;
+            if now.starts_with("BODY") {
+                continue;
+            }
+            seen.insert(now);
+        }
+        // The skip link is only visible when focused: it counts as well.
+        assert!(
+            seen.len() as u64 >= controls,
+            "{path}: {} of {controls} controls reached with Tab: {seen:#?}",
+            seen.len()
+        );
+    }
+
+    // Create an account with the keyboard alone: Tab to the name field, type, Enter.
+    browser
+        .goto(&system.url("/console/orgs/acme/service-accounts"))
+        .await
+        .unwrap();
+    for _ in 0..60 {
+        press(&browser, TAB).await;
+        if focused(&browser).await.starts_with("INPUT|name|") {
+            break;
+        }
+    }
+    assert!(focused(&browser).await.starts_with("INPUT|name|"));
+    press(&browser, "typed-by-keyboard").await;
+    browser
+        .client
+        .execute("window.__before_click = true;", Vec::new())
+        .await
+        .unwrap();
+    press(&browser, ENTER).await;
+    for _ in 0..100 {
+        if browser.heading().await.ok().as_deref() == Some("typed-by-keyboard") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(browser.heading().await.unwrap(), "typed-by-keyboard");
+}
