@@ -22,7 +22,7 @@
 //! GET  /console/orgs/{org}/service-tokens   POST mint, {tid}/revoke, {tid}/rotate
 //! GET  /console/orgs/{org}/tokens           every token of the organization
 //! GET  /console/orgs/{org}/audit            the audit trail, with filters
-//! GET  /console/orgs/{org}/settings         POST settings/policy, settings/providers
+//! GET  /console/orgs/{org}/settings         POST settings/name, settings/policy, settings/providers
 //! ```
 //!
 //! Every page: `Content-Security-Policy` without inline script, `X-Frame-Options: DENY`,
@@ -189,6 +189,7 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console/orgs/{org}/tokens", get(tok::all_tokens))
         .route("/console/orgs/{org}/audit", get(audit::trail))
         .route("/console/orgs/{org}/settings", get(settings::show))
+        .route("/console/orgs/{org}/settings/name", post(settings::name))
         .route(
             "/console/orgs/{org}/settings/policy",
             post(settings::policy),

@@ -150,6 +150,19 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
         check_page(&browser, name).await;
     }
 
+    // The organization's settings change from their page (and the audit trail says so).
+    browser.fill("#org-name", "Acme Corporation").await.unwrap();
+    browser.follow("#name-heading + form button").await.unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Settings");
+    let org = system
+        .world
+        .context
+        .org(&system.world.acme.org)
+        .await
+        .unwrap();
+    assert_eq!(org.name.as_str(), "Acme Corporation");
+    assert_eq!(org.updated_by.display.as_deref(), Some("ada@example.com"));
+
     // Sign out: the pages send back to the sign-in.
     browser.follow("form.who button").await.unwrap();
     browser

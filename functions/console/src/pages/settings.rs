@@ -39,6 +39,22 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode) -> Respons
     }
     let content = html! {
         (form_errors(errors))
+        section aria-labelledby="name-heading" {
+            h2 id="name-heading" { "Organization" }
+            form method="post" action=(frame.org_url("/settings/name")) {
+                (csrf_field(csrf))
+                input type="hidden" name="version" value=(org.version);
+                fieldset disabled[!admin] {
+                    legend { "Id " code { (org.id.as_str()) } }
+                    div class="field" {
+                        label for="org-name" { "Name" }
+                        input id="org-name" name="name" required maxlength="100" value=(org.name.as_str());
+                        (field_errors(errors, "name"))
+                    }
+                    @if admin { button type="submit" { "Save the name" } }
+                }
+            }
+        }
         section aria-labelledby="policy-heading" {
             h2 id="policy-heading" { "Token policy" }
             form method="post" action=(frame.org_url("/settings/policy")) {
@@ -157,6 +173,12 @@ async fn save(state: &ConsoleState, signed: &Signed, form: &Form, body: Value) -
             None => fail(signed, error),
         },
     }
+}
+
+/// `POST .../settings/name`
+pub async fn name(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
+    let body = json!({"name": form.get("name").unwrap_or_default()});
+    save(&state, &signed, &form, body).await
 }
 
 /// `POST .../settings/policy`
