@@ -272,7 +272,9 @@ fn bearer_jwt(headers: &HeaderMap) -> Option<&str> {
 /// authorizer of this deployment verified.
 enum PersonProof {
     Jwt(String),
-    GatewayClaims(HashMap<String, String>),
+    /// The gateway's claims, and the JWT they came from (in the header API Gateway passes
+    /// on), verified here when the claims cannot be read back unambiguously.
+    GatewayClaims(HashMap<String, String>, Option<String>),
 }
 
 impl PersonProof {
@@ -282,7 +284,8 @@ impl PersonProof {
     fn of(sources: &IdentitySources, meta: &RequestMeta, headers: &HeaderMap) -> Option<Self> {
         if let Some(claims) = &meta.jwt_claims {
             if sources.trusts_jwt_authorizer_of(meta.api_id.as_deref()) {
-                return Some(Self::GatewayClaims(claims.clone()));
+                let jwt = bearer_jwt(headers).map(str::to_owned);
+                return Some(Self::GatewayClaims(claims.clone(), jwt));
             }
             tracing::warn!(
                 api_id = meta.api_id.as_deref(),
@@ -323,7 +326,14 @@ async fn resolve_person(
     let now = state.use_cases.now();
     let verified = match proof {
         PersonProof::Jwt(jwt) => state.people.verify(jwt, &providers, now).await,
-        PersonProof::GatewayClaims(claims) => oidc::verify_gateway_claims(claims, &providers, now),
+        PersonProof::GatewayClaims(claims, jwt) => {
+            match (oidc::verify_gateway_claims(claims, &providers, now), jwt) {
+                (Err(Rejection::Ambiguous), Some(jwt)) => {
+                    state.people.verify(jwt, &providers, now).await
+                }
+                (outcome, _) => outcome,
+            }
+        }
     };
     let verified = match verified {
         Ok(verified) => verified,

@@ -10,7 +10,7 @@
 //! ```text
 //! GET  /console                          choose the organization
 //! GET  /console/sign-in?org=             its providers
-//! GET  /console/sign-in/start?org=&issuer=   → the provider (code flow, PKCE, state, nonce)
+//! POST /console/sign-in/start            → the provider (code flow, PKCE, state, nonce)
 //! GET  /console/callback                 ← the provider: the session starts
 //! POST /console/sign-in/token            or an admin token of the organization
 //! POST /console/sign-out
@@ -131,7 +131,7 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console", get(signin::landing))
         .route("/console/", get(signin::landing))
         .route("/console/sign-in", get(signin::providers))
-        .route("/console/sign-in/start", get(signin::start))
+        .route("/console/sign-in/start", post(signin::start))
         .route("/console/sign-in/token", post(signin::token_sign_in))
         .route("/console/callback", get(signin::callback))
         .route("/console/sign-out", post(signin::sign_out))

@@ -88,7 +88,8 @@ impl Sessions {
         if key.len() < 64 {
             return Err("at least 64 characters of random text".into());
         }
-        let key = Key::try_from(key).map_err(|error| error.to_string())?;
+        // HKDF over the whole secret: every character counts.
+        let key = Key::derive_from(key);
         Ok(Self { key, secure })
     }
 
@@ -153,9 +154,10 @@ impl Sessions {
             .filter(|session| now.unix_timestamp() < session.expires)
     }
 
-    /// A `Set-Cookie` value that starts `session`.
-    pub fn start(&self, session: &Session) -> String {
-        self.seal("session", session, SESSION_LIFETIME)
+    /// A `Set-Cookie` value that starts `session`, unless it would be larger than browsers
+    /// keep (4 KiB).
+    pub fn start(&self, session: &Session) -> Option<String> {
+        Some(self.seal("session", session, SESSION_LIFETIME)).filter(|cookie| cookie.len() <= 4000)
     }
 
     /// A `Set-Cookie` value that ends the session.
@@ -246,7 +248,7 @@ mod tests {
     fn a_session_is_sealed_read_back_and_refused_when_tampered_forged_or_over() {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let sessions = sessions(true);
-        let cookie = sessions.start(&session(now.unix_timestamp() + 60));
+        let cookie = sessions.start(&session(now.unix_timestamp() + 60)).unwrap();
         assert!(cookie.starts_with("__Host-session="));
         for attribute in [
             "HttpOnly",
@@ -288,7 +290,7 @@ mod tests {
     }
 
     fn sessions_local_cookie() -> String {
-        sessions(false).start(&session(0))
+        sessions(false).start(&session(0)).unwrap()
     }
 
     #[test]

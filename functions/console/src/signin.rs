@@ -124,12 +124,11 @@ pub async fn providers(
                     ul class="providers" {
                         @for (issuer, host) in &providers {
                             li {
-                                a class="button" href=(format!("{}?{}", frame.url("/sign-in/start"),
-                                    form_urlencoded::Serializer::new(String::new())
-                                        .append_pair("org", org.as_str())
-                                        .append_pair("issuer", issuer)
-                                        .finish())) {
-                                    "Sign in with " (host)
+                                form method="post" action=(frame.url("/sign-in/start")) {
+                                    input type="hidden" name="csrf" value=(form_csrf);
+                                    input type="hidden" name="org" value=(org.as_str());
+                                    input type="hidden" name="issuer" value=(issuer);
+                                    button type="submit" { "Sign in with " (host) }
                                 }
                             }
                         }
@@ -155,6 +154,23 @@ pub async fn providers(
         response
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, value);
+    }
+    // A form may lead to the providers' sign-in pages (`form-action` covers the redirect).
+    let origins: Vec<String> = providers
+        .iter()
+        .filter_map(|(issuer, host)| {
+            let scheme = issuer.split_once("://")?.0;
+            Some(format!("{scheme}://{host}"))
+        })
+        .collect();
+    if !origins.is_empty()
+        && let Ok(policy) = crate::views::CSP
+            .replace("form-action 'self'", &format!("form-action 'self' {}", origins.join(" ")))
+            .parse()
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
     }
     response
 }
@@ -225,9 +241,12 @@ pub async fn token_sign_in(
         expires: end.unix_timestamp(),
     };
     tracing::info!(%org, token = %verified.display_prefix, "signed in to the console with a token");
+    let Some(cookie) = state.config.sessions.start(&session) else {
+        return error_page(&frame, &ApiError::Internal);
+    };
     see_other(
         &frame.url(&format!("/orgs/{org}/service-accounts")),
-        &[state.config.sessions.start(&session)],
+        &[cookie],
     )
 }
 
@@ -283,24 +302,40 @@ async fn token_caller(
     Ok((caller, PersonRole::Admin, display))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct StartQuery {
+#[derive(Debug)]
+struct StartQuery {
     org: String,
     issuer: String,
 }
 
-/// `GET /console/sign-in/start`: off to the provider.
+/// `POST /console/sign-in/start`: off to the provider.
 pub async fn start(
     State(state): State<ConsoleState>,
     meta: RequestMeta,
     headers: HeaderMap,
-    query: Result<Query<StartQuery>, QueryRejection>,
+    form: Form,
 ) -> Response {
     let frame = frame(&meta);
-    let Ok(Query(query)) = query else {
+    let admin = &state.accounts.admin;
+    // Only from the sign-in page this browser was given: no other site starts a sign-in
+    // (which could sign the person in to an organization of someone else's choosing).
+    if !state
+        .config
+        .sessions
+        .form_matches(&headers, form.get("csrf"), admin.use_cases.now())
+    {
+        return error_page(
+            &frame,
+            &ApiError::Forbidden("the sign-in form is stale: reload the page"),
+        );
+    }
+    let (Some(org), Some(issuer)) = (form.get("org"), form.get("issuer")) else {
         return error_page(&frame, &ApiError::invalid("issuer", "choose a provider"));
     };
-    let admin = &state.accounts.admin;
+    let query = StartQuery {
+        org: org.to_owned(),
+        issuer: issuer.to_owned(),
+    };
     let not_offered = || error_page(&frame, &ApiError::NotFound("identity provider"));
     let Ok(org) = OrgId::parse(&query.org) else {
         return not_offered();
@@ -458,32 +493,51 @@ pub async fn callback(
     if let Identity::Person(person) = &caller.identity {
         tracing::info!(org = %org_id, subject = %person.subject, "signed in to the console");
     }
+    let Some(cookie) = sessions.start(&session) else {
+        return refused("your identity provider's answer is too large for a session");
+    };
     see_other(
         &frame.url(&format!("/orgs/{org_id}/service-accounts")),
-        &[sessions.start(&session), sessions.end_pending()],
+        &[cookie, sessions.end_pending()],
     )
 }
 
-/// The claims a session keeps: those the provider's role mapping and display name read.
+/// The claims a session keeps: the display claim, and of the role claim only the values the
+/// provider's mapping names (a person in hundreds of groups would not fit a cookie), so the
+/// role is worked out again on every request from the mapping as it is then. A value the
+/// mapping names only later counts from the next sign-in.
 fn kept_claims(
     org: &Organization,
     issuer: &str,
     claims: &Map<String, Value>,
 ) -> Map<String, Value> {
-    let mut names = vec!["sub".to_owned()];
-    if let Some(provider) = org
+    let Some(provider) = org
         .identity_providers
         .iter()
         .find(|provider| provider.issuer.as_str() == issuer)
-    {
-        names.push(provider.roles.claim.clone());
-        names.push(provider.display_claim.as_str().to_owned());
+    else {
+        return Map::new();
+    };
+    let mut kept = Map::new();
+    let display = provider.display_claim.as_str();
+    if let Some(value) = claims.get(display) {
+        kept.insert(display.to_owned(), value.clone());
     }
-    claims
-        .iter()
-        .filter(|(name, _)| names.contains(name))
-        .map(|(name, value)| (name.clone(), value.clone()))
-        .collect()
+    let mapped = |value: &str| {
+        provider.roles.admin.iter().any(|v| v == value)
+            || provider.roles.auditor.iter().any(|v| v == value)
+    };
+    let values: Vec<Value> = match claims.get(&provider.roles.claim) {
+        Some(Value::String(value)) if mapped(value) => vec![Value::String(value.clone())],
+        Some(Value::Array(values)) => values
+            .iter()
+            .filter(|value| value.as_str().is_some_and(mapped))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    kept.insert(provider.roles.claim.clone(), Value::Array(values));
+    kept
 }
 
 /// `POST /console/sign-out`.
@@ -681,13 +735,9 @@ impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = Response;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
-        let frame = Frame {
-            base: "",
-            org: None,
-            who: None,
-            csrf: None,
-        };
+        let (mut parts, body) = request.into_parts();
+        let Ok(meta) = RequestMeta::from_request_parts(&mut parts, &()).await;
+        let frame = frame(&meta);
         let form_type = parts
             .headers
             .get(axum::http::header::CONTENT_TYPE)

@@ -6,7 +6,7 @@ use admin_api::problem::{ApiError, FieldError};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 use serde::Serialize;
 use shared::model::Actor;
 use time::OffsetDateTime;
@@ -193,9 +193,4 @@ pub fn see_other(location: &str, cookies: &[String]) -> Response {
     }
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// Markup already escaped (only for constant text).
-pub fn raw(text: &'static str) -> PreEscaped<&'static str> {
-    PreEscaped(text)
 }

@@ -4,6 +4,9 @@
 //! issuer's JWKS, its `iss`, its `aud` (or `client_id`) and `exp`/`nbf`/`iat`, and passes the
 //! claims in `requestContext.authorizer.jwt.claims`, every value as a string: numbers as their
 //! decimal text, arrays as their values inside brackets separated by spaces (`[sa-admins ops]`).
+//! That text is ambiguous (is `[not admins]` one group or two?), so a bracketed value with a
+//! space in it is refused as [`Rejection::Ambiguous`]: the caller then verifies the JWT itself
+//! (API Gateway passes the `Authorization` header on), never guesses a role from a split.
 //!
 //! The gateway's authorizer knows one issuer and its audiences; the organizations do not
 //! enter into it. So the same organization rules as for a token verified here apply on top:
@@ -42,6 +45,13 @@ pub fn verify_gateway_claims(
         .iter()
         .find(|provider| &provider.issuer == issuer)
         .ok_or(Rejection::UnknownIssuer)?;
+    if claims.values().any(|value| {
+        is_list(value)
+            && serde_json::from_str::<Vec<String>>(value).is_err()
+            && value.contains(char::is_whitespace)
+    }) {
+        return Err(Rejection::Ambiguous);
+    }
     let audiences = list(claims.get("aud").ok_or(Rejection::MissingClaim("aud"))?);
     if !audiences
         .iter()
@@ -82,8 +92,9 @@ fn is_list(value: &str) -> bool {
     value.starts_with('[') && value.ends_with(']')
 }
 
-/// The values of a claim the gateway wrote as `[a b c]` (or as a JSON array of strings, which
-/// some integrations produce), or the one value of a plain string.
+/// The values of a claim the gateway wrote as `[a]` (a one-element array: a bracketed value
+/// with a space is refused before this), or as a JSON array of strings, which some
+/// integrations produce, or the one value of a plain string.
 fn list(value: &str) -> Vec<String> {
     if !is_list(value) {
         return vec![value.to_owned()];
@@ -123,7 +134,7 @@ mod tests {
             ("sub", "ada".to_owned()),
             ("exp", (t + 600).to_string()),
             ("iat", (t - 60).to_string()),
-            ("groups", "[sa-admins ops]".to_owned()),
+            ("groups", "[sa-admins]".to_owned()),
             ("email", "ada@example.com".to_owned()),
         ]
         .into_iter()
@@ -143,16 +154,23 @@ mod tests {
         let verified = verify_gateway_claims(&claims(&[]), &providers(), now()).unwrap();
         assert_eq!(verified.issuer, ISSUER);
         assert_eq!(verified.subject, "ada");
-        assert_eq!(verified.claims["groups"], json!(["sa-admins", "ops"]));
+        assert_eq!(verified.claims["groups"], json!(["sa-admins"]));
         assert_eq!(verified.claims["exp"], json!(now().unix_timestamp() + 600));
         assert_eq!(verified.claims["email"], json!("ada@example.com"));
-        // An array of audiences, and a JSON-written list.
+        // A JSON-written list is unambiguous.
         let listed = claims(&[
-            ("aud", Some("[other admin-api]")),
+            ("aud", Some(r#"["other","admin-api"]"#)),
             ("groups", Some(r#"["sa admins","ops"]"#)),
         ]);
         let verified = verify_gateway_claims(&listed, &providers(), now()).unwrap();
         assert_eq!(verified.claims["groups"], json!(["sa admins", "ops"]));
+        // `[not admins]`: one group or two? Never guessed.
+        for (name, value) in [("groups", "[not admins]"), ("aud", "[other admin-api]")] {
+            assert_eq!(
+                verify_gateway_claims(&claims(&[(name, Some(value))]), &providers(), now()),
+                Err(Rejection::Ambiguous)
+            );
+        }
     }
 
     #[test]
@@ -167,7 +185,7 @@ mod tests {
         );
         assert_eq!(refused(&[("iss", None)]), Rejection::MissingClaim("iss"));
         assert_eq!(refused(&[("aud", Some("other"))]), Rejection::Audience);
-        assert_eq!(refused(&[("aud", Some("[a b]"))]), Rejection::Audience);
+        assert_eq!(refused(&[("aud", Some("[a]"))]), Rejection::Audience);
         assert_eq!(refused(&[("aud", None)]), Rejection::MissingClaim("aud"));
         let expired = (t - 120).to_string();
         assert_eq!(refused(&[("exp", Some(&expired))]), Rejection::Expired);

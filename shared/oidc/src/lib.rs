@@ -91,6 +91,10 @@ pub enum Rejection {
     TooOld,
     #[error("the token lacks the claim `{0}`")]
     MissingClaim(&'static str),
+    /// Claims an API Gateway JWT authorizer passed on that cannot be read back for sure (a
+    /// bracketed list with spaces): the token itself must be verified instead.
+    #[error("the gateway's claims cannot be read back unambiguously")]
+    Ambiguous,
     /// The provider's documents could not be had: the caller fails closed (503).
     #[error("the identity provider is unavailable: {0}")]
     ProviderUnavailable(KeyError),

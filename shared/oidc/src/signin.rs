@@ -140,6 +140,19 @@ pub async fn finish(
     if verified.issuer != pending.issuer {
         return Err(SignInError::Token(Rejection::UnknownIssuer));
     }
+    // For this client (OpenID Connect Core §3.1.3.7): `aud` names it, and `azp`, when there
+    // is one, is it.
+    let audiences: Vec<&str> = match verified.claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.as_str()],
+        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let azp = verified.claims.get("azp").and_then(Value::as_str);
+    if !audiences.contains(&pending.client_id.as_str())
+        || azp.is_some_and(|azp| azp != pending.client_id)
+    {
+        return Err(SignInError::Token(Rejection::Audience));
+    }
     match verified.claims.get("nonce") {
         Some(Value::String(nonce)) if nonce.as_bytes().ct_eq(pending.nonce.as_bytes()).into() => {
             Ok(verified)

@@ -41,7 +41,10 @@ impl UseCases {
         }
         if let Some(policy) = changes.token_policy {
             // An allowlist that leaves out the calling token's own address would lock it out.
-            if caller.is_token_of(&org.id) && !caller.is_let_in_by(policy.ip_allowlist()) {
+            // So would one that leaves out a person's (the allowlist applies to people too).
+            let bound = caller.is_token_of(&org.id)
+                || matches!(&caller.identity, Identity::Person(person) if person.org == org.id);
+            if bound && !caller.is_let_in_by(policy.ip_allowlist()) {
                 return Err(UseCaseError::Conflict(SELF_LOCKOUT.into()));
             }
             org.token_policy = policy;

@@ -28,7 +28,7 @@ async fn sign_in(browser: &Browser, system: &ConsoleWorld, person: &str) {
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
     check_page(browser, "sign-in").await;
-    browser.follow("ul.providers a").await.unwrap();
+    browser.follow("ul.providers button").await.unwrap();
     // The provider's login page, then its consent page, then back.
     browser.fill("input[name=login]", person).await.unwrap();
     browser.fill("input[name=password]", "any").await.unwrap();
@@ -347,6 +347,57 @@ async fn an_auditor_sees_no_change_and_forged_stale_or_foreign_requests_change_n
     assert_eq!(minted.headers["referrer-policy"], "no-referrer");
     assert!(!minted.body.contains("<script>"));
 
+    // A sign-in is started only from the console's own sign-in page.
+    let forced = system
+        .request(
+            "POST",
+            "/console/sign-in/start",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(format!(
+                "csrf=guess&org=acme&issuer={}",
+                form_urlencoded_component(&system.provider.issuer)
+            )),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.status, 403);
+    assert!(forced.headers.get("location").is_none());
+
+    // A person may not set an allowlist that leaves their own address out.
+    let before = system.world.tables.snapshot().await.unwrap();
+    let lockout = post(
+        &system,
+        "/console/orgs/acme/settings/policy",
+        &cookie,
+        &format!("csrf={csrf}&defaultLifetime=90d&maxLifetime=1y&ipAllowlist=192.0.2.0%2F24"),
+    )
+    .await;
+    assert_eq!(lockout.status, 422, "{}", lockout.body);
+    assert!(lockout.body.contains("lock"), "{}", lockout.body);
+    // A refused provider is shown on its own row, with what was sent (row 0 removed, row 1
+    // refused: the API calls it identityProviders[0]).
+    let issuer = form_urlencoded_component(&system.provider.issuer);
+    let providers = post(
+        &system,
+        "/console/orgs/acme/settings/providers",
+        &cookie,
+        &format!(
+            "csrf={csrf}&p0.issuer={issuer}&p0.audiences=service-accounts-console&p0.remove=true\
+             &p1.issuer=not-a-url&p1.audiences=x&p1.admin=ops"
+        ),
+    )
+    .await;
+    assert_eq!(providers.status, 422, "{}", providers.body);
+    assert!(
+        providers
+            .body
+            .contains("id=\"identityProviders[1].issuer-error\""),
+        "{}",
+        providers.body
+    );
+    assert!(providers.body.contains("value=\"not-a-url\""));
+    assert_eq!(system.world.tables.snapshot().await.unwrap(), before);
+
     // A field the API refuses is shown next to the field, and nothing is written.
     let before = system.world.tables.snapshot().await.unwrap();
     let invalid = post(
@@ -385,7 +436,7 @@ async fn a_sign_in_that_was_not_started_here_or_comes_back_with_another_state_is
         .goto(&system.url("/console/sign-in?org=acme"))
         .await
         .unwrap();
-    browser.follow("ul.providers a").await.unwrap();
+    browser.follow("ul.providers button").await.unwrap();
     assert!(browser.exists("input[name=login]").await.unwrap());
     browser
         .goto(&system.url("/console/callback?code=stolen&state=guess"))
@@ -399,7 +450,7 @@ async fn a_sign_in_that_was_not_started_here_or_comes_back_with_another_state_is
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
     // A person the provider maps to no role gets no session.
     system.sync_clock();
-    browser.follow("ul.providers a").await.unwrap();
+    browser.follow("ul.providers button").await.unwrap();
     browser.fill("input[name=login]", "eve").await.unwrap();
     browser.fill("input[name=password]", "any").await.unwrap();
     browser.follow("button[type=submit]").await.unwrap();
@@ -617,4 +668,16 @@ async fn every_control_is_reached_with_the_tab_key_and_an_account_is_made_with_t
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(browser.heading().await.unwrap(), "typed-by-keyboard");
+}
+
+fn form_urlencoded_component(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -390,6 +390,22 @@ async fn behind_an_http_api_jwt_authorizer_the_gateways_claims_name_the_person()
             .await
             .assert_problem(status, kind);
     }
+    // `[not sa-admins]`: one group or two? The claims are not guessed at: without the JWT
+    // they are refused, with it (API Gateway passes the header on) the JWT is verified here.
+    let ambiguous = changed("groups", "[not sa-admins]");
+    world
+        .accounts(via_gateway("POST", ACCOUNTS, &ambiguous).json(json!({"name": "no"})))
+        .await
+        .assert_problem(401, "unauthenticated");
+    let eve_jwt = op.token_for("eve").await.unwrap();
+    world
+        .accounts(
+            via_gateway("POST", ACCOUNTS, &ambiguous)
+                .bearer(&eve_jwt)
+                .json(json!({"name": "no"})),
+        )
+        .await
+        .assert_problem(403, "forbidden");
     // Claims from an API the deployment does not put behind a JWT authorizer are not read.
     world
         .accounts(

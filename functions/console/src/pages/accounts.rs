@@ -67,10 +67,19 @@ async fn render_list(
     let use_cases = &state.accounts.admin.use_cases;
     let org = &signed.org.id;
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let mut searched_all = true;
     let (accounts, next) = match search {
         Some(q) => {
             let needle = q.to_lowercase();
             let mut found = Vec::new();
+            // An account id is looked up directly, wherever it is in the list.
+            if let Ok(id) = ServiceAccountId::parse(q) {
+                match use_cases.account(org, &id).await {
+                    Ok(account) => found.push(account),
+                    Err(usecases::UseCaseError::NotFound(_)) => {}
+                    Err(error) => return fail(signed, error),
+                }
+            }
             let mut cursor: Option<String> = None;
             for _ in 0..SEARCH_PAGES {
                 let page = match use_cases
@@ -82,13 +91,14 @@ async fn render_list(
                 };
                 found.extend(page.items.into_iter().filter(|account| {
                     account.name.as_str().to_lowercase().contains(&needle)
-                        || account.id.as_str() == q
+                        && account.id.as_str() != q
                 }));
                 cursor = page.next_cursor;
                 if cursor.is_none() {
                     break;
                 }
             }
+            searched_all = cursor.is_none();
             (found, None)
         }
         None => match use_cases
@@ -107,6 +117,9 @@ async fn render_list(
             input id="q" name="q" type="search" value=[search];
             button type="submit" { "Search" }
             @if search.is_some() { a href=(here) { "Clear" } }
+        }
+        @if !searched_all {
+            p class="warning" { "The search covered the first " (SEARCH_PAGES * 100) " accounts' names only: search by the account's id to find any account directly." }
         }
         @if accounts.is_empty() {
             p { "No service accounts" @if search.is_some() { " match" } "." }
@@ -333,6 +346,7 @@ pub async fn render_detail(
         (&blank, &[][..])
     };
     let content = html! {
+        @if !matches!(form.get("action"), Some("edit" | "mint")) { (form_errors(errors)) }
         dl class="facts" {
             dt { "Id" } dd { code { (account.id.as_str()) } }
             dt { "Status" } dd { (badge(&name_of(&account.status))) }

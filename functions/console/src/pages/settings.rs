@@ -17,10 +17,11 @@ use crate::views::{csrf_field, field_errors, see_other};
 
 /// `GET /console/orgs/{org}/settings`
 pub async fn show(signed: Signed) -> Response {
-    render(&signed, &[], StatusCode::OK)
+    render(&signed, &[], StatusCode::OK, &Form::default())
 }
 
-fn render(signed: &Signed, errors: &[FieldError], status: StatusCode) -> Response {
+/// The page; after a refused change of the providers, with the values sent (`sent`).
+fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &Form) -> Response {
     let org = &signed.org;
     let policy = &org.token_policy;
     let frame = signed.frame();
@@ -37,6 +38,11 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode) -> Respons
     if admin && providers.len() < 5 {
         providers.push(None);
     }
+    // What a field shows: the value sent, when a change was refused, else the stored one.
+    let shown = |i: usize, name: &str, stored: String| -> String {
+        sent.get(&format!("p{i}.{name}"))
+            .map_or(stored, str::to_owned)
+    };
     let content = html! {
         (form_errors(errors))
         section aria-labelledby="name-heading" {
@@ -99,17 +105,17 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode) -> Respons
                         @let id = |name: &str| format!("p{i}-{name}");
                         div class="field" {
                             label for=(id("issuer")) { "Issuer URL" }
-                            input id=(id("issuer")) name=(format!("p{i}.issuer")) value=(provider.map(|p| p.issuer.as_str().to_owned()).unwrap_or_default());
+                            input id=(id("issuer")) name=(format!("p{i}.issuer")) value=(shown(i, "issuer", provider.map(|p| p.issuer.as_str().to_owned()).unwrap_or_default()));
                             (field_errors(errors, &format!("identityProviders[{i}].issuer")))
                         }
                         div class="field" {
                             label for=(id("audiences")) { "Audiences (client ids), comma-separated" }
-                            input id=(id("audiences")) name=(format!("p{i}.audiences")) value=(provider.map(|p| p.audiences.join(", ")).unwrap_or_default());
+                            input id=(id("audiences")) name=(format!("p{i}.audiences")) value=(shown(i, "audiences", provider.map(|p| p.audiences.join(", ")).unwrap_or_default()));
                             (field_errors(errors, &format!("identityProviders[{i}].audiences")))
                         }
                         div class="field" {
                             label for=(id("console")) { "Console client id (one of the audiences; empty: no console sign-in)" }
-                            input id=(id("console")) name=(format!("p{i}.consoleClientId")) value=(provider.and_then(|p| p.console_client_id.clone()).unwrap_or_default());
+                            input id=(id("console")) name=(format!("p{i}.consoleClientId")) value=(shown(i, "consoleClientId", provider.and_then(|p| p.console_client_id.clone()).unwrap_or_default()));
                             (field_errors(errors, &format!("identityProviders[{i}].consoleClientId")))
                         }
                         div class="field" {
@@ -122,15 +128,15 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode) -> Respons
                         }
                         div class="field" {
                             label for=(id("claim")) { "Role claim" }
-                            input id=(id("claim")) name=(format!("p{i}.claim")) value=(provider.map_or("groups".to_owned(), |p| p.roles.claim.clone()));
+                            input id=(id("claim")) name=(format!("p{i}.claim")) value=(shown(i, "claim", provider.map_or("groups".to_owned(), |p| p.roles.claim.clone())));
                         }
                         div class="field" {
                             label for=(id("admin")) { "Values that make an admin, comma-separated" }
-                            input id=(id("admin")) name=(format!("p{i}.admin")) value=(provider.map(|p| p.roles.admin.join(", ")).unwrap_or_default());
+                            input id=(id("admin")) name=(format!("p{i}.admin")) value=(shown(i, "admin", provider.map(|p| p.roles.admin.join(", ")).unwrap_or_default()));
                         }
                         div class="field" {
                             label for=(id("auditor")) { "Values that make an auditor, comma-separated" }
-                            input id=(id("auditor")) name=(format!("p{i}.auditor")) value=(provider.map(|p| p.roles.auditor.join(", ")).unwrap_or_default());
+                            input id=(id("auditor")) name=(format!("p{i}.auditor")) value=(shown(i, "auditor", provider.map(|p| p.roles.auditor.join(", ")).unwrap_or_default()));
                             (field_errors(errors, &format!("identityProviders[{i}].roles")))
                         }
                         @if provider.is_some() {
@@ -150,7 +156,15 @@ fn version(form: &Form) -> Option<u64> {
     form.get("version").and_then(|v| v.parse().ok())
 }
 
-async fn save(state: &ConsoleState, signed: &Signed, form: &Form, body: Value) -> Response {
+/// Sends `body` to the organization's use case; a refusal's field errors go through `place`
+/// (which names the form's own row for a provider) and are shown with the values sent.
+async fn save(
+    state: &ConsoleState,
+    signed: &Signed,
+    form: &Form,
+    body: Value,
+    place: &(dyn Fn(FieldError) -> FieldError + Sync),
+) -> Response {
     if let Err(error) = signed.may_change(form) {
         return fail(signed, error);
     }
@@ -169,7 +183,10 @@ async fn save(state: &ConsoleState, signed: &Signed, form: &Form, body: Value) -
     match outcome {
         Ok(()) => see_other(&signed.frame().org_url("/settings"), &[]),
         Err(error) => match field_errors_of(&error) {
-            Some(errors) => render(signed, &errors, StatusCode::UNPROCESSABLE_ENTITY),
+            Some(errors) => {
+                let errors: Vec<FieldError> = errors.into_iter().map(place).collect();
+                render(signed, &errors, StatusCode::UNPROCESSABLE_ENTITY, form)
+            }
             None => fail(signed, error),
         },
     }
@@ -178,7 +195,7 @@ async fn save(state: &ConsoleState, signed: &Signed, form: &Form, body: Value) -
 /// `POST .../settings/name`
 pub async fn name(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
     let body = json!({"name": form.get("name").unwrap_or_default()});
-    save(&state, &signed, &form, body).await
+    save(&state, &signed, &form, body, &|error| error).await
 }
 
 /// `POST .../settings/policy`
@@ -190,12 +207,14 @@ pub async fn policy(State(state): State<ConsoleState>, signed: Signed, form: For
         "allowSelfRotation": form.get("allowSelfRotation") == Some("true"),
         "ipAllowlist": form.lines("ipAllowlist"),
     }});
-    save(&state, &signed, &form, body).await
+    save(&state, &signed, &form, body, &|error| error).await
 }
 
 /// `POST .../settings/providers`: the whole list, as the form shows it.
 pub async fn providers(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
     let mut list = Vec::new();
+    // The form's row of each provider sent, so a refusal is shown on the right row.
+    let mut rows = Vec::new();
     for i in 0..6 {
         let field = |name: &str| form.text(&format!("p{i}.{name}"));
         let Some(issuer) = field("issuer") else {
@@ -219,6 +238,28 @@ pub async fn providers(State(state): State<ConsoleState>, signed: Signed, form: 
             provider["consoleClientId"] = json!(client);
         }
         list.push(provider);
+        rows.push(i);
     }
-    save(&state, &signed, &form, json!({"identityProviders": list})).await
+    let place = |error: FieldError| {
+        let renamed = error
+            .field
+            .strip_prefix("identityProviders[")
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(index, rest)| {
+                let row = rows.get(index.parse::<usize>().ok()?)?;
+                Some(format!("identityProviders[{row}]{rest}"))
+            });
+        match renamed {
+            Some(field) => FieldError::new(field, error.reason),
+            None => error,
+        }
+    };
+    save(
+        &state,
+        &signed,
+        &form,
+        json!({"identityProviders": list}),
+        &place,
+    )
+    .await
 }
