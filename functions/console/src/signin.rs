@@ -165,7 +165,10 @@ pub async fn providers(
         .collect();
     if !origins.is_empty()
         && let Ok(policy) = crate::views::CSP
-            .replace("form-action 'self'", &format!("form-action 'self' {}", origins.join(" ")))
+            .replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {}", origins.join(" ")),
+            )
             .parse()
     {
         response
