@@ -67,6 +67,27 @@ pub struct AccountsState {
     pub audit: AuditStore,
 }
 
+impl AccountsState {
+    /// The state as a deployed function builds it at cold start, from its environment: the
+    /// admin settings, one DynamoDB client with the admin bounds, the audit table.
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        use shared::config::{Settings, audit_table_from_env, env};
+        use store::client::ClientSettings;
+        let settings = Settings::from_env()?;
+        let client =
+            store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?)
+                .await;
+        Ok(Self {
+            audit: AuditStore::new(client.clone(), &audit_table_from_env()?),
+            admin: AdminState::from_lookup(
+                store::DynamoStore::new(client, &settings.table_name),
+                settings.token_format,
+                env,
+            )?,
+        })
+    }
+}
+
 impl FromRef<AccountsState> for AdminState {
     fn from_ref(state: &AccountsState) -> Self {
         state.admin.clone()

@@ -2,25 +2,10 @@
 //! (REST or HTTP API) or a Lambda function URL, and the audit trail's query.
 
 use accounts::AccountsState;
-use admin_api::AdminState;
-use shared::config::{Settings, audit_table_from_env, env};
-use store::DynamoStore;
-use store::audit::AuditStore;
-use store::client::ClientSettings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let settings = Settings::from_env()?;
-    let client =
-        store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?).await;
-    let state = AccountsState {
-        audit: AuditStore::new(client.clone(), &audit_table_from_env()?),
-        admin: AdminState::from_lookup(
-            DynamoStore::new(client, &settings.table_name),
-            settings.token_format,
-            env,
-        )?,
-    };
+    let state = AccountsState::from_env().await?;
     admin_api::lambda::run(accounts::router(state)).await
 }

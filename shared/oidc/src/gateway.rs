@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::{MAX_TOKEN_BYTES, Provider, Rejection, Verified, check_times};
+use crate::{MAX_TOKEN_BYTES, Provider, Rejection, Verified, check_times, subject};
 
 /// The claims in `requestContext.authorizer.jwt.claims`, verified against `providers` (the
 /// organization's) at `now`.
@@ -64,10 +64,7 @@ pub fn verify_gateway_claims(
         .map(|(name, value)| (name.clone(), json_value(name, value)))
         .collect();
     check_times(&claims, now)?;
-    let subject = match claims.get("sub") {
-        Some(Value::String(subject)) if !subject.is_empty() => subject.clone(),
-        _ => return Err(Rejection::MissingClaim("sub")),
-    };
+    let subject = subject(&claims)?;
     Ok(Verified {
         issuer: provider.issuer.clone(),
         subject,

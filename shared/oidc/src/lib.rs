@@ -179,10 +179,7 @@ impl OidcVerifier {
         )?;
         let claims = data.claims;
         check_times(&claims, now)?;
-        let subject = match claims.get("sub") {
-            Some(Value::String(subject)) if !subject.is_empty() => subject.clone(),
-            _ => return Err(Rejection::MissingClaim("sub")),
-        };
+        let subject = subject(&claims)?;
         Ok(Verified {
             issuer: provider.issuer.clone(),
             subject,
@@ -209,6 +206,14 @@ fn unverified_issuer(token: &str) -> Result<String, Rejection> {
     match data.claims.get("iss") {
         Some(Value::String(issuer)) => Ok(issuer.clone()),
         _ => Err(Rejection::MissingClaim("iss")),
+    }
+}
+
+/// The non-empty `sub` of verified claims.
+pub(crate) fn subject(claims: &Map<String, Value>) -> Result<String, Rejection> {
+    match claims.get("sub") {
+        Some(Value::String(subject)) if !subject.is_empty() => Ok(subject.clone()),
+        _ => Err(Rejection::MissingClaim("sub")),
     }
 }
 

@@ -8,8 +8,9 @@ use serde_json::json;
 use tests::TestTables;
 use tests::runtime_api::{LocalFunction, Outcome};
 
-async fn start(name: &str, tables: &TestTables) -> LocalFunction {
-    let env = [
+/// A function's environment over the test tables.
+fn environment(tables: &TestTables) -> Vec<(&str, &str)> {
+    vec![
         ("TABLE_NAME", tables.table.as_str()),
         ("AUDIT_TABLE_NAME", tables.audit_table.as_str()),
         ("AWS_ENDPOINT_URL_DYNAMODB", tables.endpoint.as_str()),
@@ -17,8 +18,13 @@ async fn start(name: &str, tables: &TestTables) -> LocalFunction {
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
         ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
-    ];
-    LocalFunction::start(name, &env).await.unwrap()
+    ]
+}
+
+async fn start(name: &str, tables: &TestTables) -> LocalFunction {
+    LocalFunction::start(name, &environment(tables))
+        .await
+        .unwrap()
 }
 
 fn http_api_event(path: &str) -> serde_json::Value {
@@ -138,16 +144,8 @@ async fn the_audit_function_starts_writes_events_and_reports_what_it_cannot() {
 async fn the_console_starts_and_answers_pages_through_api_gateway() {
     let tables = TestTables::create().await.unwrap();
     let key = "k".repeat(64) + &shared::random::base62_string(24).unwrap();
-    let env = [
-        ("TABLE_NAME", tables.table.as_str()),
-        ("AUDIT_TABLE_NAME", tables.audit_table.as_str()),
-        ("AWS_ENDPOINT_URL_DYNAMODB", tables.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
-        ("CONSOLE_SESSION_KEY", key.as_str()),
-    ];
+    let mut env = environment(&tables);
+    env.push(("CONSOLE_SESSION_KEY", key.as_str()));
     let mut function = LocalFunction::start("console", &env).await.unwrap();
     // The landing page, as HTML with the console's policy.
     let Outcome::Response(landing) = function.invoke(http_api_event("/console")).await.unwrap()
@@ -176,13 +174,8 @@ async fn the_console_starts_and_answers_pages_through_api_gateway() {
     assert_eq!(page["statusCode"], 303, "{page}");
     assert_eq!(page["headers"]["location"], "/console/sign-in?org=acme");
     // Without its session key it does not start.
-    let short = [
-        ("TABLE_NAME", tables.table.as_str()),
-        ("AUDIT_TABLE_NAME", tables.audit_table.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
-        ("CONSOLE_SESSION_KEY", "too-short"),
-    ];
+    let mut short = environment(&tables);
+    short.push(("CONSOLE_SESSION_KEY", "too-short"));
     let mut broken = LocalFunction::start("console", &short).await.unwrap();
     let outcome = broken.invoke(http_api_event("/console")).await;
     assert!(

@@ -294,6 +294,17 @@ fn account_id(id: &str) -> Result<ServiceAccountId, ApiError> {
     ServiceAccountId::parse(id).map_err(|_| ApiError::NotFound("service account"))
 }
 
+/// The account a posted change is for, once the form may change it (CSRF, admin role).
+fn account_to_change(
+    signed: &Signed,
+    path: &AccountPath,
+    form: &Form,
+) -> Result<ServiceAccountId, ApiError> {
+    let id = account_id(&path.id)?;
+    signed.may_change(form)?;
+    Ok(id)
+}
+
 /// `GET /console/orgs/{org}/service-accounts/{id}`
 pub async fn detail(
     State(state): State<ConsoleState>,
@@ -423,13 +434,10 @@ pub async fn edit(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&path.id) {
+    let id = match account_to_change(&signed, &path, &form) {
         Ok(id) => id,
         Err(error) => return fail(&signed, error),
     };
-    if let Err(error) = signed.may_change(&form) {
-        return fail(&signed, error);
-    }
     let mut body = account_json(&form);
     body["description"] = form
         .text("description")
@@ -484,13 +492,10 @@ pub async fn disable(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&path.id) {
+    let id = match account_to_change(&signed, &path, &form) {
         Ok(id) => id,
         Err(error) => return fail(&signed, error),
     };
-    if let Err(error) = signed.may_change(&form) {
-        return fail(&signed, error);
-    }
     let revoke = form.get("revokeTokens") == Some("true");
     let outcome = state
         .accounts
@@ -510,13 +515,10 @@ pub async fn enable(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&path.id) {
+    let id = match account_to_change(&signed, &path, &form) {
         Ok(id) => id,
         Err(error) => return fail(&signed, error),
     };
-    if let Err(error) = signed.may_change(&form) {
-        return fail(&signed, error);
-    }
     let outcome = state
         .accounts
         .admin
@@ -535,13 +537,10 @@ pub async fn delete(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    let id = match account_id(&path.id) {
+    let id = match account_to_change(&signed, &path, &form) {
         Ok(id) => id,
         Err(error) => return fail(&signed, error),
     };
-    if let Err(error) = signed.may_change(&form) {
-        return fail(&signed, error);
-    }
     let use_cases = &state.accounts.admin.use_cases;
     let account = match use_cases.account(&signed.org.id, &id).await {
         Ok(account) => account,

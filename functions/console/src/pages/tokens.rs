@@ -230,7 +230,9 @@ fn owner_of(signed: &Signed, id: &str) -> Result<(TokenOwner, String), ApiError>
     Ok((TokenOwner::Account(id), back))
 }
 
-fn token_id(tid: &str) -> Result<TokenId, ApiError> {
+/// The token a posted change is for, once the form may change it (CSRF, admin role).
+fn token_to_change(signed: &Signed, tid: &str, form: &Form) -> Result<TokenId, ApiError> {
+    signed.may_change(form)?;
     TokenId::parse(tid).map_err(|_| ApiError::NotFound("token"))
 }
 
@@ -316,10 +318,7 @@ async fn revoke(
     back: &str,
     form: &Form,
 ) -> Response {
-    if let Err(error) = signed.may_change(form) {
-        return fail(signed, error);
-    }
-    let id = match token_id(tid) {
+    let id = match token_to_change(signed, tid, form) {
         Ok(id) => id,
         Err(error) => return fail(signed, error),
     };
@@ -343,10 +342,7 @@ async fn rotate(
     back: &str,
     form: &Form,
 ) -> Response {
-    if let Err(error) = signed.may_change(form) {
-        return fail(signed, error);
-    }
-    let id = match token_id(tid) {
+    let id = match token_to_change(signed, tid, form) {
         Ok(id) => id,
         Err(error) => return fail(signed, error),
     };
