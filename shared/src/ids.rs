@@ -127,7 +127,13 @@ macro_rules! string_conversions {
     )*};
 }
 
-string_conversions!(OrgId, ServiceAccountId, TokenId);
+random_id!(
+    /// A trust policy's id, unique within its service account.
+    TrustPolicyId,
+    "trust policy"
+);
+
+string_conversions!(OrgId, ServiceAccountId, TokenId, TrustPolicyId);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,8 @@
 //! Nothing here knows about Lambda, DynamoDB or an async runtime. The modules hold the
 //! validated types that input is converted into at the edge (`ids`, `text`, `access`), the
 //! token format (`token`), the organization token policy and lifetimes (`policy`), the
-//! entities (`model`), how an identity provider's people map to roles (`people`), who a
+//! entities (`model`), how an identity provider's people map to roles (`people`), which
+//! workloads' OIDC tokens may act as an account (`federation`), who a
 //! token authenticates as (`authn`), the authorizer's decision
 //! (`decision`, `routes`), what a change means for the audit trail (`audit`), an injectable
 //! clock (`clock`), and the settings read from the environment (`config`). The DynamoDB
@@ -15,6 +16,7 @@ pub mod authn;
 pub mod clock;
 pub mod config;
 pub mod decision;
+pub mod federation;
 pub mod ids;
 pub mod model;
 pub mod people;

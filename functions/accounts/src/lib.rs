@@ -8,6 +8,10 @@
 //! POST   /v1/orgs/{org}/service-accounts/{id}/disable    disable        {"revokeTokens": true}
 //! POST   /v1/orgs/{org}/service-accounts/{id}/enable     enable
 //! DELETE /v1/orgs/{org}/service-accounts/{id}            delete         204; every token stops
+//! POST   /v1/orgs/{org}/service-accounts/{id}/trust-policies        create a trust policy
+//! GET    /v1/orgs/{org}/service-accounts/{id}/trust-policies        list them
+//! GET    /v1/orgs/{org}/service-accounts/{id}/trust-policies/{pid}  read one
+//! DELETE /v1/orgs/{org}/service-accounts/{id}/trust-policies/{pid}  delete; its tokens are revoked
 //! GET    /v1/orgs/{org}/audit-events                     audit trail    ?account=&token=&action=&actor=&since=&until=
 //! GET    /v1/orgs/{org}                                  the organization and its token policy
 //! PATCH  /v1/orgs/{org}                                  name, token policy   If-Match
@@ -18,6 +22,7 @@
 
 pub mod audit_events;
 pub mod dto;
+pub mod trust_policies;
 
 use admin_api::AdminState;
 use admin_api::extract::{AccountPath, IfMatch, JsonBody, OptionalJsonBody, Paging};
@@ -58,6 +63,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", AUDIT_EVENTS),
     ("GET", ORG),
     ("PATCH", ORG),
+    ("POST", trust_policies::COLLECTION),
+    ("GET", trust_policies::COLLECTION),
+    ("GET", trust_policies::ITEM),
+    ("DELETE", trust_policies::ITEM),
 ];
 
 /// What the accounts function needs: the admin state and the audit trail it reads.
@@ -108,6 +117,14 @@ pub fn routes(state: AccountsState) -> Router {
         .route(ENABLE, post(enable))
         .route(AUDIT_EVENTS, get(audit_events::list))
         .route(ORG, get(read_org).patch(update_org))
+        .route(
+            trust_policies::COLLECTION,
+            post(trust_policies::create).get(trust_policies::list),
+        )
+        .route(
+            trust_policies::ITEM,
+            get(trust_policies::read).delete(trust_policies::delete),
+        )
         .with_state(state);
     layers::with_deadline(routes, layers::ADMIN_DEADLINE, layers::admin_timeout)
 }

@@ -307,3 +307,35 @@ impl<S: Send + Sync> FromRequestParts<S> for TokenPath {
             .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`tid`: {error}")))
     }
 }
+
+/// The trust policy of the path (`{pid}`).
+#[derive(Debug, Clone)]
+pub struct TrustPolicyPath(pub shared::ids::TrustPolicyId);
+
+impl<S: Send + Sync> FromRequestParts<S> for TrustPolicyPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let id = path_param(parts, "pid").await?;
+        shared::ids::TrustPolicyId::parse(&id)
+            .map(Self)
+            .map_err(|error| ApiError::bad_request("invalid-parameter", format!("`pid`: {error}")))
+    }
+}
+
+/// A JSON integer, also when written with a zero fraction (`338.0` is the integer 338 in
+/// JSON Schema, which the OpenAPI description follows); `null` and fractions are refused.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error as _;
+    let number = <serde_json::Number as serde::Deserialize>::deserialize(deserializer)?;
+    if let Some(whole) = number.as_i64() {
+        return Ok(Some(whole));
+    }
+    match number.as_f64() {
+        // Exactly representable, so the conversion loses nothing.
+        Some(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Ok(Some(value as i64)),
+        _ => Err(D::Error::custom("not a whole number of seconds")),
+    }
+}

@@ -325,11 +325,11 @@ async fn resolve_person(
     }
     let now = state.use_cases.now();
     let verified = match proof {
-        PersonProof::Jwt(jwt) => state.people.verify(jwt, &providers, now).await,
+        PersonProof::Jwt(jwt) => state.oidc.verify(jwt, &providers, now).await,
         PersonProof::GatewayClaims(claims, jwt) => {
             match (oidc::verify_gateway_claims(claims, &providers, now), jwt) {
                 (Err(Rejection::Ambiguous), Some(jwt)) => {
-                    state.people.verify(jwt, &providers, now).await
+                    state.oidc.verify(jwt, &providers, now).await
                 }
                 (outcome, _) => outcome,
             }

@@ -51,8 +51,10 @@ pub struct AdminParts {
     pub verifier: Verifier,
     /// Which identity claims of an event (authorizer context, IAM) are trusted, from where.
     pub identity: IdentitySources,
-    /// People's JWTs, verified against the identity providers of the organization in the path.
-    pub people: OidcVerifier,
+    /// OpenID Connect tokens: people's, verified against the identity providers of the
+    /// organization in the path, and workloads', against their account's trust policies.
+    /// One key cache for both.
+    pub oidc: OidcVerifier,
 }
 
 impl Deref for AdminState {
@@ -71,7 +73,7 @@ impl AdminState {
             use_cases.token_format.clone(),
             CacheSettings::ADMIN,
         );
-        let people = OidcVerifier::new(KeyCache::new(
+        let oidc = OidcVerifier::new(KeyCache::new(
             Fetcher::new(Duration::from_secs(3)),
             Duration::from_secs(30),
         ));
@@ -79,7 +81,7 @@ impl AdminState {
             use_cases,
             verifier,
             identity,
-            people,
+            oidc,
         }))
     }
 

@@ -355,12 +355,7 @@ pub async fn start(
     }) else {
         return not_offered();
     };
-    let endpoints = match admin
-        .people
-        .keys()
-        .endpoints(provider.issuer.as_str())
-        .await
-    {
+    let endpoints = match admin.oidc.keys().endpoints(provider.issuer.as_str()).await {
         Ok(endpoints) => endpoints,
         Err(error) => {
             tracing::warn!(%error, "the provider's sign-in endpoints could not be had");
@@ -450,7 +445,7 @@ pub async fn callback(
         .collect();
     let flow: &Pending = &pending.flow;
     let verified = match oidc::signin::finish(
-        &admin.people,
+        &admin.oidc,
         flow,
         code,
         returned_state,

@@ -108,25 +108,8 @@ impl MintToken {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RotateToken {
     /// How long the old token keeps working, in seconds (0–604800, i.e. up to 7 days).
-    #[serde(default, deserialize_with = "whole_number")]
+    #[serde(default, deserialize_with = "admin_api::extract::whole_number")]
     grace_period_seconds: Option<i64>,
-}
-
-/// A JSON integer, also when written with a zero fraction (`338.0` is the integer 338 in
-/// JSON Schema, which the OpenAPI description follows); `null` and fractions are refused.
-fn whole_number<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<i64>, D::Error> {
-    use serde::de::Error as _;
-    let number = serde_json::Number::deserialize(deserializer)?;
-    if let Some(whole) = number.as_i64() {
-        return Ok(Some(whole));
-    }
-    match number.as_f64() {
-        // Exactly representable, so the conversion loses nothing.
-        Some(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Ok(Some(value as i64)),
-        _ => Err(D::Error::custom("not a whole number of seconds")),
-    }
 }
 
 impl RotateToken {

@@ -1,4 +1,11 @@
-//! `POST /oauth2/token`: the OAuth2 client credentials grant (RFC 6749 §4.4), on the wire.
+//! `POST /oauth2/token`: the OAuth2 client credentials grant (RFC 6749 §4.4), and a
+//! workload's OpenID Connect token exchanged under a trust policy, by RFC 8693's token
+//! exchange or RFC 7523's JWT bearer grant, on the wire.
+//!
+//! A workload names the account it would act as, `<org>/<account id>`, in `client_id` or
+//! (token exchange) `audience` or `resource`; when several are given they must agree. It
+//! presents no client secret: its token is the proof. The rules of the exchange are
+//! [`usecases::federation`]'s.
 //!
 //! The client id is a service account's id; the client secret is one of that account's tokens.
 //! Clients authenticate with HTTP Basic (`client_secret_basic`, RFC 6749 §2.3.1: id and secret
@@ -21,9 +28,18 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use shared::access::{Scope, Scopes};
-use shared::ids::ServiceAccountId;
+use shared::ids::{OrgId, ServiceAccountId};
 use shared::token::TokenSecret;
+use usecases::federation::{WorkloadError, WorkloadExchange};
 use usecases::oauth::{AccessToken, ClientCredentials, ExchangeError};
+
+/// RFC 8693's grant, and the token types it takes and gives.
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// RFC 7523's grant.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// An RFC 6749 §5.2 error.
 #[derive(Debug)]
@@ -112,6 +128,41 @@ impl From<ExchangeError> for OAuthError {
     }
 }
 
+impl From<WorkloadError> for OAuthError {
+    fn from(error: WorkloadError) -> Self {
+        match error {
+            WorkloadError::InvalidGrant(reason) => {
+                // The reason is for the operator: telling a forger which check failed helps them.
+                tracing::info!(%reason, "refused a workload's token");
+                Self::new(
+                    "invalid_grant",
+                    "the token is not valid, or no trust policy of this service account admits it",
+                )
+            }
+            WorkloadError::UnauthorizedClient => Self::new(
+                "unauthorized_client",
+                "the workload may not request tokens from this address",
+            ),
+            WorkloadError::InvalidScope(description) => Self::new("invalid_scope", description),
+            WorkloadError::QuotaExceeded { retry_after } => Self {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after: Some(retry_after),
+                ..Self::new(
+                    "invalid_request",
+                    "this trust policy has issued as many access tokens as it may for now",
+                )
+            },
+            WorkloadError::IssuerUnavailable => unavailable(
+                2,
+                "the workload's identity provider is not answering; retry shortly",
+            ),
+            WorkloadError::Store(error) => ExchangeError::Store(error).into(),
+            WorkloadError::Contended => unavailable(1, "the trust policy is being changed; retry"),
+            WorkloadError::Internal(context) => ExchangeError::Internal(context).into(),
+        }
+    }
+}
+
 fn invalid_request(description: &'static str) -> OAuthError {
     OAuthError::new("invalid_request", description)
 }
@@ -168,7 +219,7 @@ pub async fn token(
     request: Request,
 ) -> Response {
     match exchange(&state, &meta, request).await {
-        Ok(issued) => issued_response(&issued, state.use_cases.now()),
+        Ok((issued, grant)) => issued_response(&issued, grant, state.use_cases.now()),
         Err(error) => {
             tracing::info!(error = error.code, "refused a token request");
             error.into_response()
@@ -176,41 +227,77 @@ pub async fn token(
     }
 }
 
+/// The grants this endpoint serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    ClientCredentials,
+    TokenExchange,
+    JwtBearer,
+}
+
 async fn exchange(
     state: &AdminState,
     meta: &RequestMeta,
     request: Request,
-) -> Result<AccessToken, OAuthError> {
+) -> Result<(AccessToken, Grant), OAuthError> {
     let headers = request.headers().clone();
     let form = read_form(request).await?;
-    match form.get("grant_type") {
+    form.each_once(&["grant_type"])?;
+    let grant = match form.get("grant_type") {
         None => return Err(invalid_request("`grant_type` is required")),
-        Some("client_credentials") => {}
+        Some("client_credentials") => Grant::ClientCredentials,
+        Some(TOKEN_EXCHANGE) => Grant::TokenExchange,
+        Some(JWT_BEARER) => Grant::JwtBearer,
         Some(_) => {
             return Err(OAuthError::new(
                 "unsupported_grant_type",
-                "only `client_credentials` is supported",
+                "the grants are `client_credentials`, token exchange (RFC 8693) and JWT bearer (RFC 7523)",
             ));
         }
-    }
-    let (client_id, client_secret) = client_credentials(&headers, &form)?;
-    let client_id = ServiceAccountId::parse(&client_id).map_err(|_| invalid_client())?;
-    // A blank `scope` is no request for scopes: the client secret's own scopes apply.
-    let scope = match form.get("scope").filter(|scope| !scope.trim().is_empty()) {
-        None => None,
-        Some(requested) => {
-            let mut scopes = Vec::new();
-            for scope in requested.split(' ').filter(|s| !s.is_empty()) {
-                scopes.push(Scope::parse(scope).map_err(|_| {
-                    OAuthError::new("invalid_scope", "a scope is a role or `<resource>:<level>`")
-                })?);
-            }
-            Some(
-                Scopes::parse(scopes)
-                    .map_err(|_| OAuthError::new("invalid_scope", "too many scopes"))?,
-            )
-        }
     };
+    form.each_once(if grant == Grant::ClientCredentials {
+        CLIENT_CREDENTIALS_PARAMETERS
+    } else {
+        WORKLOAD_PARAMETERS
+    })?;
+    let scope = requested_scope(&form)?;
+    let issued = if grant == Grant::ClientCredentials {
+        client_credentials_grant(state, meta, &headers, &form, scope).await?
+    } else {
+        let request = workload_request(grant, meta, &headers, &form, scope)?;
+        state
+            .use_cases
+            .exchange_workload_token(&state.oidc, &request)
+            .await?
+    };
+    Ok((issued, grant))
+}
+
+/// The scopes asked for; a blank `scope` is no request for scopes.
+fn requested_scope(form: &Form) -> Result<Option<Scopes>, OAuthError> {
+    let Some(requested) = form.get("scope").filter(|scope| !scope.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let mut scopes = Vec::new();
+    for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+        scopes.push(Scope::parse(scope).map_err(|_| {
+            OAuthError::new("invalid_scope", "a scope is a role or `<resource>:<level>`")
+        })?);
+    }
+    Scopes::parse(scopes)
+        .map(Some)
+        .map_err(|_| OAuthError::new("invalid_scope", "too many scopes"))
+}
+
+async fn client_credentials_grant(
+    state: &AdminState,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    form: &Form,
+    scope: Option<Scopes>,
+) -> Result<AccessToken, OAuthError> {
+    let (client_id, client_secret) = client_credentials(headers, form)?;
+    let client_id = ServiceAccountId::parse(&client_id).map_err(|_| invalid_client())?;
     let request = ClientCredentials {
         client_id,
         client_secret: TokenSecret::new(client_secret),
@@ -225,7 +312,92 @@ async fn exchange(
         .await?)
 }
 
-fn issued_response(issued: &AccessToken, now: time::OffsetDateTime) -> Response {
+/// A workload's grant: its token, and the account it names.
+fn workload_request(
+    grant: Grant,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+    form: &Form,
+    scope: Option<Scopes>,
+) -> Result<WorkloadExchange, OAuthError> {
+    if form.get("client_secret").is_some() || headers.contains_key(AUTHORIZATION) {
+        return Err(invalid_request(
+            "a workload presents its token, not a client secret",
+        ));
+    }
+    let token = match grant {
+        Grant::TokenExchange => {
+            match form.get("subject_token_type") {
+                Some(JWT_TYPE | ID_TOKEN_TYPE) => {}
+                None => return Err(invalid_request("`subject_token_type` is required")),
+                Some(_) => {
+                    return Err(invalid_request(
+                        "`subject_token_type` is urn:ietf:params:oauth:token-type:jwt or :id_token",
+                    ));
+                }
+            }
+            if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
+                return Err(invalid_request(
+                    "delegation (`actor_token`) is not supported",
+                ));
+            }
+            if form
+                .get("requested_token_type")
+                .is_some_and(|requested| requested != ACCESS_TOKEN_TYPE)
+            {
+                return Err(invalid_request(
+                    "the only token type issued is urn:ietf:params:oauth:token-type:access_token",
+                ));
+            }
+            form.get("subject_token")
+                .ok_or_else(|| invalid_request("`subject_token` is required"))?
+        }
+        _ => form
+            .get("assertion")
+            .ok_or_else(|| invalid_request("`assertion` is required"))?,
+    };
+    let named: Vec<&str> = ["client_id", "audience", "resource"]
+        .iter()
+        .filter_map(|name| form.get(name))
+        .collect();
+    let Some(first) = named.first() else {
+        return Err(invalid_request(
+            "name the service account: `client_id` (or `audience`) = <org>/<account id>",
+        ));
+    };
+    if named.iter().any(|other| other != first) {
+        return Err(invalid_request(
+            "`client_id`, `audience` and `resource` name different service accounts",
+        ));
+    }
+    let (org, account) = first
+        .split_once('/')
+        .and_then(|(org, account)| {
+            Some((
+                OrgId::parse(org).ok()?,
+                ServiceAccountId::parse(account).ok()?,
+            ))
+        })
+        .ok_or_else(|| {
+            let code = if grant == Grant::TokenExchange && form.get("client_id").is_none() {
+                "invalid_target"
+            } else {
+                "invalid_request"
+            };
+            OAuthError::new(code, "a service account is named as <org>/<account id>")
+        })?;
+    Ok(WorkloadExchange {
+        org,
+        account,
+        token: token.to_owned(),
+        scope,
+        source_ip: meta.source_ip,
+        user_agent: meta.user_agent.clone(),
+        request_id: meta.request_id.clone(),
+    })
+}
+
+fn issued_response(issued: &AccessToken, grant: Grant, now: time::OffsetDateTime) -> Response {
     let scope: Vec<String> = issued.scopes.iter().map(ToString::to_string).collect();
     let mut body = json!({
         "access_token": issued.secret.secret().expose_secret(),
@@ -235,14 +407,33 @@ fn issued_response(issued: &AccessToken, now: time::OffsetDateTime) -> Response 
     if !scope.is_empty() {
         body["scope"] = json!(scope.join(" "));
     }
+    if grant == Grant::TokenExchange {
+        body["issued_token_type"] = json!(ACCESS_TOKEN_TYPE);
+    }
     no_store(Response::new(Body::from(body.to_string())))
 }
 
-/// The parameters the token endpoint knows. RFC 6749 §3.2: these must not repeat; any other
-/// parameter is ignored, repeated or not; a parameter without a value counts as absent.
-const RECOGNIZED: [&str; 4] = ["grant_type", "scope", "client_id", "client_secret"];
+/// The parameters each grant knows. RFC 6749 §3.2: these must not repeat; any other
+/// parameter is ignored, repeated or not (RFC 8693's `audience` is nothing to a client
+/// credentials request); a parameter without a value counts as absent.
+const CLIENT_CREDENTIALS_PARAMETERS: &[&str] =
+    &["grant_type", "scope", "client_id", "client_secret"];
+const WORKLOAD_PARAMETERS: &[&str] = &[
+    "grant_type",
+    "scope",
+    "client_id",
+    "client_secret",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "assertion",
+    "audience",
+    "resource",
+];
 
-/// The recognized form parameters, each at most once (RFC 6749 §3.2).
+/// The form's parameters that any grant knows.
 struct Form(Vec<(String, String)>);
 
 impl Form {
@@ -251,6 +442,18 @@ impl Form {
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// Refuses a repeated parameter among `names`.
+    fn each_once(&self, names: &[&str]) -> Result<(), OAuthError> {
+        for (i, (key, _)) in self.0.iter().enumerate() {
+            if names.contains(&key.as_str())
+                && self.0[..i].iter().any(|(earlier, _)| earlier == key)
+            {
+                return Err(invalid_request("a parameter was given more than once"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -264,14 +467,9 @@ async fn read_form(request: Request) -> Result<Form, OAuthError> {
         .await
         .map_err(|_| invalid_request("the request body is too large"))?;
     let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .filter(|(key, value)| RECOGNIZED.contains(&key.as_ref()) && !value.is_empty())
+        .filter(|(key, value)| WORKLOAD_PARAMETERS.contains(&key.as_ref()) && !value.is_empty())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
-    for (i, (key, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(earlier, _)| earlier == key) {
-            return Err(invalid_request("a parameter was given more than once"));
-        }
-    }
     Ok(Form(pairs))
 }
 

@@ -63,7 +63,7 @@ pub fn verify_gateway_claims(
         .iter()
         .map(|(name, value)| (name.clone(), json_value(name, value)))
         .collect();
-    check_times(&claims, now)?;
+    check_times(&claims, now, crate::MAX_AGE)?;
     let subject = subject(&claims)?;
     Ok(Verified {
         issuer: provider.issuer.clone(),

@@ -123,6 +123,19 @@ impl OidcVerifier {
         providers: &[Provider],
         now: OffsetDateTime,
     ) -> Result<Verified, Rejection> {
+        self.verify_with_max_age(token, providers, now, MAX_AGE)
+            .await
+    }
+
+    /// [`Self::verify`], with another maximum age than [`MAX_AGE`] (a workload's tokens are
+    /// fresh from its platform, and should be used as such).
+    pub async fn verify_with_max_age(
+        &self,
+        token: &str,
+        providers: &[Provider],
+        now: OffsetDateTime,
+        max_age: Duration,
+    ) -> Result<Verified, Rejection> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Rejection::TooLarge);
         }
@@ -178,7 +191,7 @@ impl OidcVerifier {
             },
         )?;
         let claims = data.claims;
-        check_times(&claims, now)?;
+        check_times(&claims, now, max_age)?;
         let subject = subject(&claims)?;
         Ok(Verified {
             issuer: provider.issuer.clone(),
@@ -217,10 +230,11 @@ pub(crate) fn subject(claims: &Map<String, Value>) -> Result<String, Rejection> 
     }
 }
 
-/// `exp` (required), `nbf` (if present) and `iat` (required, and at most [`MAX_AGE`] ago).
+/// `exp` (required), `nbf` (if present) and `iat` (required, and at most `max_age` ago).
 pub(crate) fn check_times(
     claims: &Map<String, Value>,
     now: OffsetDateTime,
+    max_age: Duration,
 ) -> Result<(), Rejection> {
     let seconds = |name: &'static str| -> Result<Option<i64>, Rejection> {
         match claims.get(name) {
@@ -235,7 +249,7 @@ pub(crate) fn check_times(
     };
     let now = now.unix_timestamp();
     let leeway = i64::try_from(LEEWAY.as_secs()).unwrap_or(60);
-    let max_age = i64::try_from(MAX_AGE.as_secs()).unwrap_or(86_400);
+    let max_age = i64::try_from(max_age.as_secs()).unwrap_or(86_400);
     let exp = seconds("exp")?.ok_or(Rejection::MissingClaim("exp"))?;
     if exp.saturating_add(leeway) <= now {
         return Err(Rejection::Expired);
@@ -271,39 +285,44 @@ mod tests {
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let t = now.unix_timestamp();
         assert_eq!(
-            check_times(&claims(&[("exp", t + 600), ("iat", t - 60)]), now),
+            check_times(&claims(&[("exp", t + 600), ("iat", t - 60)]), now, MAX_AGE),
             Ok(())
         );
         // Within the leeway both ways.
         assert_eq!(
-            check_times(&claims(&[("exp", t - 30), ("iat", t + 30)]), now),
+            check_times(&claims(&[("exp", t - 30), ("iat", t + 30)]), now, MAX_AGE),
             Ok(())
         );
         assert_eq!(
-            check_times(&claims(&[("exp", t - 61), ("iat", t - 600)]), now),
+            check_times(&claims(&[("exp", t - 61), ("iat", t - 600)]), now, MAX_AGE),
             Err(Rejection::Expired)
         );
         assert_eq!(
             check_times(
                 &claims(&[("exp", t + 600), ("nbf", t + 120), ("iat", t)]),
-                now
+                now,
+                MAX_AGE
             ),
             Err(Rejection::NotYetValid)
         );
         assert_eq!(
-            check_times(&claims(&[("exp", t + 600), ("iat", t + 120)]), now),
+            check_times(&claims(&[("exp", t + 600), ("iat", t + 120)]), now, MAX_AGE),
             Err(Rejection::NotYetValid)
         );
         assert_eq!(
-            check_times(&claims(&[("exp", t + 600), ("iat", t - 90_000)]), now),
+            check_times(
+                &claims(&[("exp", t + 600), ("iat", t - 90_000)]),
+                now,
+                MAX_AGE
+            ),
             Err(Rejection::TooOld)
         );
         assert_eq!(
-            check_times(&claims(&[("iat", t)]), now),
+            check_times(&claims(&[("iat", t)]), now, MAX_AGE),
             Err(Rejection::MissingClaim("exp"))
         );
         assert_eq!(
-            check_times(&claims(&[("exp", t + 600)]), now),
+            check_times(&claims(&[("exp", t + 600)]), now, MAX_AGE),
             Err(Rejection::MissingClaim("iat"))
         );
     }

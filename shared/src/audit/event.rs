@@ -37,10 +37,14 @@ pub enum AuditAction {
     /// Removed from the table outside the API (the API revokes, it never deletes).
     #[serde(rename = "token.deleted")]
     TokenDeleted,
+    #[serde(rename = "trust_policy.created")]
+    TrustPolicyCreated,
+    #[serde(rename = "trust_policy.deleted")]
+    TrustPolicyDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::OrgCreated,
         Self::OrgUpdated,
         Self::OrgDeleted,
@@ -54,6 +58,8 @@ impl AuditAction {
         Self::TokenRevoked,
         Self::TokenExpired,
         Self::TokenDeleted,
+        Self::TrustPolicyCreated,
+        Self::TrustPolicyDeleted,
     ];
 
     /// The action's name, as the API shows it (`token.revoked`).
@@ -72,6 +78,8 @@ impl AuditAction {
             Self::TokenRevoked => "token.revoked",
             Self::TokenExpired => "token.expired",
             Self::TokenDeleted => "token.deleted",
+            Self::TrustPolicyCreated => "trust_policy.created",
+            Self::TrustPolicyDeleted => "trust_policy.deleted",
         }
     }
 
@@ -88,6 +96,7 @@ pub enum AuditTargetKind {
     Org,
     ServiceAccount,
     Token,
+    TrustPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,8 @@
 //! | an account modified | `service_account.deleted` (tombstone), `.disabled`, `.enabled` or `.updated` | `deletedBy` / `updatedBy` |
 //! | a token modified | `token.rotated` (`rotatedTo` set) or `token.revoked` | `revokedBy` |
 //! | any item modified without a new `version` | none: only `lastUsedAt` changed | — |
+//! | a trust policy inserted | `trust_policy.created` | `createdBy` |
+//! | a trust policy modified (its tombstone) | `trust_policy.deleted` | `deletedBy` |
 //! | a token removed by TTL, not revoked | `token.expired` | the system (`dynamodb.amazonaws.com`) |
 //! | a revoked token or a tombstone removed by TTL | none: the end of a retention already recorded | — |
 //! | an item removed any other way | `org.deleted`, `service_account.deleted`, `token.deleted` | unknown (outside the API) |
@@ -24,6 +26,7 @@ use time::OffsetDateTime;
 
 pub use event::{AuditAction, AuditEvent, AuditTarget, AuditTargetKind};
 
+use crate::federation::TrustPolicy;
 use crate::ids::OrgId;
 use crate::model::{AccountStatus, Actor, ActorKind, Organization, ServiceAccount, Token};
 
@@ -52,6 +55,17 @@ const TOKEN_FIELDS: &[&str] = &[
     "rotatedFrom",
     "rotatedTo",
     "issuedFor",
+    "trustPolicy",
+];
+const TRUST_POLICY_FIELDS: &[&str] = &[
+    "name",
+    "preset",
+    "issuer",
+    "audience",
+    "conditions",
+    "scopes",
+    "lifetimeSeconds",
+    "deletedAt",
 ];
 
 /// An item of the table, as a stream image holds it (decoded by the store).
@@ -60,6 +74,7 @@ pub enum Entity {
     Org(Organization),
     Account(ServiceAccount),
     Token(Token),
+    TrustPolicy(TrustPolicy),
 }
 
 impl Entity {
@@ -80,6 +95,11 @@ impl Entity {
                 id: token.id.to_string(),
                 account: token.account.clone(),
             },
+            Self::TrustPolicy(policy) => AuditTarget {
+                kind: AuditTargetKind::TrustPolicy,
+                id: policy.id.to_string(),
+                account: Some(policy.account.clone()),
+            },
         }
     }
 
@@ -88,6 +108,7 @@ impl Entity {
             Self::Org(org) => &org.id,
             Self::Account(account) => &account.org,
             Self::Token(token) => &token.org,
+            Self::TrustPolicy(policy) => &policy.org,
         }
     }
 
@@ -96,6 +117,7 @@ impl Entity {
             Self::Org(_) => ORG_FIELDS,
             Self::Account(_) => ACCOUNT_FIELDS,
             Self::Token(_) => TOKEN_FIELDS,
+            Self::TrustPolicy(_) => TRUST_POLICY_FIELDS,
         }
     }
 
@@ -104,6 +126,7 @@ impl Entity {
             Self::Org(org) => org.version,
             Self::Account(account) => account.version,
             Self::Token(token) => token.version,
+            Self::TrustPolicy(policy) => policy.version,
         }
     }
 
@@ -112,6 +135,7 @@ impl Entity {
             Self::Org(org) => serde_json::to_value(org),
             Self::Account(account) => serde_json::to_value(account),
             Self::Token(token) => serde_json::to_value(token),
+            Self::TrustPolicy(policy) => serde_json::to_value(policy),
         };
         match value {
             Ok(Value::Object(map)) => map,
@@ -147,7 +171,7 @@ pub struct Change {
 /// Why a record cannot become an audit event. It names the problem, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
-    #[error("the record's image is not an org, service account or token")]
+    #[error("the record's image is not an org, service account, token or trust policy")]
     UnknownItem,
     #[error("the record's {entity} image could not be decoded")]
     Undecodable { entity: &'static str },
@@ -204,6 +228,8 @@ fn action_time(change: &Change) -> OffsetDateTime {
         (ChangeKind::Insert, Some(Entity::Org(org))) => Some(org.created_at),
         (ChangeKind::Insert, Some(Entity::Account(account))) => Some(account.created_at),
         (ChangeKind::Insert, Some(Entity::Token(token))) => Some(token.created_at),
+        (ChangeKind::Insert, Some(Entity::TrustPolicy(policy))) => Some(policy.created_at),
+        (ChangeKind::Modify, Some(Entity::TrustPolicy(policy))) => policy.deleted_at,
         (ChangeKind::Modify, Some(Entity::Org(org))) => Some(org.updated_at),
         (ChangeKind::Modify, Some(Entity::Account(account))) => Some(account.updated_at),
         (ChangeKind::Modify, Some(Entity::Token(token))) => token.revoked_at,
@@ -224,6 +250,9 @@ fn inserted(new: &Entity) -> Option<(AuditAction, Actor)> {
         // The old token's record carries the rotation (one event per rotation).
         Entity::Token(token) if token.rotated_from.is_some() => None,
         Entity::Token(token) => Some((AuditAction::TokenCreated, token.created_by.clone())),
+        Entity::TrustPolicy(policy) => {
+            Some((AuditAction::TrustPolicyCreated, policy.created_by.clone()))
+        }
     }
 }
 
@@ -267,6 +296,17 @@ fn modified(old: &Entity, new: &Entity) -> Result<Option<(AuditAction, Actor)>, 
                 .unwrap_or_else(|| Actor::new(ActorKind::Unknown, "unattributed"));
             Some((action, actor))
         }
+        (Entity::TrustPolicy(old), Entity::TrustPolicy(new)) => {
+            if old.deleted_at.is_some() || new.deleted_at.is_none() {
+                // Policies change in no other way through the API.
+                return Ok(None);
+            }
+            let actor = new
+                .deleted_by
+                .clone()
+                .unwrap_or_else(|| Actor::new(ActorKind::Unknown, "unattributed"));
+            Some((AuditAction::TrustPolicyDeleted, actor))
+        }
         _ => return Err(MappingError::MismatchedImages),
     })
 }
@@ -278,6 +318,8 @@ fn removed(old: &Entity, change: &Change) -> Option<(AuditAction, Actor)> {
             // A revoked token's or a deleted account's retention ended: already in the trail.
             Entity::Token(token) if token.revoked_at.is_some() => None,
             Entity::Account(account) if account.is_deleted() => None,
+            Entity::TrustPolicy(policy) if policy.is_deleted() => None,
+            Entity::TrustPolicy(_) => Some((AuditAction::TrustPolicyDeleted, system)),
             Entity::Token(_) => Some((AuditAction::TokenExpired, system)),
             Entity::Account(_) => Some((AuditAction::ServiceAccountDeleted, system)),
             Entity::Org(_) => Some((AuditAction::OrgDeleted, system)),
@@ -289,6 +331,7 @@ fn removed(old: &Entity, change: &Change) -> Option<(AuditAction, Actor)> {
         Entity::Org(_) => AuditAction::OrgDeleted,
         Entity::Account(_) => AuditAction::ServiceAccountDeleted,
         Entity::Token(_) => AuditAction::TokenDeleted,
+        Entity::TrustPolicy(_) => AuditAction::TrustPolicyDeleted,
     };
     Some((action, unknown))
 }

@@ -241,7 +241,7 @@ impl Principal {
 }
 
 /// An empty allowlist allows anyone; a non-empty one needs a known address inside it.
-fn allowed_from(allowlist: &crate::access::IpAllowlist, source_ip: Option<IpAddr>) -> bool {
+pub fn allowed_from(allowlist: &crate::access::IpAllowlist, source_ip: Option<IpAddr>) -> bool {
     allowlist.is_empty() || source_ip.is_some_and(|ip| allowlist.allows(ip))
 }
 

@@ -1,11 +1,12 @@
 //! Who made a change, and from where: recorded on every item it changes and copied into the
 //! audit event the change becomes.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::TokenId;
+use crate::ids::{TokenId, TrustPolicyId};
 use crate::text::sanitize_metadata;
 
 /// What kind of principal made a change.
@@ -23,6 +24,10 @@ pub enum ActorKind {
     /// A person signed in with the organization's identity provider: `id` is their subject,
     /// `issuer` the provider and `display` the configured display claim.
     Person,
+    /// A workload (a CI job) that exchanged its platform's OpenID Connect token under a trust
+    /// policy: `id` is the token's subject, `issuer` its platform, `claims` the values of the
+    /// claims the policy matched (repository, ref, ...), `trustPolicy` the policy.
+    Workload,
     /// The system itself: DynamoDB's TTL, the audit writer.
     System,
     /// A change made outside the API (a direct write to the table): the audit trail records
@@ -46,6 +51,12 @@ pub struct Actor {
     /// How a person is shown (their email, name or user name, as the provider says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
+    /// A workload's matched claims, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<BTreeMap<String, String>>,
+    /// The trust policy a workload was admitted by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<TrustPolicyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +78,8 @@ impl Actor {
             token_id: None,
             issuer: None,
             display: None,
+            claims: None,
+            trust_policy: None,
             source_ip: None,
             user_agent: None,
             request_id: None,
@@ -79,6 +92,32 @@ impl Actor {
             issuer: Some(sanitize_metadata(issuer, Self::MAX_ID_CHARS)),
             display: Some(sanitize_metadata(display, Self::MAX_ID_CHARS)),
             ..Self::new(ActorKind::Person, subject)
+        }
+    }
+
+    /// A workload: the subject `subject` of the platform `issuer`, admitted by `policy` on
+    /// the values of `claims` (each made safe to store, at most 20).
+    pub fn workload(
+        issuer: &str,
+        subject: &str,
+        policy: &TrustPolicyId,
+        claims: Vec<(String, String)>,
+    ) -> Self {
+        let claims = claims
+            .into_iter()
+            .take(20)
+            .map(|(name, value)| {
+                (
+                    sanitize_metadata(&name, 64),
+                    sanitize_metadata(&value, Self::MAX_ID_CHARS),
+                )
+            })
+            .collect();
+        Self {
+            issuer: Some(sanitize_metadata(issuer, Self::MAX_ID_CHARS)),
+            claims: Some(claims),
+            trust_policy: Some(policy.clone()),
+            ..Self::new(ActorKind::Workload, subject)
         }
     }
 

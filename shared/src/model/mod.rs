@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use crate::access::{Grants, IpAllowlist, Roles, Scopes};
-use crate::ids::{OrgId, ServiceAccountId, TokenId};
+use crate::ids::{OrgId, ServiceAccountId, TokenId, TrustPolicyId};
 use crate::policy::TokenPolicy;
 use crate::text::{Description, DisplayName};
 
@@ -241,6 +241,10 @@ pub struct Token {
     /// issued for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_for: Option<TokenId>,
+    /// For an access token a workload exchanged its platform's token for: the trust policy
+    /// that admitted it (deleting the policy revokes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_policy: Option<TrustPolicyId>,
     /// For a client secret: how many access tokens were issued for it in `access_window` (a
     /// window as long as an access token lives), so the live ones stay bounded. Written
     /// without a new `version`, like the last-used time.
@@ -296,6 +300,7 @@ impl Token {
             rotated_from: None,
             rotated_to: None,
             issued_for: None,
+            trust_policy: None,
             access_window: None,
             access_issued: None,
             purge_after: None,

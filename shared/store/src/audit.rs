@@ -258,6 +258,7 @@ fn target_pk(org: &OrgId, kind: AuditTargetKind, id: &str) -> String {
         AuditTargetKind::Org => "org",
         AuditTargetKind::ServiceAccount => "service_account",
         AuditTargetKind::Token => "token",
+        AuditTargetKind::TrustPolicy => "trust_policy",
     };
     format!("{}#{kind}#{id}", keys::org_pk(org))
 }

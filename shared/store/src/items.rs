@@ -1,6 +1,7 @@
-//! Organizations, service accounts and tokens: create, read, update, list.
+//! Organizations, service accounts, tokens and trust policies: create, read, update, list.
 
-use shared::ids::{OrgId, ServiceAccountId, TokenId};
+use shared::federation::TrustPolicy;
+use shared::ids::{OrgId, ServiceAccountId, TokenId, TrustPolicyId};
 use shared::model::{Organization, ServiceAccount, Token};
 use shared::token::TokenOwner;
 
@@ -98,5 +99,46 @@ impl DynamoStore {
             TokenListScope::Owner(owner) => keys::token_owner_prefix(owner),
         };
         self.query_page(org, &prefix, None, limit, cursor).await
+    }
+
+    pub async fn create_trust_policy(&self, policy: &TrustPolicy) -> Result<(), StoreError> {
+        self.put_new(policy).await
+    }
+
+    /// A trust policy, deleted ones (tombstones) included.
+    pub async fn get_trust_policy(
+        &self,
+        org: &OrgId,
+        account: &ServiceAccountId,
+        policy: &TrustPolicyId,
+    ) -> Result<Option<TrustPolicy>, StoreError> {
+        self.get(keys::org_pk(org), keys::trust_policy_sk(account, policy))
+            .await
+    }
+
+    /// Stores `policy` if the stored version is still `policy.version`.
+    pub async fn update_trust_policy(
+        &self,
+        policy: &TrustPolicy,
+    ) -> Result<TrustPolicy, StoreError> {
+        self.put_next_version(policy).await
+    }
+
+    /// One page of an account's trust policies, deleted ones left out.
+    pub async fn list_trust_policies(
+        &self,
+        org: &OrgId,
+        account: &ServiceAccountId,
+        limit: PageLimit,
+        cursor: Option<&str>,
+    ) -> Result<Page<TrustPolicy>, StoreError> {
+        self.query_page(
+            org,
+            &keys::trust_policies_prefix(account),
+            Some("attribute_not_exists(deletedAt)"),
+            limit,
+            cursor,
+        )
+        .await
     }
 }

@@ -16,10 +16,11 @@
 //! | service account | `ORG#<org>` | `SA#<account id>` | — |
 //! | account token | `ORG#<org>` | `TK#<account id>#<token id>` | expiry |
 //! | org-wide token | `ORG#<org>` | `TK#org#<token id>` | expiry |
+//! | trust policy | `ORG#<org>` | `TP#<account id>#<policy id>` | a tombstone's retention |
 //!
 //! Account ids are 16 base62 characters, so the owner segment `org` cannot collide with one.
 
-use shared::ids::{OrgId, ServiceAccountId, TokenId};
+use shared::ids::{OrgId, ServiceAccountId, TokenId, TrustPolicyId};
 use shared::token::TokenOwner;
 
 pub const PK: &str = "pk";
@@ -33,6 +34,7 @@ pub const VERSION: &str = "version";
 pub const ORG_SK: &str = "ORG";
 pub const ACCOUNT_SK_PREFIX: &str = "SA#";
 pub const TOKEN_SK_PREFIX: &str = "TK#";
+pub const TRUST_POLICY_SK_PREFIX: &str = "TP#";
 const ORG_OWNER: &str = "org";
 
 pub fn org_pk(org: &OrgId) -> String {
@@ -45,6 +47,15 @@ pub fn account_sk(account: &ServiceAccountId) -> String {
 
 pub fn token_sk(owner: &TokenOwner, token: &TokenId) -> String {
     format!("{}{token}", token_owner_prefix(owner))
+}
+
+pub fn trust_policy_sk(account: &ServiceAccountId, policy: &TrustPolicyId) -> String {
+    format!("{}{policy}", trust_policies_prefix(account))
+}
+
+/// The `sk` prefix shared by all trust policies of one account.
+pub fn trust_policies_prefix(account: &ServiceAccountId) -> String {
+    format!("{TRUST_POLICY_SK_PREFIX}{account}#")
 }
 
 /// The `sk` prefix shared by all tokens of one owner.

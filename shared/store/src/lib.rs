@@ -79,7 +79,9 @@ pub enum StoreError {
     /// changed meanwhile, as with a stale version.
     #[error("DynamoDB {operation} lost to a concurrent transaction")]
     Contended { operation: &'static str },
-    #[error("the client secret has issued its quota of access tokens for this window")]
+    #[error(
+        "the client secret or trust policy has issued its quota of access tokens for this window"
+    )]
     QuotaExceeded,
 }
 

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use shared::federation::TrustPolicy;
 use shared::model::{Organization, ServiceAccount, Token};
 use shared::token::TokenOwner;
 
@@ -93,6 +94,48 @@ impl Record for Token {
         self.purge_after
             .or(self.expires_at)
             .map(|at| at.unix_timestamp())
+    }
+}
+
+impl Record for TrustPolicy {
+    const ENTITY: &'static str = "trust_policy";
+
+    fn partition_key(&self) -> String {
+        keys::org_pk(&self.org)
+    }
+
+    fn sort_key(&self) -> String {
+        keys::trust_policy_sk(&self.account, &self.id)
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
+    fn expires_at_epoch(&self) -> Option<i64> {
+        self.purge_after.map(|at| at.unix_timestamp())
+    }
+}
+
+/// A record that issues access tokens, counted per window: a client secret, a trust policy.
+pub trait AccessIssuer: Record {
+    /// The window of the count, and the count in it.
+    fn access_count(&self) -> (Option<i64>, Option<u32>);
+}
+
+impl AccessIssuer for Token {
+    fn access_count(&self) -> (Option<i64>, Option<u32>) {
+        (self.access_window, self.access_issued)
+    }
+}
+
+impl AccessIssuer for TrustPolicy {
+    fn access_count(&self) -> (Option<i64>, Option<u32>) {
+        (self.access_window, self.access_issued)
     }
 }
 

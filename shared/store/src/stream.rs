@@ -22,6 +22,9 @@ pub fn entity_from_image(image: serde_dynamo::Item) -> Result<Option<Entity>, Ma
             Entity::Account(serde_dynamo::from_item(image).map_err(undecodable("service_account"))?)
         }
         "token" => Entity::Token(serde_dynamo::from_item(image).map_err(undecodable("token"))?),
+        "trust_policy" => Entity::TrustPolicy(
+            serde_dynamo::from_item(image).map_err(undecodable("trust_policy"))?,
+        ),
         _ => return Err(MappingError::UnknownItem),
     };
     Ok(Some(decoded))

@@ -1,10 +1,11 @@
-//! Writes of several items at once, all or nothing: bootstrap, rotation, an OAuth2 exchange.
+//! Writes of several items at once, all or nothing: bootstrap, rotation, an access token's
+//! issue (OAuth2 client credentials, a workload's exchange).
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use shared::model::{Organization, ServiceAccount, Token};
 
-use crate::records::{Record, encode, key};
+use crate::records::{AccessIssuer, Record, encode, key};
 use crate::{DynamoStore, Item, StoreError, keys};
 
 impl DynamoStore {
@@ -43,33 +44,35 @@ impl DynamoStore {
         Ok(next)
     }
 
-    /// Stores the OAuth2 access token `access`, issued for the client secret `secret` as it was
-    /// read, in one transaction with a count on the secret: the write happens only if the
-    /// secret is still at the version it was read at (so a revocation that landed in between
-    /// wins) and fewer than `cap` access tokens were issued for it in `window`. The count is
-    /// written without a new `version`, so it is no change for the audit trail.
-    /// [`StoreError::VersionConflict`] means: read the secret again and decide again.
-    pub async fn create_access_token(
+    /// Stores the access token `access`, issued by `issuer` (an OAuth2 client secret, or a
+    /// trust policy) as it was read, in one transaction with a count on the issuer: the write
+    /// happens only if the issuer is still at the version it was read at (so a revocation or a
+    /// deletion that landed in between wins) and fewer than `cap` access tokens were issued by
+    /// it in `window`. The count is written without a new `version`, so it is no change for
+    /// the audit trail. [`StoreError::VersionConflict`] means: read the issuer again and decide
+    /// again.
+    pub async fn create_access_token<T: AccessIssuer>(
         &self,
         access: &Token,
-        secret: &Token,
+        issuer: &T,
         window: i64,
         cap: u32,
     ) -> Result<(), StoreError> {
-        let issued = match secret.access_window {
-            Some(current) if current == window => secret.access_issued.unwrap_or(0),
+        let issued = match issuer.access_count() {
+            (Some(current), issued) if current == window => issued.unwrap_or(0),
             _ => 0,
         };
         if issued >= cap {
             return Err(StoreError::QuotaExceeded);
         }
+        let version = issuer.version();
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(secret.partition_key(), secret.sort_key())))
+            .set_key(Some(key(issuer.partition_key(), issuer.sort_key())))
             .expression_attribute_names("#version", keys::VERSION)
             .expression_attribute_names("#window", "accessWindow")
             .expression_attribute_names("#issued", "accessIssued")
-            .expression_attribute_values(":version", AttributeValue::N(secret.version.to_string()))
+            .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
             .expression_attribute_values(":window", AttributeValue::N(window.to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()));
         update = if issued == 0 {
@@ -94,8 +97,8 @@ impl DynamoStore {
             TransactWriteItem::builder().update(update).build(),
         ];
         let conflict = StoreError::VersionConflict {
-            entity: "token",
-            expected: secret.version,
+            entity: T::ENTITY,
+            expected: version,
         };
         self.transact(items, conflict).await
     }

@@ -10,12 +10,14 @@
 //! | [`accounts`] | create, read, list, change, disable, enable and delete service accounts |
 //! | [`tokens`] | mint, read, list, revoke (with its cascades), revoke all, rotate, self-rotate |
 //! | [`oauth`] | issue an OAuth2 access token for client credentials |
+//! | [`federation`] | trust policies, and a workload's token exchanged for an access token |
 //! | [`bootstrap`] | the first organization, admin account and token |
 
 pub mod accounts;
 pub mod bootstrap;
 mod caller;
 mod error;
+pub mod federation;
 pub mod oauth;
 pub mod orgs;
 pub mod tokens;
@@ -31,6 +33,7 @@ use time::Duration;
 
 pub use caller::{Caller, Identity, Person};
 pub use error::UseCaseError;
+pub use federation::WorkloadSettings;
 
 /// What the use cases work with, built once per cold start.
 #[derive(Debug, Clone)]
@@ -42,6 +45,7 @@ pub struct UseCases {
     /// DynamoDB's TTL removes it.
     pub retention: Duration,
     pub access_tokens: AccessTokenSettings,
+    pub workloads: WorkloadSettings,
 }
 
 /// OAuth2 access tokens.
@@ -67,11 +71,16 @@ impl UseCases {
     /// The use cases over `store`, with the defaults of every setting and the system clock.
     pub fn new(store: DynamoStore, token_format: TokenFormat) -> Self {
         Self {
-            store,
             clock: Arc::new(SystemClock),
             token_format,
             retention: Duration::days(30),
             access_tokens: AccessTokenSettings::default(),
+            workloads: WorkloadSettings {
+                audiences: vec![WorkloadSettings::default_audience(store.table())],
+                max_age: std::time::Duration::from_secs(3600),
+                per_policy: 1000,
+            },
+            store,
         }
     }
 
@@ -82,22 +91,66 @@ impl UseCases {
     /// | `RETENTION_DAYS` | how long revoked tokens and deleted accounts stay visible (1–3650) | `30` |
     /// | `ACCESS_TOKEN_LIFETIME_SECONDS` | OAuth2 access tokens' lifetime (60–43200) | `3600` |
     /// | `MAX_ACCESS_TOKENS_PER_SECRET` | access tokens per client secret per lifetime (1–10000) | `100` |
+    /// | `WORKLOAD_AUDIENCES` | the audiences workloads' tokens may name, comma-separated | `urn:service-accounts:<table>` |
+    /// | `WORKLOAD_TOKEN_MAX_AGE_SECONDS` | the oldest workload token accepted, by `iat` (60–86400) | `3600` |
+    /// | `MAX_ACCESS_TOKENS_PER_TRUST_POLICY` | access tokens per trust policy per its lifetime (1–100000) | `1000` |
     pub fn from_lookup(
         store: DynamoStore,
         token_format: TokenFormat,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
+        let defaults = Self::new(store, token_format);
+        let audiences = match lookup("WORKLOAD_AUDIENCES") {
+            None => defaults.workloads.audiences.clone(),
+            Some(list) => workload_audiences(&list)?,
+        };
+        let max_age = seconds(&lookup, "WORKLOAD_TOKEN_MAX_AGE_SECONDS", 3600, 60..=86_400)?;
         Ok(Self {
+            workloads: WorkloadSettings {
+                audiences,
+                max_age: std::time::Duration::from_secs(
+                    u64::try_from(max_age.whole_seconds()).unwrap_or(3600),
+                ),
+                per_policy: bounded(
+                    &lookup,
+                    "MAX_ACCESS_TOKENS_PER_TRUST_POLICY",
+                    1000,
+                    1..=100_000,
+                )?,
+            },
             retention: days(&lookup, "RETENTION_DAYS", 30, 1..=3650)?,
             access_tokens: AccessTokenSettings {
                 lifetime: seconds(&lookup, "ACCESS_TOKEN_LIFETIME_SECONDS", 3600, 60..=43_200)?,
                 per_secret: bounded(&lookup, "MAX_ACCESS_TOKENS_PER_SECRET", 100, 1..=10_000)?,
             },
-            ..Self::new(store, token_format)
+            ..defaults
         })
     }
 
     pub fn now(&self) -> time::OffsetDateTime {
         self.clock.now()
     }
+}
+
+/// `WORKLOAD_AUDIENCES`: one to ten audiences, comma-separated, each 1–256 visible characters.
+fn workload_audiences(list: &str) -> Result<Vec<String>, ConfigError> {
+    let audiences: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|audience| !audience.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if audiences.is_empty()
+        || audiences.len() > 10
+        || audiences
+            .iter()
+            .any(|audience| audience.len() > 256 || !audience.chars().all(|c| c.is_ascii_graphic()))
+    {
+        return Err(ConfigError {
+            variable: "WORKLOAD_AUDIENCES",
+            reason: "one to ten audiences, comma-separated, each 1 to 256 visible characters"
+                .into(),
+        });
+    }
+    Ok(audiences)
 }

@@ -20,3 +20,4 @@ mod security;
 mod storage;
 mod template;
 mod tokens_api;
+mod workloads;
