@@ -447,7 +447,7 @@ impl TrustPolicy {
     pub fn admits(&self, issuer: &str, audiences: &[String], claims: &Map<String, Value>) -> bool {
         !self.is_deleted()
             && self.issuer.as_str() == issuer
-            && audiences.iter().any(|aud| *aud == self.audience)
+            && audiences.contains(&self.audience)
             && self
                 .conditions
                 .iter()

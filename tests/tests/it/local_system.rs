@@ -320,3 +320,215 @@ async fn kept_data_survives_a_restart_and_any_credentials_see_the_tables() {
     drop(second);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// The README's fenced `yaml` block that contains `marker`, parsed.
+fn readme_yaml(marker: &str) -> serde_yaml_ng::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let block = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("the README has a yaml block with {marker}"));
+    serde_yaml_ng::from_str(block).unwrap()
+}
+
+/// Runs a snippet's shell with `bash -euo pipefail` and `env`; its stdout.
+fn run_snippet(script: &str, env: &[(&str, &str)]) -> String {
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the snippet failed: {}\n{script}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Keyless CI, locally: the README's GitHub Actions and GitLab CI snippets run with `bash`
+/// against `local`, with a test issuer (a real discovery document and JWKS over HTTP) standing
+/// in for the platforms' and a GitHub-style ID-token request URL served here. Each job's token
+/// is exchanged (RFC 8693 from GitHub's snippet, RFC 7523 from GitLab's), and the access token
+/// passes `/hello` behind the authorizer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_ci_snippets_exchange_job_tokens_and_call_hello_locally() {
+    use jsonwebtoken::Algorithm;
+    use serde_json::json;
+    let idp = tests::issuer::Idp::start(&["rsa-1", "ec-1"]).await;
+    let system = tokio::task::spawn_blocking(LocalSystem::start)
+        .await
+        .unwrap();
+    let admin = system.admin_token.clone().unwrap();
+    let curl = |method: &str, path: &str, body: Option<String>| {
+        tokio::task::block_in_place(|| system.curl(method, path, Some(&admin), body.as_deref()))
+    };
+    let (status, account) = curl(
+        "POST",
+        "/v1/orgs/acme/service-accounts",
+        Some(r#"{"name": "deployer", "roles": ["reader"]}"#.to_owned()),
+    );
+    assert_eq!(status, 201, "{account}");
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    let policies = format!("/v1/orgs/acme/service-accounts/{account_id}/trust-policies");
+    let github = json!({
+        "name": "deploy from main",
+        "preset": "github_actions",
+        "issuer": idp.issuer,
+        "conditions": [
+            {"claim": "repository_owner_id", "equals": "65"},
+            {"claim": "repository", "equals": "octo-org/deploy"},
+            {"claim": "ref", "equals": "refs/heads/main"},
+            {"claim": "environment", "equals": "production"},
+        ],
+        "scopes": ["reader"],
+    });
+    let (status, policy) = curl("POST", &policies, Some(github.to_string()));
+    assert_eq!(status, 201, "{policy}");
+    let gitlab = json!({
+        "name": "gitlab main",
+        "preset": "gitlab",
+        "issuer": idp.issuer,
+        "conditions": [
+            {"claim": "namespace_id", "equals": "72"},
+            {"claim": "project_path", "equals": "my-group/my-project"},
+        ],
+        "scopes": ["reader"],
+    });
+    let (status, _) = curl("POST", &policies, Some(gitlab.to_string()));
+    assert_eq!(status, 201);
+    let audience = policy["audience"].as_str().unwrap().to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    // GitHub's ID-token request URL, as a runner sees it: the job's token for the audience
+    // asked for, to the bearer of the request token.
+    let job = tests::issuer::sign(
+        "rsa-1",
+        Algorithm::RS256,
+        &json!({
+            "sub": "repo:octo-org/deploy:environment:production",
+            "aud": audience,
+            "environment": "production",
+            "ref": "refs/heads/main",
+            "ref_type": "branch",
+            "repository": "octo-org/deploy",
+            "repository_owner": "octo-org",
+            "repository_owner_id": "65",
+            "repository_id": "74",
+            "job_workflow_ref": "octo-org/deploy/.github/workflows/deploy.yml@refs/heads/main",
+            "iss": idp.issuer,
+            "nbf": now - 600,
+            "exp": now + 300,
+            "iat": now,
+        }),
+    );
+    let expected = audience.clone();
+    let token_service = axum::Router::new().route(
+        "/token",
+        axum::routing::get(
+            move |headers: axum::http::HeaderMap,
+                  axum::extract::Query(query): axum::extract::Query<
+                std::collections::HashMap<String, String>,
+            >| {
+                let (job, expected) = (job.clone(), expected.clone());
+                async move {
+                    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+                    if bearer != Some("bearer request-token")
+                        || query.get("audience") != Some(&expected)
+                        || query.get("api-version").is_none()
+                    {
+                        return Err(axum::http::StatusCode::FORBIDDEN);
+                    }
+                    Ok(axum::Json(json!({"count": 1, "value": job})))
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let request_url = format!(
+        "http://{}/token?api-version=2.0",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, token_service).await });
+
+    let workflow = readme_yaml("id-token: write");
+    assert_eq!(workflow["permissions"]["id-token"], "write");
+    let steps = &workflow["jobs"]["deploy"]["steps"];
+    let github_env = tempfile_path("github-env");
+    let client_id = format!("acme/{account_id}");
+    let env = [
+        ("API", system.api.as_str()),
+        ("ACCOUNT", client_id.as_str()),
+        ("AUDIENCE", audience.as_str()),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token"),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", request_url.as_str()),
+        ("GITHUB_ENV", github_env.to_str().unwrap()),
+    ];
+    let masked =
+        tokio::task::block_in_place(|| run_snippet(steps[0]["run"].as_str().unwrap(), &env));
+    assert!(masked.starts_with("::add-mask::"), "{masked}");
+    let exported = std::fs::read_to_string(&github_env).unwrap();
+    let access = exported
+        .trim()
+        .strip_prefix("ACCESS_TOKEN=")
+        .unwrap()
+        .to_owned();
+    let mut env = env.to_vec();
+    env.push(("ACCESS_TOKEN", access.as_str()));
+    let hello =
+        tokio::task::block_in_place(|| run_snippet(steps[1]["run"].as_str().unwrap(), &env));
+    let hello: Value = serde_json::from_str(&hello).unwrap();
+    assert_eq!(hello["authorizer"]["tokenKind"], "access");
+    assert_eq!(hello["authorizer"]["account"], account_id.as_str());
+
+    // GitLab's job: the ID token in the variable `id_tokens:` names.
+    let job = readme_yaml("id_tokens:");
+    let variable = job["deploy"]["id_tokens"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id_token = tests::issuer::sign(
+        "ec-1",
+        Algorithm::ES256,
+        &json!({
+            "namespace_id": "72",
+            "namespace_path": "my-group",
+            "project_id": "20",
+            "project_path": "my-group/my-project",
+            "pipeline_source": "push",
+            "ref": "main",
+            "ref_type": "branch",
+            "ref_protected": "true",
+            "iss": idp.issuer,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 3600,
+            "sub": "project_path:my-group/my-project:ref_type:branch:ref:main",
+            "aud": audience,
+        }),
+    );
+    let env = [
+        ("API", system.api.as_str()),
+        ("ACCOUNT", client_id.as_str()),
+        (variable.as_str(), id_token.as_str()),
+    ];
+    let hello = tokio::task::block_in_place(|| {
+        run_snippet(job["deploy"]["script"][0].as_str().unwrap(), &env)
+    });
+    let hello: Value = serde_json::from_str(&hello).unwrap();
+    assert_eq!(hello["authorizer"]["tokenKind"], "access");
+    let _ = std::fs::remove_file(github_env);
+}
+
+/// A fresh path under the system's temporary folder.
+fn tempfile_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{name}-{}", uuid::Uuid::new_v4()))
+}

@@ -835,7 +835,8 @@ async fn malformed_token_requests_are_invalid_request_and_an_unreachable_issuer_
     let jwt = sign("rsa-1", Algorithm::RS256, &ci.github(json!({})));
     let id = ci.client_id();
     let before = ci.world.tables.snapshot().await.unwrap();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "no subject_token_type",
             vec![
