@@ -126,7 +126,7 @@ impl FromRef<ConsoleState> for AdminState {
 
 /// The console's routes (`local` merges them with the admin API's).
 pub fn routes(state: ConsoleState) -> Router {
-    use pages::{accounts as acc, audit, settings, tokens as tok};
+    use pages::{accounts as acc, audit, settings, tokens as tok, trust};
     Router::new()
         .route("/console", get(signin::landing))
         .route("/console/", get(signin::landing))
@@ -173,6 +173,14 @@ pub fn routes(state: ConsoleState) -> Router {
         .route(
             "/console/orgs/{org}/service-accounts/{id}/tokens/{tid}/rotate",
             post(tok::rotate_account_token),
+        )
+        .route(
+            "/console/orgs/{org}/service-accounts/{id}/trust-policies",
+            post(trust::add),
+        )
+        .route(
+            "/console/orgs/{org}/service-accounts/{id}/trust-policies/{pid}/delete",
+            post(trust::delete),
         )
         .route(
             "/console/orgs/{org}/service-tokens",

@@ -565,6 +565,100 @@ async fn an_admin_token_signs_in_without_being_kept_and_stops_working_when_revok
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
 }
 
+#[tokio::test]
+async fn an_admin_adds_and_deletes_a_trust_policy_and_a_policy_that_pins_nothing_is_refused() {
+    let system = ConsoleWorld::start().await.unwrap();
+    let world = &system.world;
+    let created = world
+        .accounts(
+            tests::events::ApiCall::new(
+                tests::events::Shape::HttpV2,
+                "POST",
+                "/v1/orgs/acme/service-accounts",
+            )
+            .bearer(&world.acme.token)
+            .json(serde_json::json!({"name": "deployer", "roles": ["writer"]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let account = created.body["id"].as_str().unwrap().to_owned();
+    let browser = Browser::start().await.unwrap();
+    sign_in_with_token(&browser, &system, &world.acme.token).await;
+    let page = system.url(&format!("/console/orgs/acme/service-accounts/{account}"));
+    browser.goto(&page).await.unwrap();
+    assert!(browser.text().await.unwrap().contains("No trust policies."));
+    let submit = "section[aria-labelledby=trust-heading] form button[type=submit]";
+
+    // A GitHub Actions policy without the owner's id is refused, next to its field, and
+    // nothing is made.
+    browser.fill("#trust-name", "deploy").await.unwrap();
+    browser
+        .fill("#trust-conditions", "repository = octo-org/deploy")
+        .await
+        .unwrap();
+    browser.fill("#trust-scopes", "reader").await.unwrap();
+    browser.follow(submit).await.unwrap();
+    assert!(browser.exists("#conditions-error").await.unwrap());
+    assert!(
+        browser
+            .text()
+            .await
+            .unwrap()
+            .contains("repository_owner_id")
+    );
+    check_page(&browser, "trust-policy-refused").await;
+    let listed = world
+        .accounts(
+            tests::events::ApiCall::new(
+                tests::events::Shape::HttpV2,
+                "GET",
+                &format!("/v1/orgs/acme/service-accounts/{account}/trust-policies"),
+            )
+            .bearer(&world.acme.token),
+        )
+        .await;
+    assert_eq!(listed.body["items"], serde_json::json!([]));
+
+    // With it: listed on the account's page.
+    browser.goto(&page).await.unwrap();
+    browser.fill("#trust-name", "deploy").await.unwrap();
+    browser
+        .fill(
+            "#trust-conditions",
+            "repository_owner_id = 65\nrepository ~ octo-org/(deploy|release)",
+        )
+        .await
+        .unwrap();
+    browser.fill("#trust-scopes", "reader").await.unwrap();
+    browser.follow(submit).await.unwrap();
+    let text = browser.text().await.unwrap();
+    assert!(
+        text.contains("repository ~ octo-org/(deploy|release)"),
+        "{text}"
+    );
+    assert!(text.contains("repository_owner_id = 65"));
+    assert!(text.contains("https://token.actions.githubusercontent.com"));
+    check_page(&browser, "trust-policies").await;
+
+    // Deleted: gone from the page and from the API.
+    browser
+        .follow("button[aria-label='Delete trust policy deploy']")
+        .await
+        .unwrap();
+    assert!(browser.text().await.unwrap().contains("No trust policies."));
+    let listed = world
+        .accounts(
+            tests::events::ApiCall::new(
+                tests::events::Shape::HttpV2,
+                "GET",
+                &format!("/v1/orgs/acme/service-accounts/{account}/trust-policies"),
+            )
+            .bearer(&world.acme.token),
+        )
+        .await;
+    assert_eq!(listed.body["items"], serde_json::json!([]));
+}
+
 /// Presses `key` (a WebDriver key code) on the focused element.
 async fn press(browser: &Browser, key: &str) {
     browser

@@ -295,7 +295,7 @@ fn account_id(id: &str) -> Result<ServiceAccountId, ApiError> {
 }
 
 /// The account a posted change is for, once the form may change it (CSRF, admin role).
-fn account_to_change(
+pub(crate) fn account_to_change(
     signed: &Signed,
     path: &AccountPath,
     form: &Form,
@@ -345,9 +345,24 @@ pub async fn render_detail(
         Ok(page) => page.items,
         Err(error) => return fail(signed, error),
     };
+    let policies = match use_cases
+        .list_trust_policies(&signed.org.id, id, PageLimit::FULL, None)
+        .await
+    {
+        Ok(page) => page.items,
+        Err(error) => return fail(signed, error),
+    };
     let frame = signed.frame();
     let here = frame.org_url(&format!("/service-accounts/{id}"));
     let csrf = &signed.session.csrf;
+    let trust = super::trust::section(
+        signed,
+        &here,
+        &policies,
+        &use_cases.workloads.audiences,
+        form,
+        errors,
+    );
     let now = use_cases.now();
     let editing = form.get("action") == Some("edit");
     let blank = Form::default();
@@ -357,7 +372,7 @@ pub async fn render_detail(
         (&blank, &[][..])
     };
     let content = html! {
-        @if !matches!(form.get("action"), Some("edit" | "mint")) { (form_errors(errors)) }
+        @if !matches!(form.get("action"), Some("edit" | "mint" | "trust")) { (form_errors(errors)) }
         dl class="facts" {
             dt { "Id" } dd { code { (account.id.as_str()) } }
             dt { "Status" } dd { (badge(&name_of(&account.status))) }
@@ -384,6 +399,7 @@ pub async fn render_detail(
             } @else {
                 p { "Enable the account to mint tokens." }
             }
+            (trust)
             h2 { "Change" }
             form method="post" action=(here) {
                 (csrf_field(csrf))
@@ -418,6 +434,8 @@ pub async fn render_detail(
                 }
                 button type="submit" class="danger" { "Delete" }
             }
+        } @else {
+            (trust)
         }
     };
     org_page(signed, status, account.name.as_str(), content)

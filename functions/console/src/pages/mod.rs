@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod settings;
 pub mod tokens;
+pub mod trust;
 
 use admin_api::problem::{ApiError, FieldError};
 use axum::http::StatusCode;
