@@ -71,6 +71,25 @@ impl Preset {
         }
     }
 
+    /// The platform whose rules an issuer's tokens follow, whatever preset a policy names (a
+    /// policy on GitHub's issuer without a preset must pin the owner all the same): GitHub's
+    /// issuer and its enterprise paths under it, GitLab.com's.
+    pub fn of_issuer(issuer: &str) -> Option<Self> {
+        let under = |base: &str| {
+            issuer == base
+                || issuer
+                    .strip_prefix(base)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if under(GITHUB_ACTIONS_ISSUER) {
+            Some(Self::GithubActions)
+        } else if under(GITLAB_ISSUER) {
+            Some(Self::Gitlab)
+        } else {
+            None
+        }
+    }
+
     /// The issuer used when the policy names none.
     pub fn default_issuer(self) -> &'static str {
         match self {
@@ -202,10 +221,16 @@ impl ClaimCondition {
     }
 }
 
+/// The pattern, anchored at both ends. It must be a regular expression on its own first: a
+/// pattern such as `main)|(?:.*` would otherwise close the anchoring group and match anything.
 fn compile(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-        .size_limit(ClaimCondition::PATTERN_SIZE_LIMIT)
-        .build()
+    let build = |pattern: &str| {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(ClaimCondition::PATTERN_SIZE_LIMIT)
+            .build()
+    };
+    build(pattern)?;
+    build(&format!("^(?:{pattern})$"))
 }
 
 /// A claim's value as text, when it is a string, a number or a boolean.
@@ -313,6 +338,8 @@ impl TrustRules {
             })
         };
         let named = |claim: &str| conditions.iter().any(|c| c.claim.as_str() == claim);
+        // The issuer's platform decides the rules, named or not.
+        let preset = preset.or_else(|| Preset::of_issuer(issuer.as_str()));
         match preset {
             Some(preset) => {
                 let (owner, projects) = preset.required();
@@ -539,6 +566,16 @@ mod tests {
         assert!(condition("run_attempt", "1").is_met_by(&claims));
         assert!(!pattern("environment", ".*").is_met_by(&claims));
         assert!(ClaimCondition::new("ref", ClaimTest::Matches("(".into())).is_err());
+        // A pattern cannot close the anchoring group to match anything.
+        assert!(
+            ClaimCondition::new("ref", ClaimTest::Matches("refs/heads/main)|(?:.*".into()))
+                .is_err()
+        );
+        // An alternation stays anchored as a whole.
+        let mut evil = claims.clone();
+        evil.insert("ref".into(), json!("refs/heads/main-evil"));
+        assert!(!pattern("ref", "x|refs/heads/main").is_met_by(&evil));
+        assert!(pattern("ref", "x|refs/heads/main").is_met_by(&claims));
         assert!(ClaimCondition::new("iss", ClaimTest::Equals("x".into())).is_err());
         assert!(ClaimCondition::new("ref", ClaimTest::Equals(String::new())).is_err());
     }
@@ -573,6 +610,34 @@ mod tests {
         };
         assert!(generic(vec![pattern("sub", ".*")]).is_err());
         assert!(generic(vec![condition("sub", "job-1")]).is_ok());
+        // GitHub's issuer (or an enterprise path under it) without the preset: its rules.
+        for issuer in [
+            GITHUB_ACTIONS_ISSUER,
+            "https://token.actions.githubusercontent.com/octo-enterprise",
+        ] {
+            let rules = TrustRules::new(
+                None,
+                Some(Issuer::parse(issuer).unwrap()),
+                "aud".into(),
+                vec![condition("repository", "octo-org/deploy")],
+                scopes(),
+                None,
+            );
+            assert!(rules.is_err(), "{issuer}");
+        }
+        let gitlab = TrustRules::new(
+            None,
+            Some(Issuer::parse(GITLAB_ISSUER).unwrap()),
+            "aud".into(),
+            vec![condition("project_path", "g/p")],
+            scopes(),
+            None,
+        );
+        assert!(gitlab.is_err());
+        assert_eq!(
+            Preset::of_issuer("https://token.actions.githubusercontent.com.evil.com"),
+            None
+        );
         assert!(
             generic(vec![condition("sub", "a"), pattern("sub", "b")]).is_err(),
             "one condition per claim"

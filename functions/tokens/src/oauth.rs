@@ -356,10 +356,13 @@ fn workload_request(
             .get("assertion")
             .ok_or_else(|| invalid_request("`assertion` is required"))?,
     };
-    let named: Vec<&str> = ["client_id", "audience", "resource"]
-        .iter()
-        .filter_map(|name| form.get(name))
-        .collect();
+    // RFC 8693 names the target with `audience` or `resource` too; RFC 7523 has `client_id`.
+    let naming: &[&str] = if grant == Grant::TokenExchange {
+        &["client_id", "audience", "resource"]
+    } else {
+        &["client_id"]
+    };
+    let named: Vec<&str> = naming.iter().filter_map(|name| form.get(name)).collect();
     let Some(first) = named.first() else {
         return Err(invalid_request(
             "name the service account: `client_id` (or `audience`) = <org>/<account id>",

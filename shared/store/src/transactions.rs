@@ -2,7 +2,7 @@
 //! issue (OAuth2 client credentials, a workload's exchange).
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use shared::model::{Organization, ServiceAccount, Token};
 
 use crate::records::{AccessIssuer, Record, encode, key};
@@ -49,14 +49,16 @@ impl DynamoStore {
     /// happens only if the issuer is still at the version it was read at (so a revocation or a
     /// deletion that landed in between wins) and fewer than `cap` access tokens were issued by
     /// it in `window`. The count is written without a new `version`, so it is no change for
-    /// the audit trail. [`StoreError::VersionConflict`] means: read the issuer again and decide
-    /// again.
+    /// the audit trail. With `account`, the account too must still be at the version it was
+    /// read at (a disable that lands in between wins). [`StoreError::VersionConflict`] means:
+    /// read them again and decide again.
     pub async fn create_access_token<T: AccessIssuer>(
         &self,
         access: &Token,
         issuer: &T,
         window: i64,
         cap: u32,
+        account: Option<&ServiceAccount>,
     ) -> Result<(), StoreError> {
         let issued = match issuer.access_count() {
             (Some(current), issued) if current == window => issued.unwrap_or(0),
@@ -92,10 +94,24 @@ impl DynamoStore {
         let update = update
             .build()
             .map_err(|error| StoreError::dynamo("TransactWriteItems", error))?;
-        let items = vec![
+        let mut items = vec![
             self.put_if_absent(encode(access)?)?,
             TransactWriteItem::builder().update(update).build(),
         ];
+        if let Some(account) = account {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(account.partition_key(), account.sort_key())))
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", keys::VERSION)
+                .expression_attribute_values(
+                    ":version",
+                    AttributeValue::N(account.version.to_string()),
+                )
+                .build()
+                .map_err(|error| StoreError::dynamo("TransactWriteItems", error))?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
         let conflict = StoreError::VersionConflict {
             entity: T::ENTITY,
             expected: version,

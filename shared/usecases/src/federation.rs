@@ -282,14 +282,29 @@ impl UseCases {
         verifier: &OidcVerifier,
         request: &WorkloadExchange,
     ) -> Result<AccessToken, WorkloadError> {
-        for _attempt in 0..3 {
+        // Every exchange under one policy counts on the policy's item: the parallel jobs of a
+        // matrix collide there, so a lost transaction waits a little (more each time, with
+        // jitter, so they do not collide again) and decides again.
+        for attempt in 0..Self::EXCHANGE_ATTEMPTS {
             match self.try_exchange(verifier, request).await {
-                Err(WorkloadError::Contended) => continue,
+                Err(WorkloadError::Contended) if attempt + 1 < Self::EXCHANGE_ATTEMPTS => {
+                    // Jitter from the clock's nanoseconds: spread, not secret.
+                    let jitter = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |since| u64::from(since.subsec_nanos() % 25));
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        10 * (1 << attempt) + jitter,
+                    ))
+                    .await;
+                }
                 outcome => return outcome,
             }
         }
         Err(WorkloadError::Contended)
     }
+
+    /// How often an exchange that lost a race is decided again.
+    const EXCHANGE_ATTEMPTS: u32 = 5;
 
     async fn try_exchange(
         &self,
@@ -311,16 +326,13 @@ impl UseCases {
         {
             return refuse("the service account or its organization is disabled");
         }
-        if !allowed_from(&account.ip_allowlist, request.source_ip)
-            || !allowed_from(org.token_policy.ip_allowlist(), request.source_ip)
-        {
-            return Err(WorkloadError::UnauthorizedClient);
-        }
         let mut policies = self
             .store
             .list_trust_policies(&request.org, &request.account, PageLimit::FULL, None)
             .await?
             .items;
+        // A policy whose audience the deployment no longer has admits nothing.
+        policies.retain(|policy| self.workloads.audiences.contains(&policy.audience));
         if policies.is_empty() {
             return refuse("the service account has no trust policy");
         }
@@ -348,6 +360,13 @@ impl UseCases {
         else {
             return refuse("no trust policy of the account admits the token's claims");
         };
+        // Only now, so that the answer tells a caller without a valid job token nothing about
+        // the account.
+        if !allowed_from(&account.ip_allowlist, request.source_ip)
+            || !allowed_from(org.token_policy.ip_allowlist(), request.source_ip)
+        {
+            return Err(WorkloadError::UnauthorizedClient);
+        }
         let scopes = scopes_for(&policy, &account, request.scope.as_ref())?;
         let lifetime = time::Duration::seconds(i64::from(policy.lifetime_seconds));
         let expires_at = shared::policy::truncate_to_seconds(
@@ -370,7 +389,13 @@ impl UseCases {
         let window = now.unix_timestamp().div_euclid(window_length);
         match self
             .store
-            .create_access_token(&token, &policy, window, self.workloads.per_policy)
+            .create_access_token(
+                &token,
+                &policy,
+                window,
+                self.workloads.per_policy,
+                Some(&account),
+            )
             .await
         {
             Ok(()) => {}

@@ -171,7 +171,7 @@ impl UseCases {
         let window = now.unix_timestamp().div_euclid(lifetime);
         match self
             .store
-            .create_access_token(&token, &client_token, window, settings.per_secret)
+            .create_access_token(&token, &client_token, window, settings.per_secret, None)
             .await
         {
             Ok(()) => {}

@@ -438,7 +438,7 @@ async fn the_readme_ci_snippets_exchange_job_tokens_and_call_hello_locally() {
                     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
                     if bearer != Some("bearer request-token")
                         || query.get("audience") != Some(&expected)
-                        || query.get("api-version").is_none()
+                        || !query.contains_key("api-version")
                     {
                         return Err(axum::http::StatusCode::FORBIDDEN);
                     }

@@ -267,7 +267,9 @@ async fn an_exchange_cannot_land_after_its_secret_is_revoked() {
         world.clock_now(),
     );
     token.issued_for = Some(as_read.id.clone());
-    let outcome = store.create_access_token(&token, &as_read, 0, 100).await;
+    let outcome = store
+        .create_access_token(&token, &as_read, 0, 100, None)
+        .await;
     assert!(
         matches!(outcome, Err(StoreError::VersionConflict { .. })),
         "{outcome:?}"

@@ -394,3 +394,26 @@ fn cached_authorizer_answers_cover_one_route_and_the_alarm_key_one_account() {
             .is_some()
     );
 }
+
+/// Workload identity federation: the functions that check a trust policy's audience read the
+/// same `WORKLOAD_AUDIENCES` (the `WorkloadAudiences` parameter, or the code's default when it
+/// is empty), and the `WorkloadAudience` output names that default exactly as the code makes it.
+#[test]
+fn the_workload_audience_is_one_setting_and_the_output_is_the_codes_default() {
+    let path = infra::template::default_template_path();
+    let template: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for function in ["AccountsFunction", "TokensFunction", "ConsoleFunction"] {
+        let value = &template["Resources"][function]["Properties"]["Environment"]["Variables"]["WORKLOAD_AUDIENCES"];
+        let text = serde_yaml_ng::to_string(value).unwrap();
+        assert!(
+            text.contains("HasWorkloadAudiences") && text.contains("WorkloadAudiences"),
+            "{function}: {text}"
+        );
+    }
+    let output =
+        serde_yaml_ng::to_string(&template["Outputs"]["WorkloadAudience"]["Value"]).unwrap();
+    let default = usecases::WorkloadSettings::default_audience("${Table}");
+    assert!(output.contains(&default), "{output} names {default}");
+    assert_eq!(template["Parameters"]["WorkloadAudiences"]["Default"], "");
+}

@@ -226,8 +226,10 @@ async fn a_github_actions_job_gets_an_access_token_through_both_grants_and_the_a
     assert_eq!(ci.policy["issuer"], ci.idp.issuer);
     assert_eq!(ci.policy["preset"], "github_actions");
 
+    let mut jobs = Vec::new();
     // RFC 8693 token exchange, an RS256 token.
     let jwt = sign("rsa-1", Algorithm::RS256, &ci.github(json!({})));
+    jobs.push(jwt.clone());
     let issued = ci.exchange(&jwt).await;
     assert_eq!(issued.status, 200, "{}", issued.body);
     assert_eq!(issued.header("cache-control"), Some("no-store"));
@@ -248,6 +250,7 @@ async fn a_github_actions_job_gets_an_access_token_through_both_grants_and_the_a
     // RFC 7523 JWT bearer, an ES256 token of a job in a release branch the pattern rejects
     // ... and then of main: the same account, no `issued_token_type`.
     let jwt = sign("ec-1", Algorithm::ES256, &ci.github(json!({})));
+    jobs.push(jwt.clone());
     let issued = exchange(
         &ci.world,
         &[
@@ -263,7 +266,12 @@ async fn a_github_actions_job_gets_an_access_token_through_both_grants_and_the_a
     assert!(passes_the_authorizer(&ci.world, &second).await);
 
     // RFC 8693's `audience` names the account as well as `client_id` does.
-    let jwt = sign("rsa-1", Algorithm::RS256, &ci.github(json!({})));
+    let jwt = sign(
+        "rsa-1",
+        Algorithm::RS256,
+        &ci.github(json!({"jti": "another-id"})),
+    );
+    jobs.push(jwt.clone());
     let by_audience = exchange(
         &ci.world,
         &[
@@ -308,9 +316,17 @@ async fn a_github_actions_job_gets_an_access_token_through_both_grants_and_the_a
         .expect("the policy's creation is audited");
     assert_eq!(policy_created["target"]["id"], ci.policy["id"]);
     assert_eq!(policy_created["actor"]["kind"], "service_account");
-    // No JWT, no token text, anywhere in the trail.
+    // No job token (not even its signature) and no access token anywhere in the trail or the
+    // table.
     let trail = serde_json::to_string(&events).unwrap();
-    assert!(!trail.contains(&access) && !trail.contains(&jwt[..40]));
+    let table = format!("{:?}", ci.world.tables.scan().await.unwrap());
+    for secret in [&access, &second] {
+        assert!(!trail.contains(secret.as_str()) && !table.contains(secret.as_str()));
+    }
+    for job in &jobs {
+        let signature = job.rsplit('.').next().unwrap();
+        assert!(!trail.contains(signature) && !table.contains(signature));
+    }
 }
 
 #[tokio::test]
@@ -365,7 +381,7 @@ async fn every_mismatch_forgery_and_stale_token_is_invalid_grant_and_writes_noth
         ("another environment", rs(json!({"environment": "staging"}))),
         ("no environment", rs(json!({"environment": null}))),
         (
-            "the owner id as a number",
+            "another owner id, as a number",
             rs(json!({"repository_owner_id": 66})),
         ),
         ("another audience", rs(json!({"aud": "sts.amazonaws.com"}))),
@@ -719,6 +735,21 @@ async fn trust_policies_that_do_not_pin_a_workload_down_are_refused_with_nothing
             "issuer",
         ),
         (
+            "GitHub's issuer without the preset, and no owner id",
+            base(
+                json!({"preset": null, "issuer": "https://token.actions.githubusercontent.com",
+                        "conditions": [repository]}),
+            ),
+            "conditions",
+        ),
+        (
+            "a pattern that closes its anchoring group",
+            base(
+                json!({"conditions": [owner, {"claim": "repository", "matches": "octo-org/deploy)|(?:.*"}]}),
+            ),
+            "conditions[1]",
+        ),
+        (
             "no preset, only patterns",
             base(json!({"preset": null, "issuer": "https://ci.example.com",
                         "conditions": [{"claim": "sub", "matches": ".*"}]})),
@@ -957,4 +988,69 @@ async fn malformed_token_requests_are_invalid_request_and_an_unreachable_issuer_
     let unavailable = ci.exchange(&sign("rsa-1", Algorithm::RS256, &claims)).await;
     assert_oauth_error(&unavailable, 503, "temporarily_unavailable", "issuer down");
     assert!(unavailable.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn a_policys_quota_is_a_429_and_an_allowlist_is_checked_only_for_an_admitted_token() {
+    let mut ci = Ci::new().await;
+    ci.world.context.workloads.per_policy = 2;
+    let jwt = sign("rsa-1", Algorithm::RS256, &ci.github(json!({})));
+    for _ in 0..2 {
+        assert_eq!(ci.exchange(&jwt).await.status, 200);
+    }
+    let before = ci.world.tables.snapshot().await.unwrap();
+    let refused = ci.exchange(&jwt).await;
+    assert_oauth_error(&refused, 429, "invalid_request", "quota");
+    let retry: i64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry), "{retry}");
+    assert_eq!(ci.world.tables.snapshot().await.unwrap(), before);
+
+    // The account only admits callers from 192.0.2.0/24.
+    let path = format!("/v1/orgs/acme/service-accounts/{}", ci.account);
+    let fenced = ci
+        .world
+        .accounts(
+            ApiCall::new(Shape::HttpV2, "PATCH", &path)
+                .bearer(&ci.world.acme.token)
+                .json(json!({"ipAllowlist": ["192.0.2.0/24"]})),
+        )
+        .await;
+    assert_eq!(fenced.status, 200, "{}", fenced.body);
+    ci.world.context.workloads.per_policy = 1000;
+    let from = |jwt: String, ip: &'static str| {
+        let client_id = ci.client_id();
+        let world = &ci.world;
+        async move {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("grant_type", JWT_BEARER),
+                    ("assertion", jwt.as_str()),
+                    ("client_id", client_id.as_str()),
+                ])
+                .finish();
+            world
+                .tokens(
+                    ApiCall::new(Shape::HttpV2, "POST", "/oauth2/token")
+                        .source_ip(ip)
+                        .raw_body(&body, Some("application/x-www-form-urlencoded")),
+                )
+                .await
+        }
+    };
+    // A forged token from outside learns nothing about the allowlist: invalid_grant.
+    let forged = jwt.replace('.', ".x");
+    assert_oauth_error(
+        &from(forged, "203.0.113.9").await,
+        400,
+        "invalid_grant",
+        "forged, outside",
+    );
+    // An admitted job outside it: unauthorized_client; inside: a token.
+    assert_oauth_error(
+        &from(jwt.clone(), "203.0.113.9").await,
+        400,
+        "unauthorized_client",
+        "admitted, outside",
+    );
+    assert_eq!(from(jwt, "192.0.2.7").await.status, 200);
 }
