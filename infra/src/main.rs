@@ -47,6 +47,16 @@ enum Command {
     },
     /// Create the template's tables at the endpoint the standard AWS variables name.
     CreateTables,
+    /// Print the detection patterns of this deployment's tokens for secret scanners: a
+    /// gitleaks rule, a TruffleHog custom detector and a GitHub custom pattern.
+    SecretPatterns {
+        /// The deployment's token prefix (default: TOKEN_PREFIX, else `svc_`).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Which: gitleaks, trufflehog or github (default: all three).
+        #[arg(long)]
+        tool: Option<String>,
+    },
     /// Create an organization with its token policy, its first admin service account and
     /// that account's first token, and print the token once. Refuses if the organization
     /// exists. Needs TABLE_NAME (and TOKEN_PREFIX if the deployment sets one).
@@ -169,6 +179,27 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { port } => serve(port).await,
+        Command::SecretPatterns { prefix, tool } => {
+            let prefix = prefix
+                .or_else(|| env("TOKEN_PREFIX"))
+                .unwrap_or_else(|| shared::token::TokenPrefix::DEFAULT.to_owned());
+            let prefix = shared::token::TokenPrefix::parse(&prefix)
+                .map_err(|error| anyhow::anyhow!("--prefix: {error}"))?;
+            let patterns = shared::token::patterns::DetectionPatterns::new(&prefix);
+            match tool.as_deref() {
+                None => print!(
+                    "{}\n{}\n{}",
+                    patterns.gitleaks(),
+                    patterns.trufflehog(),
+                    patterns.github()
+                ),
+                Some("gitleaks") => print!("{}", patterns.gitleaks()),
+                Some("trufflehog") => print!("{}", patterns.trufflehog()),
+                Some("github") => print!("{}", patterns.github()),
+                Some(_) => anyhow::bail!("--tool is gitleaks, trufflehog or github"),
+            }
+            Ok(())
+        }
         Command::CreateTables => {
             let client = store::client::dynamodb(&ClientSettings::BACKGROUND).await;
             let table = env("TABLE_NAME").unwrap_or_else(|| DEFAULT_TABLE_NAME.into());

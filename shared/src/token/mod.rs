@@ -24,6 +24,7 @@
 //! minted, only its display prefix (`prefix` + token id) is ever shown again.
 
 mod keys;
+pub mod patterns;
 mod secret;
 
 use subtle::ConstantTimeEq;

@@ -7,6 +7,7 @@ mod audit_trail;
 mod authorization;
 mod bootstrap;
 mod console;
+mod detection;
 mod edge;
 mod faults;
 mod functions_start;

@@ -1,0 +1,105 @@
+//! Detection patterns for secret scanners: the regular expression that finds this
+//! deployment's tokens in text (its prefix is part of it), written for gitleaks, TruffleHog
+//! and GitHub's custom secret-scanning patterns, and the checksum check that tells a token
+//! from a random string of the same shape.
+//!
+//! A token is `<prefix><16 base62>_<org slug as lowercase hex, 6–64>_<16 base62 or
+//! "org">_<72 base62>`; its last 6 characters are the CRC32 (IEEE) of everything before them,
+//! written as a base62 number (digits `0-9A-Za-z`, in that order, most significant first).
+//! The pattern uses only what Go's `regexp` (RE2: gitleaks, TruffleHog) and Hyperscan
+//! (GitHub) both accept: character classes, counted repetition, non-capturing groups, one
+//! capturing group for the token; no look-around, no back-references.
+
+use super::{CHECKSUM_LEN, TokenPrefix, decode_checksum};
+
+/// The patterns for one deployment's prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectionPatterns {
+    prefix: String,
+}
+
+impl DetectionPatterns {
+    pub fn new(prefix: &TokenPrefix) -> Self {
+        Self {
+            prefix: prefix.as_str().to_owned(),
+        }
+    }
+
+    /// The token itself, with no boundaries (GitHub's "secret format").
+    pub fn secret_format(&self) -> String {
+        // The prefix is letters, digits and `_`: nothing to escape.
+        format!(
+            "{}[0-9A-Za-z]{{16}}_(?:[0-9a-f]{{2}}){{3,32}}_(?:[0-9A-Za-z]{{16}}|org)_[0-9A-Za-z]{{72}}",
+            self.prefix
+        )
+    }
+
+    /// What may precede a token: the start of the text, or a character no token holds.
+    pub const BEFORE: &'static str = r"(?:\A|[^0-9A-Za-z_])";
+    /// What may follow a token.
+    pub const AFTER: &'static str = r"(?:\z|[^0-9A-Za-z_])";
+
+    /// The whole regular expression, the token in its first group (gitleaks, TruffleHog).
+    pub fn regex(&self) -> String {
+        format!("{}({}){}", Self::BEFORE, self.secret_format(), Self::AFTER)
+    }
+
+    /// A gitleaks rule (`.gitleaks.toml`).
+    pub fn gitleaks(&self) -> String {
+        format!(
+            "# gitleaks: this deployment's service-account tokens (prefix `{prefix}`).\n\
+             # A match is a token if its last 6 characters are the CRC32 of the rest (README,\n\
+             # \"Detection patterns\").\n\
+             [[rules]]\n\
+             id = \"service-accounts-token\"\n\
+             description = \"Service accounts for AWS token ({prefix})\"\n\
+             regex = '''{regex}'''\n\
+             secretGroup = 1\n\
+             keywords = [\"{prefix}\"]\n",
+            prefix = self.prefix,
+            regex = self.regex(),
+        )
+    }
+
+    /// A TruffleHog custom detector (`--config`).
+    pub fn trufflehog(&self) -> String {
+        format!(
+            "# TruffleHog: this deployment's service-account tokens (prefix `{prefix}`).\n\
+             detectors:\n  \
+               - name: ServiceAccountsToken\n    \
+                 keywords:\n      \
+                   - {prefix}\n    \
+                 regex:\n      \
+                   token: '{regex}'\n",
+            prefix = self.prefix,
+            regex = self.regex(),
+        )
+    }
+
+    /// GitHub's custom pattern (Settings → Code security → Secret scanning → New pattern,
+    /// "More options"): the secret format, before and after.
+    pub fn github(&self) -> String {
+        format!(
+            "Custom pattern for GitHub secret scanning (prefix `{prefix}`)\n\n\
+             Pattern name:   Service accounts for AWS token\n\
+             Secret format:  {format}\n\
+             Before secret:  {before}\n\
+             After secret:   {after}\n",
+            prefix = self.prefix,
+            format = self.secret_format(),
+            before = Self::BEFORE,
+            after = Self::AFTER,
+        )
+    }
+}
+
+/// Whether `candidate` (a pattern's match) carries a valid checksum: its last 6 characters
+/// are the CRC32 of the rest. A scanner that finds a match runs this to drop random strings
+/// of the same shape; it needs no key and makes no call.
+pub fn has_valid_checksum(candidate: &str) -> bool {
+    if candidate.len() <= CHECKSUM_LEN || !candidate.is_ascii() {
+        return false;
+    }
+    let (checked, checksum) = candidate.split_at(candidate.len() - CHECKSUM_LEN);
+    decode_checksum(checksum) == Some(crc32fast::hash(checked.as_bytes()))
+}

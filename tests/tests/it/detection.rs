@@ -1,0 +1,185 @@
+//! The detection patterns published for secret scanners (`docs/secret-scanning/`, made by
+//! `infra secret-patterns`): for several prefixes, every minted token is found in text by
+//! each tool's pattern, through an engine of that tool's syntax (Rust's `regex`, which follows
+//! RE2 as Go's `regexp` does, for gitleaks and TruffleHog; Python's `re`, a PCRE dialect as
+//! GitHub's Hyperscan, for GitHub's custom pattern), and the checksum check drops every random
+//! string of the same shape.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use shared::ids::{OrgId, ServiceAccountId};
+use shared::random::base62_string;
+use shared::token::patterns::{DetectionPatterns, has_valid_checksum};
+use shared::token::{ParsedToken, TokenFormat, TokenKeys, TokenOwner, TokenPrefix};
+
+fn committed(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/secret-scanning")
+        .join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// Tokens of `prefix` for accounts and org-wide, under short and long organization ids.
+fn minted(prefix: &str) -> Vec<String> {
+    let format = TokenFormat::new(
+        TokenPrefix::parse(prefix).unwrap(),
+        TokenKeys::generate().unwrap(),
+    );
+    let mut tokens = Vec::new();
+    for org in ["acm", "acme", "a-very-long-organization-id-32ch"] {
+        let org = OrgId::parse(org).unwrap();
+        for owner in [
+            TokenOwner::Account(ServiceAccountId::generate().unwrap()),
+            TokenOwner::Org,
+        ] {
+            for _ in 0..5 {
+                let parsed = ParsedToken::generate(&format, &org, owner.clone()).unwrap();
+                tokens.push(parsed.secret().expose_secret().to_owned());
+            }
+        }
+    }
+    tokens
+}
+
+/// A string of a token's shape whose checksum is wrong: a token with its last character
+/// changed, or random characters throughout.
+fn lookalikes(tokens: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for token in tokens {
+        let mut changed = token.clone();
+        let last = changed.pop().unwrap();
+        changed.push(if last == 'A' { 'B' } else { 'A' });
+        out.push(changed);
+        let (head, tail) = token.split_at(token.len() - 72);
+        out.push(format!("{head}{}", base62_string(tail.len()).unwrap()));
+    }
+    out
+}
+
+/// Texts that hold `token` as a scanner would see it.
+fn contexts(token: &str) -> Vec<String> {
+    vec![
+        token.to_owned(),
+        format!("export SA_TOKEN={token}\n"),
+        format!("{{\"token\": \"{token}\"}}"),
+        format!("Authorization: Bearer {token}\r\n"),
+        format!("curl -H 'x-token:{token}' https://example.com"),
+    ]
+}
+
+/// What GitHub's pattern finds in each text, through Python's `re` (a PCRE dialect).
+fn github_matches(patterns: &DetectionPatterns, texts: &[String]) -> Vec<Vec<String>> {
+    let script = r#"
+import json, re, sys
+spec = json.loads(sys.stdin.readline())
+# Python's `re` spells the end of the text `\Z` (Hyperscan and RE2: `\z`).
+after = spec["after"].replace("\\z", "\\Z")
+pattern = re.compile(spec["before"] + "(" + spec["format"] + ")" + after)
+print(json.dumps([[m.group(1) for m in pattern.finditer(text)] for text in spec["texts"]]))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spec = serde_json::json!({
+        "before": DetectionPatterns::BEFORE,
+        "after": DetectionPatterns::AFTER,
+        "format": patterns.secret_format(),
+        "texts": texts,
+    });
+    writeln!(child.stdin.take().unwrap(), "{spec}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "python3 failed");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_published_patterns_find_every_token_and_the_checksum_drops_every_lookalike() {
+    // The repository holds the default prefix's patterns, exactly as `infra secret-patterns`
+    // prints them.
+    let default = DetectionPatterns::new(&TokenPrefix::default());
+    assert_eq!(committed("gitleaks.toml"), default.gitleaks());
+    assert_eq!(committed("trufflehog.yaml"), default.trufflehog());
+    assert_eq!(committed("github.txt"), default.github());
+
+    for prefix in ["svc_", "alk_svc_", "ghx_", "Acme_9_"] {
+        let patterns = DetectionPatterns::new(&TokenPrefix::parse(prefix).unwrap());
+        let tokens = minted(prefix);
+        let fakes = lookalikes(&tokens);
+        // gitleaks' and TruffleHog's rule: one regular expression, the token in group 1.
+        let re2 = regex::Regex::new(&patterns.regex()).unwrap();
+        assert!(patterns.gitleaks().contains(&patterns.regex()));
+        assert!(patterns.trufflehog().contains(&patterns.regex()));
+        let mut texts = Vec::new();
+        for token in &tokens {
+            assert!(has_valid_checksum(token), "{token}");
+            for text in contexts(token) {
+                let found: Vec<&str> = re2
+                    .captures_iter(&text)
+                    .map(|captures| captures.get(1).unwrap().as_str())
+                    .collect();
+                assert_eq!(found, [token.as_str()], "{prefix}: {text}");
+                texts.push(text);
+            }
+            // Glued to other token characters, it is no token of ours.
+            assert!(!re2.is_match(&format!("x{token}")));
+            assert!(!re2.is_match(&format!("{token}9")));
+        }
+        for fake in &fakes {
+            // The shape matches; the checksum says no.
+            let found = re2.captures(fake).unwrap().get(1).unwrap().as_str();
+            assert!(!has_valid_checksum(found), "{prefix}: {fake}");
+        }
+        // GitHub's custom pattern, before and after included.
+        let all: Vec<String> = texts.iter().chain(fakes.iter()).cloned().collect();
+        let found = github_matches(&patterns, &all);
+        for (text, matches) in all.iter().zip(&found) {
+            assert_eq!(matches.len(), 1, "{prefix}: {text}");
+            let is_token = tokens.iter().any(|token| text.contains(token.as_str()));
+            assert_eq!(has_valid_checksum(&matches[0]), is_token, "{text}");
+        }
+        // Another deployment's prefix is not found.
+        let other = DetectionPatterns::new(&TokenPrefix::parse("zzz_").unwrap());
+        let other = regex::Regex::new(&other.regex()).unwrap();
+        assert!(tokens.iter().all(|token| !other.is_match(token)));
+    }
+}
+
+/// The README's checksum check (its Python snippet) accepts minted tokens and refuses
+/// lookalikes.
+#[test]
+fn the_readmes_checksum_snippet_tells_tokens_from_lookalikes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let snippet = readme
+        .split("```python\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .find(|block| block.contains("def is_token"))
+        .expect("the README's checksum snippet");
+    let tokens = minted("svc_");
+    let fakes = lookalikes(&tokens);
+    let script = format!(
+        "{snippet}\nimport json, sys\nprint(json.dumps([is_token(t) for t in json.loads(sys.stdin.readline())]))\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let all: Vec<&String> = tokens.iter().chain(fakes.iter()).collect();
+    writeln!(child.stdin.take().unwrap(), "{}", serde_json::json!(all)).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "python3 failed");
+    let verdicts: Vec<bool> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(verdicts.len(), all.len());
+    assert!(verdicts[..tokens.len()].iter().all(|ok| *ok));
+    assert!(verdicts[tokens.len()..].iter().all(|ok| !ok));
+}
