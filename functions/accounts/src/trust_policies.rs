@@ -41,11 +41,11 @@ type Reply = Result<Response, ApiError>;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateTrustPolicy {
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::dto::not_null")]
     preset: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::dto::not_null")]
     issuer: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::dto::not_null")]
     audience: Option<String>,
     conditions: Vec<RawCondition>,
     scopes: Vec<String>,

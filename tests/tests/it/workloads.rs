@@ -816,6 +816,13 @@ async fn trust_policies_that_do_not_pin_a_workload_down_are_refused_with_nothing
     }
     let unknown_field = create_policy(&world, "acme", &account, base(json!({"extra": 1}))).await;
     unknown_field.assert_problem(422, "validation");
+    // `null` is no value: an optional field is left out, never null.
+    for field in ["preset", "issuer", "audience", "lifetimeSeconds"] {
+        let mut body = base(json!({}));
+        body[field] = Value::Null;
+        let refused = create_policy(&world, "acme", &account, body).await;
+        refused.assert_problem(422, "validation");
+    }
     assert_eq!(world.tables.snapshot().await.unwrap(), before);
 
     // A valid one is listed and read; a second page exists with limit 1.
