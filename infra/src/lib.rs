@@ -11,4 +11,7 @@ pub mod template;
 /// The table names local development uses unless `TABLE_NAME` / `AUDIT_TABLE_NAME` say
 /// otherwise.
 pub const DEFAULT_TABLE_NAME: &str = "service-accounts";
+/// What stands for the stack's `SecretScanningEndpoint` output in the committed enrollment
+/// message (`infra secret-patterns --tool github-partner`, without `--endpoint`).
+pub const PARTNER_ENDPOINT_PLACEHOLDER: &str = "[the stack's SecretScanningEndpoint output: https://<api>.execute-api.<region>.amazonaws.com/<stage>/v1/secret-scanning/github]";
 pub const DEFAULT_AUDIT_TABLE_NAME: &str = "service-accounts-audit";

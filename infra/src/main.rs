@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use infra::local::LocalStack;
-use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME};
+use infra::{DEFAULT_AUDIT_TABLE_NAME, DEFAULT_TABLE_NAME, PARTNER_ENDPOINT_PLACEHOLDER};
 use shared::access::IpAllowlist;
 use shared::config::{Settings, env};
 use shared::ids::OrgId;
@@ -48,14 +48,18 @@ enum Command {
     /// Create the template's tables at the endpoint the standard AWS variables name.
     CreateTables,
     /// Print the detection patterns of this deployment's tokens for secret scanners: a
-    /// gitleaks rule, a TruffleHog custom detector and a GitHub custom pattern.
+    /// gitleaks rule, a TruffleHog custom detector and a GitHub custom pattern; or the
+    /// message that enrolls the deployment in GitHub's secret scanning partner program.
     SecretPatterns {
         /// The deployment's token prefix (default: TOKEN_PREFIX, else `svc_`).
         #[arg(long)]
         prefix: Option<String>,
-        /// Which: gitleaks, trufflehog or github (default: all three).
+        /// Which: gitleaks, trufflehog, github (default: those three), or github-partner.
         #[arg(long)]
         tool: Option<String>,
+        /// For github-partner: the stack's SecretScanningEndpoint output.
+        #[arg(long)]
+        endpoint: Option<String>,
     },
     /// Create an organization with its token policy, its first admin service account and
     /// that account's first token, and print the token once. Refuses if the organization
@@ -179,7 +183,11 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { port } => serve(port).await,
-        Command::SecretPatterns { prefix, tool } => {
+        Command::SecretPatterns {
+            prefix,
+            tool,
+            endpoint,
+        } => {
             let prefix = prefix
                 .or_else(|| env("TOKEN_PREFIX"))
                 .unwrap_or_else(|| shared::token::TokenPrefix::DEFAULT.to_owned());
@@ -196,7 +204,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some("gitleaks") => print!("{}", patterns.gitleaks()),
                 Some("trufflehog") => print!("{}", patterns.trufflehog()),
                 Some("github") => print!("{}", patterns.github()),
-                Some(_) => anyhow::bail!("--tool is gitleaks, trufflehog or github"),
+                Some("github-partner") => print!(
+                    "{}",
+                    patterns.github_partner_program(
+                        endpoint.as_deref().unwrap_or(PARTNER_ENDPOINT_PLACEHOLDER)
+                    )
+                ),
+                Some(_) => {
+                    anyhow::bail!("--tool is gitleaks, trufflehog, github or github-partner")
+                }
             }
             Ok(())
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use accounts::AccountsState;
 use admin_api::AdminState;
 use admin_api::identity::{IamAdmins, IdentitySources};
+use authorizer::{Authorizer, AuthorizerConfig};
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -230,6 +231,31 @@ impl AdminWorld {
     /// Whether `token` works right now (see [`Self::principal_from`]).
     pub async fn works(&self, token: &str) -> bool {
         self.principal(token).await.is_some()
+    }
+
+    /// The authorizer of the deployment (reading every record on every call), asked for
+    /// `GET /hello` with `token`: whether API Gateway lets the request through.
+    pub async fn passes_the_authorizer(&self, token: &str) -> bool {
+        let config = AuthorizerConfig::from_lookup(crate::test_token_format(), |name| match name {
+            "HTTP_API_RESPONSE" => Some("simple".to_owned()),
+            "OWNER_CACHE_TTL_MS" => Some("0".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let authorizer =
+            Authorizer::with_clock(self.context.store.clone(), config, self.clock.clone());
+        let event = crate::events::authorizer_event(
+            crate::events::AuthorizerShape::HttpApi,
+            Some(&format!("Bearer {token}")),
+            "GET",
+            "/hello",
+            "203.0.113.9",
+        );
+        match authorizer.handle(event).await {
+            Ok(answer) => answer["isAuthorized"] == true,
+            Err(error) if error.to_string() == "Unauthorized" => false,
+            Err(error) => panic!("the authorizer failed: {error}"),
+        }
     }
 
     /// The admin functions' state, as their `main` builds it (with the test's clock).

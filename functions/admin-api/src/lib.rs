@@ -30,6 +30,7 @@ use std::time::Duration;
 use oidc::OidcVerifier;
 use oidc::fetch::Fetcher;
 use oidc::keys::KeyCache;
+use oidc::secret_scanning::ReportKeys;
 
 use shared::config::ConfigError;
 use shared::token::TokenFormat;
@@ -38,6 +39,9 @@ use usecases::UseCases;
 use usecases::verify::{CacheSettings, Verifier};
 
 use crate::identity::IdentitySources;
+
+/// How often an unknown key id may refetch GitHub's secret-scanning keys.
+const REPORT_KEYS_REFRESH: Duration = Duration::from_secs(60);
 
 /// Everything an admin handler needs, built once per cold start and shared by every request.
 #[derive(Debug, Clone)]
@@ -55,6 +59,8 @@ pub struct AdminParts {
     /// organization in the path, and workloads', against their account's trust policies.
     /// One key cache for both.
     pub oidc: OidcVerifier,
+    /// The keys GitHub signs its secret-scanning reports with.
+    pub report_keys: ReportKeys,
 }
 
 impl Deref for AdminState {
@@ -67,6 +73,19 @@ impl Deref for AdminState {
 
 impl AdminState {
     pub fn new(use_cases: UseCases, identity: IdentitySources) -> Self {
+        Self::with_report_keys(
+            use_cases,
+            identity,
+            ReportKeys::github(Fetcher::new(Duration::from_secs(3))),
+        )
+    }
+
+    /// As [`Self::new`], with secret-scanning reports checked against `report_keys`.
+    pub fn with_report_keys(
+        use_cases: UseCases,
+        identity: IdentitySources,
+        report_keys: ReportKeys,
+    ) -> Self {
         let verifier = Verifier::new(
             use_cases.store.clone(),
             use_cases.clock.clone(),
@@ -82,18 +101,32 @@ impl AdminState {
             verifier,
             identity,
             oidc,
+            report_keys,
         }))
     }
 
     /// The admin functions' settings, read through `lookup`: the use cases' (see
-    /// [`UseCases::from_lookup`]) and the identity sources'
-    /// ([`IdentitySources::from_lookup`]).
+    /// [`UseCases::from_lookup`]), the identity sources'
+    /// ([`IdentitySources::from_lookup`]), and `GITHUB_SECRET_SCANNING_KEYS_URL`, where
+    /// GitHub's secret-scanning keys are published (default
+    /// [`oidc::secret_scanning::GITHUB_KEYS_URL`]).
     pub fn from_lookup(
         store: DynamoStore,
         token_format: TokenFormat,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let use_cases = UseCases::from_lookup(store, token_format, &lookup)?;
-        Ok(Self::new(use_cases, IdentitySources::from_lookup(&lookup)?))
+        let identity = IdentitySources::from_lookup(&lookup)?;
+        let fetcher = Fetcher::new(Duration::from_secs(3));
+        let report_keys = match lookup("GITHUB_SECRET_SCANNING_KEYS_URL") {
+            None => ReportKeys::github(fetcher),
+            Some(url) => ReportKeys::new(fetcher, &url, REPORT_KEYS_REFRESH).map_err(|error| {
+                ConfigError {
+                    variable: "GITHUB_SECRET_SCANNING_KEYS_URL",
+                    reason: error.to_string(),
+                }
+            })?,
+        };
+        Ok(Self::with_report_keys(use_cases, identity, report_keys))
     }
 }

@@ -50,9 +50,19 @@ pub enum ApiError {
     BadRequest { kind: &'static str, detail: String },
     #[error("invalid request")]
     Validation(Vec<FieldError>),
+    /// Too many requests from this sender: retry after this many seconds.
+    #[error("rate limited")]
+    RateLimited(i64),
     /// The store could not be used in time: try again after [`retry_after`] seconds.
     #[error("the store is unavailable ({0})")]
     Unavailable(Outage),
+    /// A signed request (GitHub's secret-scanning report) whose signature is missing, not
+    /// well-formed, by an unknown key, or not over this body.
+    #[error("the request's signature is not valid")]
+    InvalidSignature,
+    /// The signer's published keys could not be had to check a signature.
+    #[error("the signer's keys are unavailable")]
+    SignerUnavailable,
     /// An organization's identity provider could not be reached to verify a person's token.
     #[error("the identity provider is unavailable")]
     IdentityProviderUnavailable,
@@ -100,7 +110,9 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable(_) | Self::IdentityProviderUnavailable => {
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::InvalidSignature => StatusCode::UNAUTHORIZED,
+            Self::Unavailable(_) | Self::IdentityProviderUnavailable | Self::SignerUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -119,7 +131,10 @@ impl ApiError {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::BadRequest { kind, .. } => kind,
             Self::Validation(_) => "validation",
+            Self::RateLimited(_) => "rate-limited",
             Self::Unavailable(_) => "unavailable",
+            Self::InvalidSignature => "invalid-signature",
+            Self::SignerUnavailable => "signer-unavailable",
             Self::IdentityProviderUnavailable => "identity-provider-unavailable",
             Self::Internal => "internal",
         }
@@ -136,7 +151,10 @@ impl ApiError {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::BadRequest { .. } => "Bad request",
             Self::Validation(_) => "Invalid request",
+            Self::RateLimited(_) => "Too many requests",
             Self::Unavailable(_) => "Temporarily unavailable",
+            Self::InvalidSignature => "Invalid signature",
+            Self::SignerUnavailable => "Signer's keys unavailable",
             Self::IdentityProviderUnavailable => "Identity provider unavailable",
             Self::Internal => "Internal error",
         }
@@ -165,8 +183,15 @@ impl ApiError {
                 },
                 retry_after(*outage)
             ),
+            Self::InvalidSignature => "the request must be signed (`Github-Public-Key-Identifier`, `Github-Public-Key-Signature`) by a key GitHub publishes for secret scanning, over exactly this body".into(),
+            Self::SignerUnavailable => {
+                "the signer's published keys could not be had, so the signature could not be checked; retry after 30 s".into()
+            }
             Self::IdentityProviderUnavailable => {
                 "the organization's identity provider did not give its keys in time, so the token could not be verified; retry after 5 s".into()
+            }
+            Self::RateLimited(seconds) => {
+                format!("too many requests from this address; retry after {seconds} s")
             }
             Self::Internal => "the request could not be completed".into(),
         }
@@ -192,6 +217,12 @@ impl ApiError {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Self::Unavailable(outage) = &self {
             headers.insert(RETRY_AFTER, HeaderValue::from(retry_after(*outage)));
+        }
+        if let Self::RateLimited(seconds) = &self {
+            headers.insert(RETRY_AFTER, HeaderValue::from((*seconds).max(1)));
+        }
+        if let Self::SignerUnavailable = &self {
+            headers.insert(RETRY_AFTER, HeaderValue::from(30_u32));
         }
         if let Self::IdentityProviderUnavailable = &self {
             headers.insert(RETRY_AFTER, HeaderValue::from(5_u32));
@@ -236,6 +267,7 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::NotFound(what) => Self::NotFound(what),
             UseCaseError::Conflict(detail) => Self::Conflict(detail),
             UseCaseError::Invalid { field, reason } => Self::invalid(field, reason),
+            UseCaseError::RateLimited { retry_after } => Self::RateLimited(retry_after),
             UseCaseError::Store(error) => error.into(),
             UseCaseError::Internal(_) => Self::Internal,
         }

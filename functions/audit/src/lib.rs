@@ -38,7 +38,8 @@ pub enum RecordError {
 pub struct BatchSummary {
     pub written: usize,
     pub already_written: usize,
-    /// Records that mean no audit event (a last-used write, the end of a retention).
+    /// Records that mean no audit event (a last-used write, the end of a retention, a rate
+    /// limit's counter).
     pub skipped: usize,
     pub failed: usize,
 }
@@ -118,6 +119,9 @@ impl AuditWriter {
     }
 
     async fn write(&self, record: &EventRecord) -> Result<Option<PutOutcome>, RecordError> {
+        if store::stream::is_bookkeeping(&record.change.keys) {
+            return Ok(None);
+        }
         let change = change_of(record)?;
         let Some(event) = audit_event(&change)? else {
             return Ok(None);

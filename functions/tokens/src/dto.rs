@@ -144,7 +144,20 @@ pub struct TokenView {
     revoked_by: Option<ActorView>,
     rotated_from: Option<String>,
     rotated_to: Option<String>,
+    /// Where the token was reported as seen in public, if it was.
+    leak: Option<LeakView>,
     version: u64,
+}
+
+/// A leak report, as the admin API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeakView {
+    #[serde(with = "time::serde::rfc3339")]
+    reported_at: OffsetDateTime,
+    reported_by: ActorView,
+    source: Option<String>,
+    url: Option<String>,
 }
 
 impl TokenView {
@@ -167,6 +180,12 @@ impl TokenView {
             revoked_by: token.revoked_by.as_ref().map(ActorView::from),
             rotated_from: token.rotated_from.as_ref().map(ToString::to_string),
             rotated_to: token.rotated_to.as_ref().map(ToString::to_string),
+            leak: token.leak.as_ref().map(|leak| LeakView {
+                reported_at: leak.reported_at,
+                reported_by: ActorView::from(&leak.reported_by),
+                source: leak.source.clone(),
+                url: leak.url.clone(),
+            }),
             version: token.version,
         }
     }

@@ -16,13 +16,18 @@
 //! GET    /v1/orgs/{org}/tokens                                     every token of the org
 //! POST   /v1/tokens/self/rotate                                    a token rotates itself
 //! POST   /oauth2/token                                             OAuth2 client credentials
+//! POST   /v1/secret-scanning/github                                GitHub's leak reports (signed)
+//! POST   /v1/tokens/revoke                                         anyone revokes a leaked token
 //! ```
 //!
 //! The admin routes need an admin of the organization ([`admin_api::identity`]); self-rotation
-//! is authenticated by the token being rotated; the OAuth2 endpoint by client credentials.
+//! is authenticated by the token being rotated; the OAuth2 endpoint by client credentials;
+//! GitHub's reports by their signature; the public revocation endpoint by nothing but the
+//! tokens it is given ([`leaks`]).
 //! Each handler parses, calls one use case, and renders.
 
 pub mod dto;
+pub mod leaks;
 mod oauth;
 
 use admin_api::AdminState;
@@ -58,6 +63,8 @@ const ORG_TOKEN_ROTATE: &str = "/v1/orgs/{org}/service-tokens/{tid}/rotate";
 const ALL_TOKENS: &str = "/v1/orgs/{org}/tokens";
 const SELF_ROTATE: &str = "/v1/tokens/self/rotate";
 const OAUTH_TOKEN: &str = "/oauth2/token";
+const GITHUB_REPORTS: &str = "/v1/secret-scanning/github";
+const PUBLIC_REVOCATION: &str = "/v1/tokens/revoke";
 
 /// Every route this function serves, as method and path (the OpenAPI description and the
 /// template are checked against it, and it against the router).
@@ -76,6 +83,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", ALL_TOKENS),
     ("POST", SELF_ROTATE),
     ("POST", OAUTH_TOKEN),
+    ("POST", GITHUB_REPORTS),
+    ("POST", PUBLIC_REVOCATION),
 ];
 
 /// The function's router: [`routes`] with the admin API's fallbacks and middleware. Its state
@@ -102,6 +111,8 @@ pub fn routes(state: AdminState) -> Router {
         .route(ORG_TOKEN_ROTATE, post(rotate_org))
         .route(ALL_TOKENS, get(list_all))
         .route(SELF_ROTATE, post(self_rotate))
+        .route(GITHUB_REPORTS, post(leaks::github))
+        .route(PUBLIC_REVOCATION, post(leaks::public))
         .with_state(state.clone());
     let oauth = Router::new()
         .route(

@@ -17,6 +17,7 @@
 pub mod fetch;
 pub mod gateway;
 pub mod keys;
+pub mod secret_scanning;
 pub mod signin;
 
 use std::time::Duration;

@@ -30,6 +30,9 @@ pub enum AuditAction {
     TokenCreated,
     #[serde(rename = "token.rotated")]
     TokenRotated,
+    /// Reported as seen in public (its `token.revoked` follows).
+    #[serde(rename = "token.leaked")]
+    TokenLeaked,
     #[serde(rename = "token.revoked")]
     TokenRevoked,
     #[serde(rename = "token.expired")]
@@ -44,7 +47,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::OrgCreated,
         Self::OrgUpdated,
         Self::OrgDeleted,
@@ -55,6 +58,7 @@ impl AuditAction {
         Self::ServiceAccountDeleted,
         Self::TokenCreated,
         Self::TokenRotated,
+        Self::TokenLeaked,
         Self::TokenRevoked,
         Self::TokenExpired,
         Self::TokenDeleted,
@@ -75,6 +79,7 @@ impl AuditAction {
             Self::ServiceAccountDeleted => "service_account.deleted",
             Self::TokenCreated => "token.created",
             Self::TokenRotated => "token.rotated",
+            Self::TokenLeaked => "token.leaked",
             Self::TokenRevoked => "token.revoked",
             Self::TokenExpired => "token.expired",
             Self::TokenDeleted => "token.deleted",

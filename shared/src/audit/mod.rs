@@ -7,7 +7,7 @@
 //! | a token inserted by rotation (`rotatedFrom`) | none: its rotation is one `token.rotated` event, on the old token | — |
 //! | an org modified | `org.updated` | `updatedBy` |
 //! | an account modified | `service_account.deleted` (tombstone), `.disabled`, `.enabled` or `.updated` | `deletedBy` / `updatedBy` |
-//! | a token modified | `token.rotated` (`rotatedTo` set) or `token.revoked` | `revokedBy` |
+//! | a token modified | `token.leaked` (`leak` set), `token.rotated` (`rotatedTo` set) or `token.revoked` | `leak.reportedBy` / `revokedBy` |
 //! | any item modified without a new `version` | none: only `lastUsedAt` changed | — |
 //! | a trust policy inserted | `trust_policy.created` | `createdBy` |
 //! | a trust policy modified (its tombstone) | `trust_policy.deleted` | `deletedBy` |
@@ -56,6 +56,7 @@ const TOKEN_FIELDS: &[&str] = &[
     "rotatedTo",
     "issuedFor",
     "trustPolicy",
+    "leak",
 ];
 const TRUST_POLICY_FIELDS: &[&str] = &[
     "name",
@@ -232,7 +233,14 @@ fn action_time(change: &Change) -> OffsetDateTime {
         (ChangeKind::Modify, Some(Entity::TrustPolicy(policy))) => policy.deleted_at,
         (ChangeKind::Modify, Some(Entity::Org(org))) => Some(org.updated_at),
         (ChangeKind::Modify, Some(Entity::Account(account))) => Some(account.updated_at),
-        (ChangeKind::Modify, Some(Entity::Token(token))) => token.revoked_at,
+        (ChangeKind::Modify, Some(Entity::Token(token))) => match change.old.as_ref() {
+            Some(Entity::Token(old)) if old.leak.is_none() => token
+                .leak
+                .as_ref()
+                .map(|leak| leak.reported_at)
+                .or(token.revoked_at),
+            _ => token.revoked_at,
+        },
         _ => None,
     };
     stamped
@@ -282,6 +290,12 @@ fn modified(old: &Entity, new: &Entity) -> Result<Option<(AuditAction, Actor)>, 
             Some((action, actor))
         }
         (Entity::Token(old), Entity::Token(new)) => {
+            if old.leak.is_none()
+                && let Some(leak) = &new.leak
+            {
+                // Written on its own, before the revocation it leads to.
+                return Ok(Some((AuditAction::TokenLeaked, leak.reported_by.clone())));
+            }
             let action = if old.rotated_to.is_none() && new.rotated_to.is_some() {
                 AuditAction::TokenRotated
             } else if old.revoked_at != new.revoked_at && new.revoked_at.is_some() {
@@ -567,6 +581,55 @@ mod tests {
             Some(Entity::Account(used)),
         );
         assert_eq!(audit_event(&change).unwrap(), None);
+    }
+
+    #[test]
+    fn a_leak_report_is_its_own_event_before_the_revocation() {
+        let account = account();
+        let (_, old) = token(&account);
+        let reporter = Actor::secret_scanning("github");
+        let mut reported = old.clone();
+        reported.leak = Some(Box::new(crate::model::Leak {
+            reported_at: NOW + Duration::seconds(5),
+            reported_by: reporter.clone(),
+            source: Some("content".into()),
+            url: Some("https://github.com/octo-org/app/blob/abc/config.yml".into()),
+        }));
+        reported.version += 1;
+        let leaked = change(
+            ChangeKind::Modify,
+            Some(Entity::Token(old)),
+            Some(Entity::Token(reported.clone())),
+        );
+        let mut later = leaked.clone();
+        later.time = NOW + Duration::seconds(30);
+        let event = event_of(&later);
+        assert_eq!(event.action, AuditAction::TokenLeaked);
+        assert_eq!(event.actor, reporter);
+        assert_eq!(event.time, NOW + Duration::seconds(5));
+        assert_eq!(
+            event.changes["leak"]["new"]["url"],
+            "https://github.com/octo-org/app/blob/abc/config.yml"
+        );
+        assert_eq!(event.changes["leak"]["new"]["source"], "content");
+        assert_eq!(event.changes.len(), 1, "{:?}", event.changes);
+
+        // The revocation that follows is the reporter's `token.revoked`.
+        let mut revoked = reported.clone();
+        revoked.revoke(
+            reporter.clone(),
+            NOW + Duration::seconds(6),
+            Duration::days(30),
+        );
+        revoked.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Token(reported)),
+            Some(Entity::Token(revoked)),
+        ));
+        assert_eq!(event.action, AuditAction::TokenRevoked);
+        assert_eq!(event.actor, reporter);
+        assert!(!event.changes.contains_key("leak"));
     }
 
     #[test]

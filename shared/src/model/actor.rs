@@ -28,6 +28,10 @@ pub enum ActorKind {
     /// policy: `id` is the token's subject, `issuer` its platform, `claims` the values of the
     /// claims the policy matched (repository, ref, ...), `trustPolicy` the policy.
     Workload,
+    /// A report that a token leaked: `id` is the reporter (`github`, GitHub's secret
+    /// scanning partner program; `public`, the public revocation endpoint, with the sender's
+    /// address as `sourceIp`).
+    SecretScanning,
     /// The system itself: DynamoDB's TTL, the audit writer.
     System,
     /// A change made outside the API (a direct write to the table): the audit trail records
@@ -119,6 +123,11 @@ impl Actor {
             trust_policy: Some(policy.clone()),
             ..Self::new(ActorKind::Workload, subject)
         }
+    }
+
+    /// A leak reporter (see [`ActorKind::SecretScanning`]).
+    pub fn secret_scanning(reporter: &str) -> Self {
+        Self::new(ActorKind::SecretScanning, reporter)
     }
 
     /// The deployment itself (TTL expiry, migrations).

@@ -252,6 +252,10 @@ pub struct Token {
     pub access_window: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_issued: Option<u32>,
+    /// Where the token was seen in public, as first reported (its revocation follows).
+    /// Boxed: most tokens never have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leak: Option<Box<Leak>>,
     /// When a revoked token's record may be removed (its retention): it overrides the expiry
     /// as the item's TTL, so a revoked token stays listed as revoked until then.
     #[serde(
@@ -261,6 +265,24 @@ pub struct Token {
     )]
     pub purge_after: Option<OffsetDateTime>,
     pub version: u64,
+}
+
+/// A report that a token was seen in public: who reported it (an actor of kind
+/// `secret_scanning`), when, and where it was found. The texts are the reporter's, made safe
+/// to store and print, with the token itself cut out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leak {
+    #[serde(with = "time::serde::rfc3339")]
+    pub reported_at: OffsetDateTime,
+    pub reported_by: Actor,
+    /// What kind of place it was found in, as the reporter says (GitHub's `source`:
+    /// `content`, `commit`, `pull_request_comment`, `npm`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Where it was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// What a new token's metadata is made of, beside the parsed token itself.
@@ -303,6 +325,7 @@ impl Token {
             trust_policy: None,
             access_window: None,
             access_issued: None,
+            leak: None,
             purge_after: None,
             version: 1,
         }

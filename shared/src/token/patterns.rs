@@ -93,6 +93,45 @@ impl DetectionPatterns {
     }
 }
 
+impl DetectionPatterns {
+    /// The message to send GitHub's secret scanning partner program
+    /// (secret-scanning@github.com) to have it report this deployment's tokens found in
+    /// public to `endpoint` (the stack's `SecretScanningEndpoint` output).
+    pub fn github_partner_program(&self, endpoint: &str) -> String {
+        format!(
+            "Subject: Secret scanning partner program: service-account tokens (prefix `{prefix}`)\n\n\
+             Hello,\n\n\
+             We would like to join the secret scanning partner program for the API tokens our\n\
+             deployment of Service accounts for AWS issues, so that tokens pushed to public\n\
+             repositories or packages are revoked as soon as GitHub finds them.\n\n\
+             Secret type:       service_accounts_token\n\
+             Display name:      Service accounts for AWS token\n\
+             Regular expression (the token is the first group):\n\
+             \x20   {regex}\n\
+             Secret format:     {format}\n\
+             Before the secret: {before}\n\
+             After the secret:  {after}\n\n\
+             Every token starts with `{prefix}` and ends with a checksum: its last 6 characters\n\
+             are the CRC32 (IEEE) of everything before them as a base62 number (digits 0-9A-Za-z,\n\
+             most significant first), so a match can be validated offline.\n\n\
+             Verify endpoint:   {endpoint}\n\
+             It verifies the Github-Public-Key-Identifier and Github-Public-Key-Signature headers\n\
+             against https://api.github.com/meta/public_keys/secret_scanning, revokes each live\n\
+             token at once, and answers with token_hash, token_type and label (true_positive or\n\
+             false_positive) for every reported token.\n\n\
+             Example tokens (already revoked) for your tests: [attach two or three, minted and then\n\
+             revoked with the admin API].\n\n\
+             Contact for this integration: [name, email]\n\
+             Contact for security reports: [email]\n",
+            prefix = self.prefix,
+            regex = self.regex(),
+            format = self.secret_format(),
+            before = Self::BEFORE,
+            after = Self::AFTER,
+        )
+    }
+}
+
 /// Whether `candidate` (a pattern's match) carries a valid checksum: its last 6 characters
 /// are the CRC32 of the rest. A scanner that finds a match runs this to drop random strings
 /// of the same shape; it needs no key and makes no call.

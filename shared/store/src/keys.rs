@@ -17,6 +17,7 @@
 //! | account token | `ORG#<org>` | `TK#<account id>#<token id>` | expiry |
 //! | org-wide token | `ORG#<org>` | `TK#org#<token id>` | expiry |
 //! | trust policy | `ORG#<org>` | `TP#<account id>#<policy id>` | a tombstone's retention |
+//! | request counter | `RATE#<scope>#<subject>` | `W#<window start>` | its window's end |
 //!
 //! Account ids are 16 base62 characters, so the owner segment `org` cannot collide with one.
 
@@ -36,6 +37,9 @@ pub const ACCOUNT_SK_PREFIX: &str = "SA#";
 pub const TOKEN_SK_PREFIX: &str = "TK#";
 pub const TRUST_POLICY_SK_PREFIX: &str = "TP#";
 const ORG_OWNER: &str = "org";
+/// The partitions of the rate limits' counters ([`crate::counters`]), outside every
+/// organization's.
+pub const COUNTER_PK_PREFIX: &str = "RATE#";
 
 pub fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")

@@ -17,6 +17,7 @@
 pub mod audit;
 mod authorization;
 pub mod client;
+pub mod counters;
 mod items;
 pub mod keys;
 mod last_used;

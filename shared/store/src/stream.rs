@@ -5,6 +5,15 @@ use shared::audit::{Entity, MappingError};
 
 use crate::keys;
 
+/// Whether a record's keys are a bookkeeping item's (a rate limit's counter), which is no
+/// entity of the audit trail: the audit writer skips its records.
+pub fn is_bookkeeping(keys: &serde_dynamo::Item) -> bool {
+    matches!(
+        keys.get(keys::PK),
+        Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(keys::COUNTER_PK_PREFIX)
+    )
+}
+
 /// Decodes a stream image (`None` for an empty one). The error names the item type, never a
 /// stored value.
 pub fn entity_from_image(image: serde_dynamo::Item) -> Result<Option<Entity>, MappingError> {

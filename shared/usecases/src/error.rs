@@ -21,6 +21,10 @@ pub enum UseCaseError {
     /// A value breaks a rule that needs the stored state to check (422).
     #[error("invalid `{field}`: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// Too many requests from this sender for now (429): the next window opens in
+    /// `retry_after` seconds.
+    #[error("rate limited: retry after {retry_after} s")]
+    RateLimited { retry_after: i64 },
     /// The store failed or refused (its kind decides the status).
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -11,6 +11,7 @@
 //! | [`tokens`] | mint, read, list, revoke (with its cascades), revoke all, rotate, self-rotate |
 //! | [`oauth`] | issue an OAuth2 access token for client credentials |
 //! | [`federation`] | trust policies, and a workload's token exchanged for an access token |
+//! | [`leaks`] | a token reported as leaked is revoked, and its organization told where |
 //! | [`bootstrap`] | the first organization, admin account and token |
 
 pub mod accounts;
@@ -18,6 +19,7 @@ pub mod bootstrap;
 mod caller;
 mod error;
 pub mod federation;
+pub mod leaks;
 pub mod oauth;
 pub mod orgs;
 pub mod tokens;
@@ -34,6 +36,7 @@ use time::Duration;
 pub use caller::{Caller, Identity, Person};
 pub use error::UseCaseError;
 pub use federation::WorkloadSettings;
+pub use leaks::PublicRevocationLimit;
 
 /// What the use cases work with, built once per cold start.
 #[derive(Debug, Clone)]
@@ -46,6 +49,7 @@ pub struct UseCases {
     pub retention: Duration,
     pub access_tokens: AccessTokenSettings,
     pub workloads: WorkloadSettings,
+    pub public_revocation: PublicRevocationLimit,
 }
 
 /// OAuth2 access tokens.
@@ -80,6 +84,7 @@ impl UseCases {
                 max_age: std::time::Duration::from_secs(3600),
                 per_policy: 1000,
             },
+            public_revocation: PublicRevocationLimit::default(),
             store,
         }
     }
@@ -94,6 +99,8 @@ impl UseCases {
     /// | `WORKLOAD_AUDIENCES` | the audiences workloads' tokens may name, comma-separated | `urn:service-accounts:<table>` |
     /// | `WORKLOAD_TOKEN_MAX_AGE_SECONDS` | the oldest workload token accepted, by `iat` (60–86400) | `3600` |
     /// | `MAX_ACCESS_TOKENS_PER_TRUST_POLICY` | access tokens per trust policy per its lifetime (1–100000) | `1000` |
+    /// | `PUBLIC_REVOCATION_LIMIT` | requests to the public revocation endpoint per source address per window (1–100000) | `60` |
+    /// | `PUBLIC_REVOCATION_WINDOW_SECONDS` | that window (60–86400) | `3600` |
     pub fn from_lookup(
         store: DynamoStore,
         token_format: TokenFormat,
@@ -116,6 +123,15 @@ impl UseCases {
                     "MAX_ACCESS_TOKENS_PER_TRUST_POLICY",
                     1000,
                     1..=100_000,
+                )?,
+            },
+            public_revocation: PublicRevocationLimit {
+                limit: bounded(&lookup, "PUBLIC_REVOCATION_LIMIT", 60, 1..=100_000)?,
+                window: seconds(
+                    &lookup,
+                    "PUBLIC_REVOCATION_WINDOW_SECONDS",
+                    3600,
+                    60..=86_400,
                 )?,
             },
             retention: days(&lookup, "RETENTION_DAYS", 30, 1..=3650)?,

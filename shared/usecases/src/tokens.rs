@@ -156,19 +156,30 @@ impl UseCases {
         id: &TokenId,
     ) -> Result<(), UseCaseError> {
         caller.refuse_own_token(id)?;
+        self.revoke_lineage(&caller.actor, org, owner, id).await
+    }
+
+    /// [`Self::revoke_token`]'s work, as `actor` (an admin, or a leak's reporter).
+    pub(crate) async fn revoke_lineage(
+        &self,
+        actor: &Actor,
+        org: &OrgId,
+        owner: &TokenOwner,
+        id: &TokenId,
+    ) -> Result<(), UseCaseError> {
         let now = self.now();
         let mut next = Some(id.clone());
         for hop in 0..MAX_LINEAGE {
             let Some(id) = next.take() else {
                 return Ok(());
             };
-            let token = match self.revoke_now(caller, org, owner, &id, now).await {
+            let token = match self.revoke_now(actor, org, owner, &id, now).await {
                 Ok(token) => token,
                 // A successor already removed by its TTL ends the lineage.
                 Err(UseCaseError::NotFound(_)) if hop > 0 => return Ok(()),
                 Err(error) => return Err(error),
             };
-            self.revoke_access_tokens_issued_for(&token, owner, &caller.actor, now)
+            self.revoke_access_tokens_issued_for(&token, owner, actor, now)
                 .await?;
             next = token.rotated_to.clone();
         }
@@ -180,7 +191,7 @@ impl UseCases {
     /// Revokes `id` now unless its revocation is already in force; the token as stored.
     async fn revoke_now(
         &self,
-        caller: &Caller,
+        actor: &Actor,
         org: &OrgId,
         owner: &TokenOwner,
         id: &TokenId,
@@ -191,7 +202,7 @@ impl UseCases {
             if token.status(now) == TokenStatus::Revoked {
                 return Ok(token);
             }
-            token.revoke(caller.actor.clone(), now, self.retention);
+            token.revoke(actor.clone(), now, self.retention);
             match self.store.update_token(&token).await {
                 Ok(stored) => return Ok(stored),
                 // Changed concurrently (last used, say): read it again and revoke that.

@@ -11,6 +11,7 @@ mod detection;
 mod edge;
 mod faults;
 mod functions_start;
+mod leaks;
 mod local_system;
 mod lockout;
 mod oidc;

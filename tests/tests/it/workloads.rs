@@ -11,11 +11,10 @@
 
 use std::sync::Arc;
 
-use authorizer::{Authorizer, AuthorizerConfig};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tests::admin::{AdminWorld, Reply};
-use tests::events::{ApiCall, AuthorizerShape, Shape, authorizer_event};
+use tests::events::{ApiCall, Shape};
 use tests::issuer::{Idp, b64, fixture, sign};
 use time::Duration;
 
@@ -183,31 +182,6 @@ async fn exchange(world: &AdminWorld, form: &[(&str, &str)]) -> Reply {
         .await
 }
 
-/// The authorizer of the deployment (reading every record on every call), asked for
-/// `GET /hello` with `token`: whether API Gateway lets the request through.
-async fn passes_the_authorizer(world: &AdminWorld, token: &str) -> bool {
-    let config = AuthorizerConfig::from_lookup(tests::test_token_format(), |name| match name {
-        "HTTP_API_RESPONSE" => Some("simple".to_owned()),
-        "OWNER_CACHE_TTL_MS" => Some("0".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let authorizer =
-        Authorizer::with_clock(world.context.store.clone(), config, world.clock.clone());
-    let event = authorizer_event(
-        AuthorizerShape::HttpApi,
-        Some(&format!("Bearer {token}")),
-        "GET",
-        "/hello",
-        "203.0.113.9",
-    );
-    match authorizer.handle(event).await {
-        Ok(answer) => answer["isAuthorized"] == true,
-        Err(error) if error.to_string() == "Unauthorized" => false,
-        Err(error) => panic!("the authorizer failed: {error}"),
-    }
-}
-
 fn assert_oauth_error(reply: &Reply, status: u16, code: &str, case: &str) {
     assert_eq!(reply.status, status, "{case}: {}", reply.body);
     assert_eq!(reply.body["error"], code, "{case}: {}", reply.body);
@@ -243,7 +217,7 @@ async fn a_github_actions_job_gets_an_access_token_through_both_grants_and_the_a
     assert!((599..=600).contains(&expires_in), "{expires_in}");
     assert_eq!(issued.body["scope"], "reader", "the policy's scopes");
     let access = issued.body["access_token"].as_str().unwrap().to_owned();
-    assert!(passes_the_authorizer(&ci.world, &access).await);
+    assert!(ci.world.passes_the_authorizer(&access).await);
     let principal = ci.world.principal(&access).await.unwrap();
     assert_eq!(principal.account.unwrap().as_str(), ci.account);
 
@@ -263,7 +237,7 @@ async fn a_github_actions_job_gets_an_access_token_through_both_grants_and_the_a
     assert_eq!(issued.status, 200, "{}", issued.body);
     assert!(issued.body.get("issued_token_type").is_none());
     let second = issued.body["access_token"].as_str().unwrap().to_owned();
-    assert!(passes_the_authorizer(&ci.world, &second).await);
+    assert!(ci.world.passes_the_authorizer(&second).await);
 
     // RFC 8693's `audience` names the account as well as `client_id` does.
     let jwt = sign(
@@ -549,9 +523,9 @@ async fn the_access_token_lives_and_holds_what_the_policy_says_and_stops_with_it
 
     // It lives the policy's 600 s, not a second more.
     ci.world.clock.advance(Duration::seconds(599));
-    assert!(passes_the_authorizer(&ci.world, &access).await);
+    assert!(ci.world.passes_the_authorizer(&access).await);
     ci.world.clock.advance(Duration::seconds(2));
-    assert!(!passes_the_authorizer(&ci.world, &access).await);
+    assert!(!ci.world.passes_the_authorizer(&access).await);
     ci.world.clock.advance(Duration::seconds(-601));
 
     // Deleting the policy revokes what it issued, and the next exchange is refused.
@@ -559,7 +533,7 @@ async fn the_access_token_lives_and_holds_what_the_policy_says_and_stops_with_it
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(passes_the_authorizer(&ci.world, &live).await);
+    assert!(ci.world.passes_the_authorizer(&live).await);
     let policy_path = format!(
         "/v1/orgs/acme/service-accounts/{}/trust-policies/{}",
         ci.account,
@@ -570,8 +544,8 @@ async fn the_access_token_lives_and_holds_what_the_policy_says_and_stops_with_it
         .accounts(ApiCall::new(Shape::HttpV2, "DELETE", &policy_path).bearer(&ci.world.acme.token))
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
-    assert!(!passes_the_authorizer(&ci.world, &live).await);
-    assert!(!passes_the_authorizer(&ci.world, &access).await);
+    assert!(!ci.world.passes_the_authorizer(&live).await);
+    assert!(!ci.world.passes_the_authorizer(&access).await);
     assert_oauth_error(
         &ci.exchange(&jwt).await,
         400,
@@ -685,7 +659,11 @@ async fn a_gitlab_job_is_admitted_by_its_namespace_and_project() {
         "the default lifetime: {expires_in}"
     );
     assert_eq!(issued.body["scope"], "writer");
-    assert!(passes_the_authorizer(&world, issued.body["access_token"].as_str().unwrap()).await);
+    assert!(
+        world
+            .passes_the_authorizer(issued.body["access_token"].as_str().unwrap())
+            .await
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,242 @@
+//! The signature on a GitHub secret-scanning report: ECDSA P-256 with SHA-256 over the raw
+//! body, by the key named in `Github-Public-Key-Identifier`, given base64 (of its DER form) in
+//! `Github-Public-Key-Signature`. The keys are GitHub's published set
+//! (`{"public_keys": [{"key_identifier", "key" (PEM), "is_current"}]}`, at
+//! [`GITHUB_KEYS_URL`] unless configured otherwise), fetched on first use and kept for the
+//! life of the container. A key id the cached set does not hold refetches it, at most once per
+//! refresh interval, so a new key is picked up at once while a flood of made-up key ids costs
+//! one fetch per interval. The curve arithmetic and the DER and PEM decoding are the `p256`
+//! crate's (RustCrypto), never hand-written.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use p256::pkcs8::DecodePublicKey;
+use serde::Deserialize;
+
+use crate::fetch::{FetchError, Fetcher, checked_uri};
+
+/// Where GitHub publishes the keys it signs secret-scanning reports with.
+pub const GITHUB_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
+/// The largest key document read.
+pub const MAX_KEYS_BYTES: usize = 64 * 1024;
+/// The longest key id and signature header values looked at.
+const MAX_KEY_ID_CHARS: usize = 256;
+const MAX_SIGNATURE_CHARS: usize = 256;
+
+/// Why a report's signature was not accepted. The texts name the rule, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the request is not signed (no key id or no signature)")]
+    Unsigned,
+    #[error("the key id or the signature is not well-formed")]
+    Malformed,
+    #[error("the signer has published no such key")]
+    UnknownKey,
+    #[error("the signature does not match the body")]
+    Mismatch,
+    /// The keys could not be had (the caller fails closed, and the sender retries).
+    #[error("the signer's keys could not be had: {0}")]
+    Unavailable(FetchError),
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyDocument {
+    public_keys: Vec<PublishedKey>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishedKey {
+    key_identifier: String,
+    key: String,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    keys: HashMap<String, VerifyingKey>,
+    /// When the set was last fetched (or a fetch last failed): no new fetch before the
+    /// refresh interval is over.
+    fetched_at: Option<Instant>,
+    /// The last failure, repeated without a fetch until the interval is over.
+    failed: Option<FetchError>,
+}
+
+/// A signer's published keys, cached.
+#[derive(Debug)]
+pub struct ReportKeys {
+    fetcher: Fetcher,
+    url: String,
+    refresh_interval: Duration,
+    cached: tokio::sync::Mutex<Cached>,
+}
+
+impl ReportKeys {
+    /// The keys published at `url` (an https URL, or http on this machine), fetched by
+    /// `fetcher`, refetched for an unknown key id at most once per `refresh_interval`.
+    pub fn new(
+        fetcher: Fetcher,
+        url: &str,
+        refresh_interval: Duration,
+    ) -> Result<Self, FetchError> {
+        checked_uri(url)?;
+        Ok(Self {
+            fetcher,
+            url: url.to_owned(),
+            refresh_interval,
+            cached: tokio::sync::Mutex::new(Cached::default()),
+        })
+    }
+
+    /// GitHub's published keys ([`GITHUB_KEYS_URL`]), refetched for an unknown key id at
+    /// most once a minute.
+    pub fn github(fetcher: Fetcher) -> Self {
+        Self {
+            fetcher,
+            url: GITHUB_KEYS_URL.to_owned(),
+            refresh_interval: Duration::from_secs(60),
+            cached: tokio::sync::Mutex::new(Cached::default()),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Checks that `signature` (base64 of an ASN.1 DER ECDSA signature) is the key `key_id`'s
+    /// over exactly `body`. The header values are checked for shape before any key is looked
+    /// up, so garbage costs no fetch.
+    pub async fn verify(
+        &self,
+        key_id: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        let (Some(key_id), Some(signature)) = (key_id, signature) else {
+            return Err(SignatureError::Unsigned);
+        };
+        let key_id = key_id.trim();
+        if key_id.is_empty()
+            || key_id.len() > MAX_KEY_ID_CHARS
+            || !key_id.bytes().all(|b| b.is_ascii_graphic())
+            || signature.len() > MAX_SIGNATURE_CHARS
+        {
+            return Err(SignatureError::Malformed);
+        }
+        let der = STANDARD
+            .decode(signature.trim())
+            .map_err(|_| SignatureError::Malformed)?;
+        let signature = Signature::from_der(&der).map_err(|_| SignatureError::Malformed)?;
+        let key = self.key(key_id).await?;
+        key.verify(body, &signature)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+
+    async fn key(&self, key_id: &str) -> Result<VerifyingKey, SignatureError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(key) = cached.keys.get(key_id) {
+            return Ok(*key);
+        }
+        if let Some(at) = cached.fetched_at
+            && at.elapsed() < self.refresh_interval
+        {
+            return Err(match &cached.failed {
+                Some(error) => SignatureError::Unavailable(error.clone()),
+                None => SignatureError::UnknownKey,
+            });
+        }
+        tracing::info!(url = %self.url, "fetching the secret-scanning signer's keys");
+        // Whatever the outcome, no new fetch before the interval is over.
+        cached.fetched_at = Some(Instant::now());
+        match self.fetch().await {
+            Ok(keys) => {
+                cached.keys = keys;
+                cached.failed = None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the secret-scanning signer's keys could not be had");
+                cached.failed = Some(error.clone());
+                return Err(SignatureError::Unavailable(error));
+            }
+        }
+        cached
+            .keys
+            .get(key_id)
+            .copied()
+            .ok_or(SignatureError::UnknownKey)
+    }
+
+    /// The published set: every well-formed P-256 key by its id (a key that is not one is
+    /// left out and logged, so one bad entry cannot take the others down).
+    async fn fetch(&self) -> Result<HashMap<String, VerifyingKey>, FetchError> {
+        let document: KeyDocument = self.fetcher.json(&self.url, MAX_KEYS_BYTES).await?;
+        let mut keys = HashMap::new();
+        for published in document.public_keys {
+            match VerifyingKey::from_public_key_pem(published.key.trim()) {
+                Ok(key) => {
+                    keys.insert(published.key_identifier, key);
+                }
+                Err(_) => tracing::warn!(
+                    key_id = %published.key_identifier,
+                    "a published key is not a P-256 public key in PEM: left out"
+                ),
+            }
+        }
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> ReportKeys {
+        // Nothing listens on port 9: a lookup that gets as far as a fetch fails, fast.
+        ReportKeys::new(
+            Fetcher::new(Duration::from_millis(500)),
+            "http://127.0.0.1:9/keys",
+            Duration::from_secs(60),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn headers_are_checked_before_any_key_is_fetched() {
+        let keys = keys();
+        let body = b"[]";
+        assert_eq!(
+            keys.verify(None, Some("MEUC"), body).await,
+            Err(SignatureError::Unsigned)
+        );
+        assert_eq!(
+            keys.verify(Some("k"), None, body).await,
+            Err(SignatureError::Unsigned)
+        );
+        for (id, signature) in [
+            ("", "MEUC"),
+            ("a b", "MEUC"),
+            ("k", "not base64!"),
+            ("k", "AAAA"),
+            ("k", &"A".repeat(400)),
+        ] {
+            assert_eq!(
+                keys.verify(Some(id), Some(signature), body).await,
+                Err(SignatureError::Malformed),
+                "{id:?} {signature:?}"
+            );
+        }
+        assert!(keys.cached.lock().await.fetched_at.is_none());
+    }
+
+    #[test]
+    fn only_checked_urls_are_accepted() {
+        let fetcher = Fetcher::new(Duration::from_secs(1));
+        assert!(
+            ReportKeys::new(fetcher.clone(), "http://example.com/keys", Duration::ZERO).is_err()
+        );
+        assert!(ReportKeys::new(fetcher, GITHUB_KEYS_URL, Duration::ZERO).is_ok());
+    }
+}
