@@ -33,22 +33,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (content_type, body) = read_body(request).await?;
-        if body.is_empty() {
-            return Err(ApiError::bad_request(
-                "malformed-body",
-                "this request needs a JSON body",
-            ));
-        }
-        parse(content_type.as_deref(), &body).map(Self)
+        json_body(request, MAX_BODY_BYTES).await.map(Self)
     }
+}
+
+/// [`JsonBody`]'s rules with a body limit of its own, for a route whose bodies are larger by
+/// design (a batch of tokens).
+pub async fn json_body<T: DeserializeOwned>(request: Request, limit: usize) -> Result<T, ApiError> {
+    let (content_type, body) = read_body(request, limit).await?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "malformed-body",
+            "this request needs a JSON body",
+        ));
+    }
+    parse(content_type.as_deref(), &body)
 }
 
 impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let (content_type, body) = read_body(request).await?;
+        let (content_type, body) = read_body(request, MAX_BODY_BYTES).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
@@ -57,11 +63,11 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
 }
 
 /// The media type (lower case, without parameters) and the body, refused beyond the limit.
-async fn read_body(request: Request) -> Result<(Option<String>, Vec<u8>), ApiError> {
+async fn read_body(request: Request, limit: usize) -> Result<(Option<String>, Vec<u8>), ApiError> {
     let media_type = media_type(request.headers());
-    let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+    let body = axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))?;
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     Ok((media_type, body.to_vec()))
 }
 

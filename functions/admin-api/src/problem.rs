@@ -221,6 +221,12 @@ impl ApiError {
         if let Self::RateLimited(seconds) = &self {
             headers.insert(RETRY_AFTER, HeaderValue::from((*seconds).max(1)));
         }
+        if let Self::InvalidSignature = &self {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("GitHub-Signature realm=\"secret-scanning\""),
+            );
+        }
         if let Self::SignerUnavailable = &self {
             headers.insert(RETRY_AFTER, HeaderValue::from(30_u32));
         }

@@ -8,15 +8,16 @@
 //!   entry per report: `{token_hash, token_type, label}` with `label` `true_positive` for a
 //!   token of this deployment (revoked now, or already) and `false_positive` otherwise. The
 //!   token is named by its SHA-256 (`token_hash`), never echoed back.
-//! * `POST /v1/tokens/revoke`: `{"tokens": [...]}`, 1 to [`MAX_PUBLIC_TOKENS`], under the
-//!   admin API's body rules; counted against the sender's rate limit (429 with `Retry-After`);
+//! * `POST /v1/tokens/revoke`: `{"tokens": [...]}`, 1 to [`MAX_PUBLIC_TOKENS`] of at most
+//!   [`MAX_PUBLIC_TOKEN_CHARS`] characters, under the admin API's body rules but for a limit
+//!   of [`MAX_PUBLIC_BYTES`] (a hundred of the longest tokens fit); counted against the sender's rate limit (429 with `Retry-After`);
 //!   every token of this deployment among them is revoked, and the answer, `202`, is the same
 //!   whatever they were.
 //!
 //! Nothing is read or written for a refused request.
 
 use admin_api::AdminState;
-use admin_api::extract::{JsonBody, media_type};
+use admin_api::extract::{json_body, media_type};
 use admin_api::meta::RequestMeta;
 use admin_api::problem::ApiError;
 use admin_api::response::json;
@@ -36,11 +37,16 @@ pub const MAX_REPORT_BYTES: usize = 512 * 1024;
 pub const MAX_REPORTS: usize = 1000;
 /// The most tokens one public revocation request may carry.
 pub const MAX_PUBLIC_TOKENS: usize = 100;
+/// The longest text the public endpoint takes as a token (the longest token is 187).
+pub const MAX_PUBLIC_TOKEN_CHARS: usize = 256;
+/// The largest public revocation body.
+pub const MAX_PUBLIC_BYTES: usize = 32 * 1024;
 /// The longest text looked at as a token (longer is no token of ours).
 const MAX_TOKEN_CHARS: usize = 1024;
 
-/// One token GitHub found, as it reports it. Fields GitHub may add later are ignored.
-#[derive(Debug, Deserialize)]
+/// One token GitHub found, as it reports it. Fields GitHub may add later are ignored. Not
+/// `Debug`: it holds a token.
+#[derive(Deserialize)]
 struct GithubReport {
     token: String,
     #[serde(rename = "type")]
@@ -59,11 +65,19 @@ struct GithubLabel {
     label: &'static str,
 }
 
-/// A public revocation request.
-#[derive(Debug, Deserialize)]
+/// A public revocation request. Its `Debug` shows how many tokens, never one.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublicRevocation {
     tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for PublicRevocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicRevocation")
+            .field("tokens", &format_args!("[{} tokens]", self.tokens.len()))
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -142,15 +156,22 @@ pub async fn github(State(state): State<AdminState>, meta: RequestMeta, request:
 }
 
 /// `POST /v1/tokens/revoke`.
-pub async fn public(
-    State(state): State<AdminState>,
-    meta: RequestMeta,
-    JsonBody(body): JsonBody<PublicRevocation>,
-) -> Reply {
+pub async fn public(State(state): State<AdminState>, meta: RequestMeta, request: Request) -> Reply {
+    let body: PublicRevocation = json_body(request, MAX_PUBLIC_BYTES).await?;
     if body.tokens.is_empty() || body.tokens.len() > MAX_PUBLIC_TOKENS {
         return Err(ApiError::invalid(
             "tokens",
             format!("1 to {MAX_PUBLIC_TOKENS} tokens"),
+        ));
+    }
+    if let Some(index) = body
+        .tokens
+        .iter()
+        .position(|token| token.chars().count() > MAX_PUBLIC_TOKEN_CHARS)
+    {
+        return Err(ApiError::invalid(
+            format!("tokens[{index}]"),
+            format!("at most {MAX_PUBLIC_TOKEN_CHARS} characters"),
         ));
     }
     state

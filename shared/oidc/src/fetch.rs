@@ -31,6 +31,9 @@ pub enum FetchError {
     Malformed { url: String, reason: String },
 }
 
+/// Sent with every request: some publishers (GitHub's API) refuse a request without one.
+pub const USER_AGENT: &str = concat!("service-accounts-aws/", env!("CARGO_PKG_VERSION"));
+
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Gets JSON documents with bounds.
@@ -92,6 +95,7 @@ impl Fetcher {
         let request = hyper::Request::post(uri)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("accept", "application/json")
+            .header("user-agent", USER_AGENT)
             .body(Full::new(Bytes::from(form)))
             .map_err(|error| FetchError::Unreachable {
                 url: url.to_owned(),
@@ -111,6 +115,8 @@ impl Fetcher {
 
     async fn get(&self, uri: Uri, url: &str, limit: usize) -> Result<Bytes, FetchError> {
         let request = hyper::Request::get(uri)
+            .header("user-agent", USER_AGENT)
+            .header("accept", "application/json")
             .body(Full::new(Bytes::new()))
             .map_err(|error| FetchError::Unreachable {
                 url: url.to_owned(),

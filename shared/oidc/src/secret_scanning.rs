@@ -3,9 +3,10 @@
 //! `Github-Public-Key-Signature`. The keys are GitHub's published set
 //! (`{"public_keys": [{"key_identifier", "key" (PEM), "is_current"}]}`, at
 //! [`GITHUB_KEYS_URL`] unless configured otherwise), fetched on first use and kept for the
-//! life of the container. A key id the cached set does not hold refetches it, at most once per
-//! refresh interval, so a new key is picked up at once while a flood of made-up key ids costs
-//! one fetch per interval. The curve arithmetic and the DER and PEM decoding are the `p256`
+//! life of the container, refetched once it is an hour old (a withdrawn key stops being
+//! trusted; if the refetch fails, the set in hand is kept). A key id the cached set does not
+//! hold refetches it, at most once per refresh interval, so a new key is picked up at once
+//! while a flood of made-up key ids costs one fetch per interval. The curve arithmetic and the DER and PEM decoding are the `p256`
 //! crate's (RustCrypto), never hand-written.
 
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ pub const MAX_KEYS_BYTES: usize = 64 * 1024;
 /// The longest key id and signature header values looked at.
 const MAX_KEY_ID_CHARS: usize = 256;
 const MAX_SIGNATURE_CHARS: usize = 256;
+/// How long a fetched key set is trusted before it is fetched again.
+const MAX_KEYS_AGE: Duration = Duration::from_secs(3600);
 
 /// Why a report's signature was not accepted. The texts name the rule, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,10 +140,14 @@ impl ReportKeys {
 
     async fn key(&self, key_id: &str) -> Result<VerifyingKey, SignatureError> {
         let mut cached = self.cached.lock().await;
-        if let Some(key) = cached.keys.get(key_id) {
+        let stale = cached
+            .fetched_at
+            .is_some_and(|at| at.elapsed() >= MAX_KEYS_AGE);
+        if !stale && let Some(key) = cached.keys.get(key_id) {
             return Ok(*key);
         }
-        if let Some(at) = cached.fetched_at
+        if !stale
+            && let Some(at) = cached.fetched_at
             && at.elapsed() < self.refresh_interval
         {
             return Err(match &cached.failed {
@@ -158,6 +165,10 @@ impl ReportKeys {
             }
             Err(error) => {
                 tracing::warn!(%error, "the secret-scanning signer's keys could not be had");
+                // An aged set is still better than none while the publisher is down.
+                if let Some(key) = cached.keys.get(key_id) {
+                    return Ok(*key);
+                }
                 cached.failed = Some(error.clone());
                 return Err(SignatureError::Unavailable(error));
             }

@@ -8,7 +8,8 @@
 //!    tag) with no I/O: anything else is not ours, and costs no read;
 //! 2. its record is read and its hash compared (constant time): no record, or another hash,
 //!    is not ours either;
-//! 3. a token already revoked or expired is ours, and nothing is written;
+//! 3. a token already revoked or expired is ours, and nothing is written (unless its leak was
+//!    recorded by an earlier report cut short: then its lineage's revocation is finished);
 //! 4. a live token gets its [`Leak`] recorded (one write, the audit trail's `token.leaked`,
 //!    the first report's only) and is then revoked with its lineage, as an admin's
 //!    revocation is (its `token.revoked`, by the same reporter).
@@ -111,6 +112,11 @@ impl UseCases {
             }
             let now = self.now();
             if token.status(now) != TokenStatus::Active {
+                if token.leak.is_some() {
+                    // Revoking what is already revoked writes nothing; what a cut-short
+                    // report left live (successors, access tokens) is revoked now.
+                    self.finish_revocation(reporter, &parsed).await?;
+                }
                 return Ok(Verdict::Ours);
             }
             if token.leak.is_none() {
@@ -127,7 +133,7 @@ impl UseCases {
                     Err(error) => return Err(error.into()),
                 }
             }
-            self.revoke_lineage(reporter, org, owner, id).await?;
+            self.finish_revocation(reporter, &parsed).await?;
             tracing::warn!(
                 token = parsed.display_prefix(),
                 org = %org,
@@ -139,6 +145,22 @@ impl UseCases {
         Err(UseCaseError::Conflict(
             "the token keeps changing; report it again".into(),
         ))
+    }
+
+    /// Revokes the reported token's lineage; a token removed meanwhile (its TTL) is gone
+    /// anyway.
+    async fn finish_revocation(
+        &self,
+        reporter: &Actor,
+        parsed: &ParsedToken,
+    ) -> Result<(), UseCaseError> {
+        match self
+            .revoke_lineage(reporter, parsed.org(), parsed.owner(), parsed.id())
+            .await
+        {
+            Err(UseCaseError::NotFound(_)) => Ok(()),
+            other => other,
+        }
     }
 
     /// Counts a request to the public revocation endpoint from `source` against its rate

@@ -14,6 +14,7 @@ use std::time::Duration as StdDuration;
 
 use admin_api::AdminState;
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -40,7 +41,8 @@ fn signing_key() -> SigningKey {
     SigningKey::from_slice(&bytes).unwrap()
 }
 
-/// A key endpoint in GitHub's format, publishing `keys` by id, counting its fetches.
+/// A key endpoint in GitHub's format, publishing `keys` by id, counting its fetches. Like
+/// GitHub's API, it refuses a request without a `User-Agent`.
 struct KeyEndpoint {
     url: String,
     fetches: Arc<AtomicUsize>,
@@ -63,10 +65,15 @@ impl KeyEndpoint {
         let counter = fetches.clone();
         let app = Router::new().route(
             "/meta/public_keys/secret_scanning",
-            get(move || {
+            get(move |headers: axum::http::HeaderMap| {
                 let document = document.clone();
                 counter.fetch_add(1, Ordering::SeqCst);
-                async move { ([("content-type", "application/json")], document) }
+                async move {
+                    if headers.get("user-agent").is_none() {
+                        return (axum::http::StatusCode::FORBIDDEN, String::new()).into_response();
+                    }
+                    ([("content-type", "application/json")], document).into_response()
+                }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -210,12 +217,21 @@ async fn audit_of(world: &AdminWorld, token_id: &str) -> Vec<Value> {
         .into_iter()
         .filter(|event| event["target"]["id"] == token_id)
         .collect();
-    events.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
+    // Stable: events of the same instant keep the trail's (stream) order.
+    let time = |event: &Value| {
+        time::OffsetDateTime::parse(
+            event["time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    events.sort_by_key(time);
     events
 }
 
 #[tokio::test]
 async fn a_signed_report_revokes_a_live_token_and_the_trail_says_where() {
+    let logs = tests::logs::CapturedLogs::global();
     let scan = Scanning::new().await;
     let world = &scan.world;
     let (leaked, leaked_id) = scan.mint("leaky").await;
@@ -327,6 +343,76 @@ async fn a_signed_report_revokes_a_live_token_and_the_trail_says_where() {
     assert_eq!(again.body[0]["label"], "true_positive");
     assert_eq!(world.tables.snapshot().await.unwrap(), before);
     assert_eq!(scan.keys.fetches(), 1, "the keys are fetched once and kept");
+
+    // The logs name the token by its display prefix, never by its text.
+    let logged = logs.text();
+    assert!(logged.contains(&read.body["displayPrefix"].as_str().unwrap().to_owned()));
+    assert!(!logged.contains(&leaked[leaked.rfind('_').unwrap() + 1..]));
+}
+
+#[tokio::test]
+async fn a_report_cut_short_is_finished_by_its_retry_down_the_lineage() {
+    let scan = Scanning::new().await;
+    let world = &scan.world;
+    let (old, old_id) = scan.mint("rotating").await;
+    // Rotated with a day's grace: the old token still works, beside its successor.
+    let rotated = world
+        .tokens(
+            ApiCall::new(
+                Shape::RestV1,
+                "POST",
+                &format!(
+                    "/v1/orgs/acme/service-accounts/{}/tokens/{old_id}/rotate",
+                    world.acme.account
+                ),
+            )
+            .bearer(&world.acme.token)
+            .json(json!({"gracePeriodSeconds": 86400})),
+        )
+        .await;
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    let successor = rotated.body["token"].as_str().unwrap().to_owned();
+    assert!(world.works(&old).await && world.works(&successor).await);
+
+    // A first report that recorded the leak and revoked the old token, then died before the
+    // rest of the lineage.
+    let parsed = ParsedToken::parse(
+        &world.context.token_format,
+        shared::token::TokenSecret::new(old.clone()),
+    )
+    .unwrap();
+    let mut token = world
+        .context
+        .store
+        .get_token(parsed.org(), parsed.owner(), parsed.id())
+        .await
+        .unwrap()
+        .unwrap();
+    let reporter = shared::model::Actor::secret_scanning("github");
+    token.leak = Some(Box::new(shared::model::Leak {
+        reported_at: world.clock_now(),
+        reported_by: reporter.clone(),
+        source: Some("content".into()),
+        url: None,
+    }));
+    token.revoke(reporter, world.clock_now(), time::Duration::days(30));
+    world.context.store.update_token(&token).await.unwrap();
+    assert!(!world.works(&old).await);
+    assert!(
+        world.works(&successor).await,
+        "the cut-short report left it live"
+    );
+
+    // GitHub's retry finishes it: the successor the leaked token rotated into is revoked.
+    let body =
+        json!([{"token": old, "type": "service_accounts_token", "source": "content"}]).to_string();
+    let answer = scan.report(&body).await;
+    assert_eq!(answer.body[0]["label"], "true_positive", "{}", answer.body);
+    assert!(!world.works(&successor).await);
+    // And a further retry writes nothing.
+    let before = world.tables.snapshot().await.unwrap();
+    assert_eq!(scan.report(&body).await.status, 200);
+    assert_eq!(world.tables.snapshot().await.unwrap(), before);
 }
 
 #[tokio::test]
@@ -596,6 +682,28 @@ async fn the_public_endpoint_revokes_answers_alike_and_throttles() {
             "{name} changed the table"
         );
     }
+
+    // A hundred of the longest tokens (the longest organization id) fit in one request.
+    let long_org = shared::ids::OrgId::parse(&"z".repeat(32)).unwrap();
+    let longest: Vec<String> = (0..100)
+        .map(|_| {
+            ParsedToken::generate(
+                &world.context.token_format,
+                &long_org,
+                TokenOwner::Account(world.acme.account.clone()),
+            )
+            .unwrap()
+            .secret()
+            .expose_secret()
+            .to_owned()
+        })
+        .collect();
+    let answer = world.tokens(public(json!(longest), "203.0.113.77")).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let too_long = world
+        .tokens(public(json!(["x".repeat(257)]), "203.0.113.77"))
+        .await;
+    too_long.assert_problem(422, "validation");
 
     // The fifth request of the hour from that address is refused before anything is looked
     // at; another address still gets through.

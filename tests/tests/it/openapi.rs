@@ -61,6 +61,9 @@ fn the_described_audit_actions_and_actor_kinds_are_the_ones_recorded() {
         shared::model::ActorKind::OrgToken,
         shared::model::ActorKind::IamPrincipal,
         shared::model::ActorKind::Operator,
+        shared::model::ActorKind::Person,
+        shared::model::ActorKind::Workload,
+        shared::model::ActorKind::SecretScanning,
         shared::model::ActorKind::System,
         shared::model::ActorKind::Unknown,
     ] {
