@@ -30,7 +30,7 @@ use std::time::Duration;
 use oidc::OidcVerifier;
 use oidc::fetch::Fetcher;
 use oidc::keys::KeyCache;
-use oidc::secret_scanning::ReportKeys;
+use oidc::secret_scanning::{REFRESH_INTERVAL, ReportKeys};
 
 use shared::config::ConfigError;
 use shared::token::TokenFormat;
@@ -40,8 +40,8 @@ use usecases::verify::{CacheSettings, Verifier};
 
 use crate::identity::IdentitySources;
 
-/// How often an unknown key id may refetch GitHub's secret-scanning keys.
-const REPORT_KEYS_REFRESH: Duration = Duration::from_secs(60);
+/// The longest a fetch of a remote document (an identity provider's keys, GitHub's) takes.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Everything an admin handler needs, built once per cold start and shared by every request.
 #[derive(Debug, Clone)]
@@ -73,11 +73,9 @@ impl Deref for AdminState {
 
 impl AdminState {
     pub fn new(use_cases: UseCases, identity: IdentitySources) -> Self {
-        Self::with_report_keys(
-            use_cases,
-            identity,
-            ReportKeys::github(Fetcher::new(Duration::from_secs(3))),
-        )
+        let fetcher = Fetcher::new(FETCH_TIMEOUT);
+        let report_keys = ReportKeys::github(fetcher.clone());
+        Self::build(use_cases, identity, fetcher, report_keys)
     }
 
     /// As [`Self::new`], with secret-scanning reports checked against `report_keys`.
@@ -86,16 +84,28 @@ impl AdminState {
         identity: IdentitySources,
         report_keys: ReportKeys,
     ) -> Self {
+        Self::build(
+            use_cases,
+            identity,
+            Fetcher::new(FETCH_TIMEOUT),
+            report_keys,
+        )
+    }
+
+    /// The state, with `fetcher` (one HTTP client per cold start) for the providers' keys.
+    fn build(
+        use_cases: UseCases,
+        identity: IdentitySources,
+        fetcher: Fetcher,
+        report_keys: ReportKeys,
+    ) -> Self {
         let verifier = Verifier::new(
             use_cases.store.clone(),
             use_cases.clock.clone(),
             use_cases.token_format.clone(),
             CacheSettings::ADMIN,
         );
-        let oidc = OidcVerifier::new(KeyCache::new(
-            Fetcher::new(Duration::from_secs(3)),
-            Duration::from_secs(30),
-        ));
+        let oidc = OidcVerifier::new(KeyCache::new(fetcher, Duration::from_secs(30)));
         Self(Arc::new(AdminParts {
             use_cases,
             verifier,
@@ -117,16 +127,18 @@ impl AdminState {
     ) -> Result<Self, ConfigError> {
         let use_cases = UseCases::from_lookup(store, token_format, &lookup)?;
         let identity = IdentitySources::from_lookup(&lookup)?;
-        let fetcher = Fetcher::new(Duration::from_secs(3));
+        let fetcher = Fetcher::new(FETCH_TIMEOUT);
         let report_keys = match lookup("GITHUB_SECRET_SCANNING_KEYS_URL") {
-            None => ReportKeys::github(fetcher),
-            Some(url) => ReportKeys::new(fetcher, &url, REPORT_KEYS_REFRESH).map_err(|error| {
-                ConfigError {
-                    variable: "GITHUB_SECRET_SCANNING_KEYS_URL",
-                    reason: error.to_string(),
-                }
-            })?,
+            None => ReportKeys::github(fetcher.clone()),
+            Some(url) => {
+                ReportKeys::new(fetcher.clone(), &url, REFRESH_INTERVAL).map_err(|error| {
+                    ConfigError {
+                        variable: "GITHUB_SECRET_SCANNING_KEYS_URL",
+                        reason: error.to_string(),
+                    }
+                })?
+            }
         };
-        Ok(Self::with_report_keys(use_cases, identity, report_keys))
+        Ok(Self::build(use_cases, identity, fetcher, report_keys))
     }
 }

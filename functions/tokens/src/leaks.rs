@@ -41,8 +41,6 @@ pub const MAX_PUBLIC_TOKENS: usize = 100;
 pub const MAX_PUBLIC_TOKEN_CHARS: usize = 256;
 /// The largest public revocation body.
 pub const MAX_PUBLIC_BYTES: usize = 32 * 1024;
-/// The longest text looked at as a token (longer is no token of ours).
-const MAX_TOKEN_CHARS: usize = 1024;
 
 /// One token GitHub found, as it reports it. Fields GitHub may add later are ignored. Not
 /// `Debug`: it holds a token.
@@ -89,8 +87,9 @@ type Reply = Result<Response, ApiError>;
 
 /// `POST /v1/secret-scanning/github`.
 pub async fn github(State(state): State<AdminState>, meta: RequestMeta, request: Request) -> Reply {
-    let headers = request.headers().clone();
-    let body = axum::body::to_bytes(request.into_body(), MAX_REPORT_BYTES)
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let body = axum::body::to_bytes(body, MAX_REPORT_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(MAX_REPORT_BYTES))?;
     if media_type(&headers).as_deref() != Some("application/json") {
@@ -139,7 +138,7 @@ pub async fn github(State(state): State<AdminState>, meta: RequestMeta, request:
             label: "false_positive",
         });
         wanted.push((
-            TokenSecret::new(bounded(report.token)),
+            TokenSecret::new(report.token),
             Sighting {
                 source: report.source,
                 url: report.url,
@@ -182,7 +181,7 @@ pub async fn public(State(state): State<AdminState>, meta: RequestMeta, request:
     let wanted = body
         .tokens
         .into_iter()
-        .map(|token| (TokenSecret::new(bounded(token)), Sighting::default()))
+        .map(|token| (TokenSecret::new(token), Sighting::default()))
         .collect();
     state.use_cases.report_leaks(&reporter, wanted).await?;
     json(
@@ -200,13 +199,4 @@ fn reporter(id: &str, meta: &RequestMeta) -> Actor {
         meta.user_agent.as_deref(),
         meta.request_id.as_deref(),
     )
-}
-
-/// A text too long to be a token is looked at as an empty one (no token of ours, no read).
-fn bounded(token: String) -> String {
-    if token.len() > MAX_TOKEN_CHARS {
-        String::new()
-    } else {
-        token
-    }
 }

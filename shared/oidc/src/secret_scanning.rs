@@ -28,6 +28,8 @@ pub const MAX_KEYS_BYTES: usize = 64 * 1024;
 /// The longest key id and signature header values looked at.
 const MAX_KEY_ID_CHARS: usize = 256;
 const MAX_SIGNATURE_CHARS: usize = 256;
+/// How often an unknown key id may refetch the key set, at most.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// How long a fetched key set is trusted before it is fetched again.
 const MAX_KEYS_AGE: Duration = Duration::from_secs(3600);
 
@@ -95,18 +97,14 @@ impl ReportKeys {
     }
 
     /// GitHub's published keys ([`GITHUB_KEYS_URL`]), refetched for an unknown key id at
-    /// most once a minute.
+    /// most once per [`REFRESH_INTERVAL`].
     pub fn github(fetcher: Fetcher) -> Self {
         Self {
             fetcher,
             url: GITHUB_KEYS_URL.to_owned(),
-            refresh_interval: Duration::from_secs(60),
+            refresh_interval: REFRESH_INTERVAL,
             cached: tokio::sync::Mutex::new(Cached::default()),
         }
-    }
-
-    pub fn url(&self) -> &str {
-        &self.url
     }
 
     /// Checks that `signature` (base64 of an ASN.1 DER ECDSA signature) is the key `key_id`'s
