@@ -47,6 +47,10 @@ struct Cli {
     /// when `local` stops).
     #[arg(long, env = "LOCAL_DATA_DIR")]
     data_dir: Option<std::path::PathBuf>,
+    /// How often the lifecycle runs (expiry warnings, retirement of unused tokens), in
+    /// seconds; the deployed stack runs it hourly. 0: never.
+    #[arg(long, env = "LIFECYCLE_INTERVAL_SECONDS", default_value_t = 60)]
+    lifecycle_interval: u64,
 }
 
 #[tokio::main]
@@ -215,6 +219,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     println!("The README's walkthrough goes further. Ctrl-C stops everything.");
     println!("ready");
 
+    let lifecycle = (cli.lifecycle_interval > 0).then(|| {
+        let use_cases = admin.use_cases.clone();
+        let every = std::time::Duration::from_secs(cli.lifecycle_interval);
+        println!(
+            "The lifecycle (expiry warnings, retirement of unused tokens) runs every {}s.",
+            cli.lifecycle_interval
+        );
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = use_cases.run_lifecycle().await {
+                    tracing::warn!(%error, "the lifecycle run failed; the next one retries");
+                }
+            }
+        })
+    });
     let app = local::app_with_console(accounts_state, admin, authorizer, console)
         .layer(middleware::from_fn(log_line));
     axum::serve(
@@ -225,6 +246,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     println!("stopping");
+    if let Some(lifecycle) = lifecycle {
+        lifecycle.abort();
+    }
     drop(people);
     drop(stack);
     Ok(())

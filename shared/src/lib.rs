@@ -18,6 +18,7 @@ pub mod config;
 pub mod decision;
 pub mod federation;
 pub mod ids;
+pub mod lifecycle;
 pub mod model;
 pub mod people;
 pub mod policy;

@@ -122,6 +122,106 @@ pub struct TokenPolicy {
     /// Whether a token may rotate itself (`POST /v1/tokens/self/rotate`). On by default; an
     /// organization that wants every new credential to come from an admin turns it off.
     allow_self_rotation: bool,
+    /// How many days before its expiry a token is warned about (`token.expiring`), once per
+    /// window. None by default.
+    #[serde(default, skip_serializing_if = "ExpiryWarningDays::is_empty")]
+    expiry_warning_days: ExpiryWarningDays,
+    /// Tokens (access tokens aside) unused for this many days are revoked. Off by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoke_unused_after_days: Option<UnusedDays>,
+}
+
+/// The windows of expiry warnings: at most [`Self::MAX`] distinct numbers of days, each from 1
+/// to 365, kept largest first (`[14, 3, 1]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<u16>", into = "Vec<u16>")]
+pub struct ExpiryWarningDays(Vec<u16>);
+
+impl ExpiryWarningDays {
+    pub const MAX: usize = 5;
+    pub const LONGEST: u16 = 365;
+
+    pub fn parse(days: &[i64]) -> Result<Self, ParseError> {
+        let invalid =
+            || ParseError::new("at most 5 distinct whole numbers of days, each from 1 to 365");
+        if days.len() > Self::MAX {
+            return Err(invalid());
+        }
+        let mut windows = days
+            .iter()
+            .map(|&day| {
+                u16::try_from(day)
+                    .ok()
+                    .filter(|day| (1..=Self::LONGEST).contains(day))
+                    .ok_or_else(invalid)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        windows.sort_unstable_by(|a, b| b.cmp(a));
+        if windows.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(invalid());
+        }
+        Ok(Self(windows))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The windows, largest first.
+    pub fn days(&self) -> &[u16] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<u16>> for ExpiryWarningDays {
+    type Error = ParseError;
+
+    fn try_from(days: Vec<u16>) -> Result<Self, Self::Error> {
+        Self::parse(&days.into_iter().map(i64::from).collect::<Vec<_>>())
+    }
+}
+
+impl From<ExpiryWarningDays> for Vec<u16> {
+    fn from(value: ExpiryWarningDays) -> Self {
+        value.0
+    }
+}
+
+/// After how many days unused a token is revoked: 1 to 3650.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct UnusedDays(u16);
+
+impl UnusedDays {
+    pub fn parse(days: i64) -> Result<Self, ParseError> {
+        u16::try_from(days)
+            .ok()
+            .filter(|days| (1..=3650).contains(days))
+            .map(Self)
+            .ok_or_else(|| ParseError::new("a whole number of days from 1 to 3650"))
+    }
+
+    pub fn days(self) -> u16 {
+        self.0
+    }
+
+    pub fn duration(self) -> Duration {
+        Duration::days(i64::from(self.0))
+    }
+}
+
+impl TryFrom<u16> for UnusedDays {
+    type Error = ParseError;
+
+    fn try_from(days: u16) -> Result<Self, Self::Error> {
+        Self::parse(i64::from(days))
+    }
+}
+
+impl From<UnusedDays> for u16 {
+    fn from(value: UnusedDays) -> Self {
+        value.0
+    }
 }
 
 /// The unchecked shape of a policy, so that deserializing one re-checks its invariant.
@@ -135,6 +235,10 @@ struct RawTokenPolicy {
     ip_allowlist: IpAllowlist,
     #[serde(default = "yes")]
     allow_self_rotation: bool,
+    #[serde(default)]
+    expiry_warning_days: ExpiryWarningDays,
+    #[serde(default)]
+    revoke_unused_after_days: Option<UnusedDays>,
 }
 
 fn yes() -> bool {
@@ -151,7 +255,8 @@ impl TryFrom<RawTokenPolicy> for TokenPolicy {
             raw.allow_non_expiring,
             raw.ip_allowlist,
         )?
-        .with_self_rotation(raw.allow_self_rotation))
+        .with_self_rotation(raw.allow_self_rotation)
+        .with_lifecycle(raw.expiry_warning_days, raw.revoke_unused_after_days))
     }
 }
 
@@ -164,6 +269,8 @@ impl Default for TokenPolicy {
             allow_non_expiring: false,
             ip_allowlist: IpAllowlist::default(),
             allow_self_rotation: true,
+            expiry_warning_days: ExpiryWarningDays::default(),
+            revoke_unused_after_days: None,
         }
     }
 }
@@ -186,7 +293,33 @@ impl TokenPolicy {
             allow_non_expiring,
             ip_allowlist,
             allow_self_rotation: true,
+            expiry_warning_days: ExpiryWarningDays::default(),
+            revoke_unused_after_days: None,
         })
+    }
+
+    /// The same policy, with these expiry warnings and this retirement of unused tokens.
+    pub fn with_lifecycle(
+        mut self,
+        expiry_warning_days: ExpiryWarningDays,
+        revoke_unused_after_days: Option<UnusedDays>,
+    ) -> Self {
+        self.expiry_warning_days = expiry_warning_days;
+        self.revoke_unused_after_days = revoke_unused_after_days;
+        self
+    }
+
+    pub fn expiry_warning_days(&self) -> &ExpiryWarningDays {
+        &self.expiry_warning_days
+    }
+
+    pub fn revoke_unused_after_days(&self) -> Option<UnusedDays> {
+        self.revoke_unused_after_days
+    }
+
+    /// Whether the scheduled lifecycle run has anything to do for this organization.
+    pub fn has_lifecycle(&self) -> bool {
+        !self.expiry_warning_days.is_empty() || self.revoke_unused_after_days.is_some()
     }
 
     /// The same policy, with self-rotation allowed or not.

@@ -208,7 +208,10 @@ pub async fn resolve_caller(
         .verify_header(authorization, meta.source_ip)
         .await
     {
-        Ok(verified) => return Ok(caller(Identity::Token(verified.principal))),
+        Ok(verified) => {
+            state.verifier.note_use(&verified).await;
+            return Ok(caller(Identity::Token(verified.principal)));
+        }
         // No bearer token (none, or another scheme such as IAM's SigV4): IAM may still count.
         Err(VerifyError::Denied(Denial::Unauthenticated(Unauthenticated::NoCredential))) => {}
         Err(VerifyError::Denied(denial)) => return Err(denial.into()),

@@ -11,14 +11,23 @@
 //! | --- | --- | --- |
 //! | `AUDIT_TABLE_NAME` | the audit trail's table | required |
 //! | `AUDIT_RETENTION_DAYS` | how long an event is kept (then DynamoDB's TTL removes it) | `400` |
+//! | `EVENT_BUS_NAME` | the EventBridge bus (name or ARN) every event is also published to ([`events`]) | none: not published |
+//!
+//! With a bus, a record is done once its event is in the trail *and* on the bus; a record
+//! whose publication failed is reported failed like a failed write, and its retry finds the
+//! event in the trail and publishes it again.
+
+pub mod events;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use shared::audit::{Change, ChangeKind, MappingError, TTL_PRINCIPAL, audit_event};
+use shared::audit::{AuditEvent, Change, ChangeKind, MappingError, TTL_PRINCIPAL, audit_event};
 use shared::config::{ConfigError, TableName};
 use store::StoreError;
 use store::audit::{AuditStore, PutOutcome};
 use time::{Duration, OffsetDateTime};
+
+use crate::events::EventBus;
 
 /// Why one record was not written.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +40,8 @@ pub enum RecordError {
     Mapping(#[from] MappingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the event was not published on the bus")]
+    NotPublished,
 }
 
 /// What one batch came to, for the logs and the tests.
@@ -48,18 +59,30 @@ pub struct BatchSummary {
 pub struct AuditWriter {
     store: AuditStore,
     retention: Duration,
+    bus: Option<EventBus>,
 }
 
 impl AuditWriter {
     pub const DEFAULT_RETENTION_DAYS: u16 = 400;
 
     pub fn new(store: AuditStore, retention: Duration) -> Self {
-        Self { store, retention }
+        Self {
+            store,
+            retention,
+            bus: None,
+        }
     }
 
-    /// Reads `AUDIT_TABLE_NAME` and `AUDIT_RETENTION_DAYS` through `lookup`.
+    /// The same writer, also publishing every event on `bus`.
+    pub fn with_bus(mut self, bus: EventBus) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Reads `AUDIT_TABLE_NAME`, `AUDIT_RETENTION_DAYS` and `EVENT_BUS_NAME` through `lookup`.
     pub fn from_lookup(
         client: aws_sdk_dynamodb::Client,
+        events: aws_sdk_eventbridge::Client,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let table: TableName = shared::config::table_setting(&lookup, "AUDIT_TABLE_NAME")?;
@@ -69,7 +92,13 @@ impl AuditWriter {
             Self::DEFAULT_RETENTION_DAYS,
             1..=3650,
         )?;
-        Ok(Self::new(AuditStore::new(client, &table), retention))
+        let writer = Self::new(AuditStore::new(client, &table), retention);
+        Ok(
+            match lookup("EVENT_BUS_NAME").filter(|bus| !bus.is_empty()) {
+                Some(bus) => writer.with_bus(EventBus::new(events, bus)),
+                None => writer,
+            },
+        )
     }
 
     pub fn store(&self) -> &AuditStore {
@@ -82,14 +111,15 @@ impl AuditWriter {
     }
 
     pub async fn handle_with_summary(&self, event: Event) -> (DynamoDbEventResponse, BatchSummary) {
-        let outcomes =
+        let mut outcomes =
             futures_util::future::join_all(event.records.iter().map(|r| self.write(r))).await;
+        self.publish(&mut outcomes).await;
         let mut response = DynamoDbEventResponse::default();
         let mut summary = BatchSummary::default();
         for (record, outcome) in event.records.iter().zip(outcomes) {
             match outcome {
-                Ok(Some(PutOutcome::Written)) => summary.written += 1,
-                Ok(Some(PutOutcome::AlreadyWritten)) => summary.already_written += 1,
+                Ok(Some((PutOutcome::Written, _))) => summary.written += 1,
+                Ok(Some((PutOutcome::AlreadyWritten, _))) => summary.already_written += 1,
                 Ok(None) => summary.skipped += 1,
                 Err(error) => {
                     summary.failed += 1;
@@ -118,7 +148,38 @@ impl AuditWriter {
         (response, summary)
     }
 
-    async fn write(&self, record: &EventRecord) -> Result<Option<PutOutcome>, RecordError> {
+    /// Publishes the events of the records written (or found written), if there is a bus;
+    /// a record whose event EventBridge did not take becomes a failure.
+    async fn publish(
+        &self,
+        outcomes: &mut [Result<Option<(PutOutcome, AuditEvent)>, RecordError>],
+    ) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        let events: Vec<&AuditEvent> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Ok(Some((_, event))) => Some(event),
+                _ => None,
+            })
+            .collect();
+        if events.is_empty() {
+            return;
+        }
+        let taken = bus.publish(&events).await;
+        let mut taken = taken.into_iter();
+        for outcome in outcomes.iter_mut() {
+            if matches!(outcome, Ok(Some(_))) && taken.next() != Some(true) {
+                *outcome = Err(RecordError::NotPublished);
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        record: &EventRecord,
+    ) -> Result<Option<(PutOutcome, AuditEvent)>, RecordError> {
         if store::stream::is_bookkeeping(&record.change.keys) {
             return Ok(None);
         }
@@ -131,7 +192,7 @@ impl AuditWriter {
             .store
             .put(&event, sequence, event.time + self.retention)
             .await?;
-        Ok(Some(outcome))
+        Ok(Some((outcome, event)))
     }
 }
 

@@ -9,7 +9,12 @@ use store::client::ClientSettings;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let settings = ClientSettings::from_lookup(ClientSettings::BACKGROUND, env)?;
-    let writer = AuditWriter::from_lookup(store::client::dynamodb(&settings).await, env)?;
+    let config = settings.sdk_config().await;
+    let writer = AuditWriter::from_lookup(
+        store::client::dynamodb_in(&config, settings.partition),
+        aws_sdk_eventbridge::Client::new(&config),
+        env,
+    )?;
     run(service_fn(|event: LambdaEvent<_>| {
         let writer = &writer;
         async move { Ok::<_, Error>(writer.handle(event.payload).await) }

@@ -146,7 +146,21 @@ pub struct TokenView {
     rotated_to: Option<String>,
     /// Where the token was reported as seen in public, if it was.
     leak: Option<LeakView>,
+    /// The last expiry warning recorded for it (`token.expiring`).
+    expiry_warning: Option<ExpiryWarningView>,
+    /// Why a rule revoked it (the retirement of unused tokens).
+    revocation_reason: Option<String>,
     version: u64,
+}
+
+/// An expiry warning, as the admin API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiryWarningView {
+    days: u16,
+    #[serde(with = "time::serde::rfc3339")]
+    warned_at: OffsetDateTime,
+    warned_by: ActorView,
 }
 
 /// A leak report, as the admin API shows it.
@@ -186,6 +200,15 @@ impl TokenView {
                 source: leak.source.clone(),
                 url: leak.url.clone(),
             }),
+            expiry_warning: token
+                .expiry_warning
+                .as_ref()
+                .map(|warning| ExpiryWarningView {
+                    days: warning.days,
+                    warned_at: warning.warned_at,
+                    warned_by: ActorView::from(&warning.warned_by),
+                }),
+            revocation_reason: token.revocation_reason.clone(),
             version: token.version,
         }
     }

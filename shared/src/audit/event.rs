@@ -30,6 +30,9 @@ pub enum AuditAction {
     TokenCreated,
     #[serde(rename = "token.rotated")]
     TokenRotated,
+    /// Its expiry is within one of the organization's warning windows (once per window).
+    #[serde(rename = "token.expiring")]
+    TokenExpiring,
     /// Reported as seen in public (its `token.revoked` follows).
     #[serde(rename = "token.leaked")]
     TokenLeaked,
@@ -47,7 +50,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::OrgCreated,
         Self::OrgUpdated,
         Self::OrgDeleted,
@@ -58,6 +61,7 @@ impl AuditAction {
         Self::ServiceAccountDeleted,
         Self::TokenCreated,
         Self::TokenRotated,
+        Self::TokenExpiring,
         Self::TokenLeaked,
         Self::TokenRevoked,
         Self::TokenExpired,
@@ -79,6 +83,7 @@ impl AuditAction {
             Self::ServiceAccountDeleted => "service_account.deleted",
             Self::TokenCreated => "token.created",
             Self::TokenRotated => "token.rotated",
+            Self::TokenExpiring => "token.expiring",
             Self::TokenLeaked => "token.leaked",
             Self::TokenRevoked => "token.revoked",
             Self::TokenExpired => "token.expired",

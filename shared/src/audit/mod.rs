@@ -7,7 +7,7 @@
 //! | a token inserted by rotation (`rotatedFrom`) | none: its rotation is one `token.rotated` event, on the old token | — |
 //! | an org modified | `org.updated` | `updatedBy` |
 //! | an account modified | `service_account.deleted` (tombstone), `.disabled`, `.enabled` or `.updated` | `deletedBy` / `updatedBy` |
-//! | a token modified | `token.leaked` (`leak` set), `token.rotated` (`rotatedTo` set) or `token.revoked` | `leak.reportedBy` / `revokedBy` |
+//! | a token modified | `token.leaked` (`leak` set), `token.expiring` (`expiryWarning` set), `token.rotated` (`rotatedTo` set) or `token.revoked` | `leak.reportedBy` / `expiryWarning.warnedBy` / `revokedBy` |
 //! | any item modified without a new `version` | none: only `lastUsedAt` changed | — |
 //! | a trust policy inserted | `trust_policy.created` | `createdBy` |
 //! | a trust policy modified (its tombstone) | `trust_policy.deleted` | `deletedBy` |
@@ -57,6 +57,8 @@ const TOKEN_FIELDS: &[&str] = &[
     "issuedFor",
     "trustPolicy",
     "leak",
+    "expiryWarning",
+    "revocationReason",
 ];
 const TRUST_POLICY_FIELDS: &[&str] = &[
     "name",
@@ -234,6 +236,11 @@ fn action_time(change: &Change) -> OffsetDateTime {
         (ChangeKind::Modify, Some(Entity::Org(org))) => Some(org.updated_at),
         (ChangeKind::Modify, Some(Entity::Account(account))) => Some(account.updated_at),
         (ChangeKind::Modify, Some(Entity::Token(token))) => match change.old.as_ref() {
+            Some(Entity::Token(old)) if old.expiry_warning != token.expiry_warning => token
+                .expiry_warning
+                .as_ref()
+                .map(|warning| warning.warned_at)
+                .or(token.revoked_at),
             Some(Entity::Token(old)) if old.leak.is_none() => token
                 .leak
                 .as_ref()
@@ -295,6 +302,15 @@ fn modified(old: &Entity, new: &Entity) -> Result<Option<(AuditAction, Actor)>, 
             {
                 // Written on its own, before the revocation it leads to.
                 return Ok(Some((AuditAction::TokenLeaked, leak.reported_by.clone())));
+            }
+            if old.expiry_warning != new.expiry_warning
+                && let Some(warning) = &new.expiry_warning
+            {
+                // A warning is written on its own: nothing else changes with it.
+                return Ok(Some((
+                    AuditAction::TokenExpiring,
+                    warning.warned_by.clone(),
+                )));
             }
             let action = if old.rotated_to.is_none() && new.rotated_to.is_some() {
                 AuditAction::TokenRotated
@@ -630,6 +646,51 @@ mod tests {
         assert_eq!(event.action, AuditAction::TokenRevoked);
         assert_eq!(event.actor, reporter);
         assert!(!event.changes.contains_key("leak"));
+    }
+
+    #[test]
+    fn an_expiry_warning_and_a_retirement_are_the_policys_events() {
+        let account = account();
+        let (_, old) = token(&account);
+        let warner = Actor::policy(crate::lifecycle::EXPIRY_WARNING_RULE);
+        let mut warned = old.clone();
+        warned.expiry_warning = Some(Box::new(crate::model::ExpiryWarning {
+            days: 14,
+            warned_at: NOW + Duration::seconds(7),
+            warned_by: warner.clone(),
+        }));
+        warned.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Token(old)),
+            Some(Entity::Token(warned.clone())),
+        ));
+        assert_eq!(event.action, AuditAction::TokenExpiring);
+        assert_eq!(event.actor, warner);
+        assert_eq!(event.time, NOW + Duration::seconds(7));
+        assert_eq!(event.changes["expiryWarning"]["new"]["days"], 14);
+        assert_eq!(event.changes.len(), 1, "{:?}", event.changes);
+
+        let retirer = Actor::policy(crate::lifecycle::UNUSED_RULE);
+        let mut retired = warned.clone();
+        retired.revoke(
+            retirer.clone(),
+            NOW + Duration::seconds(9),
+            Duration::days(30),
+        );
+        retired.revocation_reason = Some("unused for 90 days".into());
+        retired.version += 1;
+        let event = event_of(&change(
+            ChangeKind::Modify,
+            Some(Entity::Token(warned)),
+            Some(Entity::Token(retired)),
+        ));
+        assert_eq!(event.action, AuditAction::TokenRevoked);
+        assert_eq!(event.actor.kind, ActorKind::Policy);
+        assert_eq!(
+            event.changes["revocationReason"]["new"],
+            "unused for 90 days"
+        );
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum ActorKind {
     /// scanning partner program; `public`, the public revocation endpoint, with the sender's
     /// address as `sourceIp`).
     SecretScanning,
+    /// The organization's lifecycle policy, applied by the scheduled lifecycle run: `id` names
+    /// the rule (`expiryWarningDays`, `revokeUnusedAfterDays`).
+    Policy,
     /// The system itself: DynamoDB's TTL, the audit writer.
     System,
     /// A change made outside the API (a direct write to the table): the audit trail records
@@ -128,6 +131,11 @@ impl Actor {
     /// A leak reporter (see [`ActorKind::SecretScanning`]).
     pub fn secret_scanning(reporter: &str) -> Self {
         Self::new(ActorKind::SecretScanning, reporter)
+    }
+
+    /// A rule of the organization's lifecycle policy (see [`ActorKind::Policy`]).
+    pub fn policy(rule: &str) -> Self {
+        Self::new(ActorKind::Policy, rule)
     }
 
     /// The deployment itself (TTL expiry, migrations).

@@ -256,6 +256,13 @@ pub struct Token {
     /// Boxed: most tokens never have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leak: Option<Box<Leak>>,
+    /// The last expiry warning recorded (`token.expiring`): the window it was for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warning: Option<Box<ExpiryWarning>>,
+    /// Why the token was revoked, when a rule did it (the lifecycle policy's retirement of
+    /// unused tokens); an admin's revocation carries no reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_reason: Option<String>,
     /// When a revoked token's record may be removed (its retention): it overrides the expiry
     /// as the item's TTL, so a revoked token stays listed as revoked until then.
     #[serde(
@@ -283,6 +290,18 @@ pub struct Leak {
     /// Where it was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+}
+
+/// A warning that a token expires soon: recorded once per window of the organization's
+/// `expiryWarningDays`, by the lifecycle run (an actor of kind `policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpiryWarning {
+    /// The window: the token expires within this many days.
+    pub days: u16,
+    #[serde(with = "time::serde::rfc3339")]
+    pub warned_at: OffsetDateTime,
+    pub warned_by: Actor,
 }
 
 /// What a new token's metadata is made of, beside the parsed token itself.
@@ -326,6 +345,8 @@ impl Token {
             access_window: None,
             access_issued: None,
             leak: None,
+            expiry_warning: None,
+            revocation_reason: None,
             purge_after: None,
             version: 1,
         }

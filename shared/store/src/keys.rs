@@ -18,6 +18,12 @@
 //! | org-wide token | `ORG#<org>` | `TK#org#<token id>` | expiry |
 //! | trust policy | `ORG#<org>` | `TP#<account id>#<policy id>` | a tombstone's retention |
 //! | request counter | `RATE#<scope>#<subject>` | `W#<window start>` | its window's end |
+//! | a lifecycle run's checkpoint | `LIFECYCLE#<org>` | `WARNINGS` | — |
+//!
+//! Three sparse global secondary indexes serve the scheduled lifecycle run (keys only): `expiring`
+//! (`pk`, `expiring`: a tracked token's expiry), `unused` (`pk`, `activeAt`: a tracked token's
+//! last use, or creation) and `lifecycle` (`lifecycle` = `org`, `pk`: an organization whose
+//! policy has a lifecycle). See [`shared::lifecycle`] for which tokens are tracked.
 //!
 //! Account ids are 16 base62 characters, so the owner segment `org` cannot collide with one.
 
@@ -40,6 +46,24 @@ const ORG_OWNER: &str = "org";
 /// The partitions of the rate limits' counters ([`crate::counters`]), outside every
 /// organization's.
 pub const COUNTER_PK_PREFIX: &str = "RATE#";
+/// The partitions of the lifecycle run's checkpoints, outside every organization's.
+pub const CHECKPOINT_PK_PREFIX: &str = "LIFECYCLE#";
+pub const WARNINGS_CHECKPOINT_SK: &str = "WARNINGS";
+
+/// The index of tracked tokens by expiry, and its sort key (epoch seconds).
+pub const EXPIRING_INDEX: &str = "expiring";
+pub const EXPIRING: &str = "expiring";
+/// The index of tracked tokens by last activity, and its sort key (epoch seconds).
+pub const UNUSED_INDEX: &str = "unused";
+pub const ACTIVE_AT: &str = "activeAt";
+/// The index of organizations with a lifecycle policy, its partition key and only value.
+pub const LIFECYCLE_INDEX: &str = "lifecycle";
+pub const LIFECYCLE: &str = "lifecycle";
+pub const LIFECYCLE_ORGS: &str = "org";
+
+pub fn checkpoint_pk(org: &OrgId) -> String {
+    format!("{CHECKPOINT_PK_PREFIX}{org}")
+}
 
 pub fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")

@@ -25,12 +25,14 @@ impl DynamoStore {
         let (now_text, threshold) = (stamp(now)?, stamp(now - interval)?);
         let pk = keys::org_pk(&token.org);
         let token_sk = keys::token_sk(&token_owner(token), &token.id);
-        let on_token = self.set_last_used(pk.clone(), token_sk, &now_text, &threshold);
+        // A tracked token's activity moves with it (its key in the `unused` index).
+        let active = shared::lifecycle::is_tracked(token).then_some(now.unix_timestamp());
+        let on_token = self.set_last_used(pk.clone(), token_sk, &now_text, &threshold, active);
         let on_account = async {
             match &token.account {
                 Some(account) => {
                     let sk = keys::account_sk(account);
-                    self.set_last_used(pk.clone(), sk, &now_text, &threshold)
+                    self.set_last_used(pk.clone(), sk, &now_text, &threshold, None)
                         .await
                 }
                 None => Ok(()),
@@ -46,13 +48,21 @@ impl DynamoStore {
         sk: String,
         now: &str,
         threshold: &str,
+        active: Option<i64>,
     ) -> Result<(), StoreError> {
-        let result = self
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
-            .update_expression("SET #used = :now")
+            .set_key(Some(key(pk, sk)));
+        update = match active {
+            Some(epoch) => update
+                .update_expression("SET #used = :now, #active = :active")
+                .expression_attribute_names("#active", keys::ACTIVE_AT)
+                .expression_attribute_values(":active", AttributeValue::N(epoch.to_string())),
+            None => update.update_expression("SET #used = :now"),
+        };
+        let result = update
             .condition_expression(
                 "attribute_exists(#pk) AND (attribute_not_exists(#used) OR #used < :threshold)",
             )

@@ -21,6 +21,7 @@ pub mod counters;
 mod items;
 pub mod keys;
 mod last_used;
+pub mod lifecycle;
 pub mod paging;
 pub mod records;
 mod revocation;

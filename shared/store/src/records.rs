@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::federation::TrustPolicy;
+use shared::lifecycle;
 use shared::model::{Organization, ServiceAccount, Token};
 use shared::token::TokenOwner;
 
@@ -24,6 +25,11 @@ pub trait Record: Serialize + DeserializeOwned {
     /// The epoch second after which DynamoDB may delete the item.
     fn expires_at_epoch(&self) -> Option<i64> {
         None
+    }
+    /// The keys of the sparse indexes the item belongs to, derived from its state on every
+    /// write (so a write that ends its membership removes them).
+    fn index_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        Vec::new()
     }
 }
 
@@ -44,6 +50,17 @@ impl Record for Organization {
 
     fn set_version(&mut self, version: u64) {
         self.version = version;
+    }
+
+    fn index_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        if self.token_policy.has_lifecycle() {
+            vec![(
+                keys::LIFECYCLE,
+                AttributeValue::S(keys::LIFECYCLE_ORGS.to_owned()),
+            )]
+        } else {
+            Vec::new()
+        }
     }
 }
 
@@ -94,6 +111,18 @@ impl Record for Token {
         self.purge_after
             .or(self.expires_at)
             .map(|at| at.unix_timestamp())
+    }
+
+    fn index_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        if !lifecycle::is_tracked(self) {
+            return Vec::new();
+        }
+        let epoch = |at: time::OffsetDateTime| AttributeValue::N(at.unix_timestamp().to_string());
+        let mut attributes = vec![(keys::ACTIVE_AT, epoch(lifecycle::unused_since(self)))];
+        if let Some(expiry) = self.expires_at {
+            attributes.push((keys::EXPIRING, epoch(expiry)));
+        }
+        attributes
     }
 }
 
@@ -274,6 +303,9 @@ pub(crate) fn encode<T: Record>(record: &T) -> Result<Item, StoreError> {
     );
     if let Some(epoch) = record.expires_at_epoch() {
         item.insert(keys::TTL.to_owned(), AttributeValue::N(epoch.to_string()));
+    }
+    for (name, value) in record.index_attributes() {
+        item.insert(name.to_owned(), value);
     }
     Ok(item)
 }

@@ -5,12 +5,13 @@ use shared::audit::{Entity, MappingError};
 
 use crate::keys;
 
-/// Whether a record's keys are a bookkeeping item's (a rate limit's counter), which is no
-/// entity of the audit trail: the audit writer skips its records.
+/// Whether a record's keys are a bookkeeping item's (a rate limit's counter, a lifecycle
+/// run's checkpoint), which is no entity of the audit trail: the audit writer skips its records.
 pub fn is_bookkeeping(keys: &serde_dynamo::Item) -> bool {
     matches!(
         keys.get(keys::PK),
-        Some(serde_dynamo::AttributeValue::S(pk)) if pk.starts_with(keys::COUNTER_PK_PREFIX)
+        Some(serde_dynamo::AttributeValue::S(pk))
+            if pk.starts_with(keys::COUNTER_PK_PREFIX) || pk.starts_with(keys::CHECKPOINT_PK_PREFIX)
     )
 }
 

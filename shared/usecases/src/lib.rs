@@ -12,6 +12,7 @@
 //! | [`oauth`] | issue an OAuth2 access token for client credentials |
 //! | [`federation`] | trust policies, and a workload's token exchanged for an access token |
 //! | [`leaks`] | a token reported as leaked is revoked, and its organization told where |
+//! | [`lifecycle`] | the scheduled run: expiry warnings and the retirement of unused tokens |
 //! | [`bootstrap`] | the first organization, admin account and token |
 
 pub mod accounts;
@@ -20,6 +21,7 @@ mod caller;
 mod error;
 pub mod federation;
 pub mod leaks;
+pub mod lifecycle;
 pub mod oauth;
 pub mod orgs;
 pub mod tokens;

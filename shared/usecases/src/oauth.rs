@@ -107,6 +107,7 @@ impl UseCases {
             }
             Err(VerifyError::Unavailable(error)) => return Err(error.into()),
         };
+        verifier.note_use(&verified).await;
         let principal = &verified.principal;
         // Only a token of this very account is its client secret: not an org-wide token, not
         // an access token, not another account's token.

@@ -156,13 +156,16 @@ impl UseCases {
         id: &TokenId,
     ) -> Result<(), UseCaseError> {
         caller.refuse_own_token(id)?;
-        self.revoke_lineage(&caller.actor, org, owner, id).await
+        self.revoke_lineage(&caller.actor, None, org, owner, id)
+            .await
     }
 
-    /// [`Self::revoke_token`]'s work, as `actor` (an admin, or a leak's reporter).
+    /// [`Self::revoke_token`]'s work, as `actor` (an admin, a leak's reporter, the lifecycle
+    /// policy), with the `reason` a rule gives for revoking `id` itself.
     pub(crate) async fn revoke_lineage(
         &self,
         actor: &Actor,
+        reason: Option<&str>,
         org: &OrgId,
         owner: &TokenOwner,
         id: &TokenId,
@@ -173,7 +176,8 @@ impl UseCases {
             let Some(id) = next.take() else {
                 return Ok(());
             };
-            let token = match self.revoke_now(actor, org, owner, &id, now).await {
+            let reason = reason.filter(|_| hop == 0);
+            let token = match self.revoke_now(actor, reason, org, owner, &id, now).await {
                 Ok(token) => token,
                 // A successor already removed by its TTL ends the lineage.
                 Err(UseCaseError::NotFound(_)) if hop > 0 => return Ok(()),
@@ -192,6 +196,7 @@ impl UseCases {
     async fn revoke_now(
         &self,
         actor: &Actor,
+        reason: Option<&str>,
         org: &OrgId,
         owner: &TokenOwner,
         id: &TokenId,
@@ -203,6 +208,7 @@ impl UseCases {
                 return Ok(token);
             }
             token.revoke(actor.clone(), now, self.retention);
+            token.revocation_reason = reason.map(str::to_owned);
             match self.store.update_token(&token).await {
                 Ok(stored) => return Ok(stored),
                 // Changed concurrently (last used, say): read it again and revoke that.

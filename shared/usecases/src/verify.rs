@@ -71,6 +71,10 @@ impl RecordSource for DynamoStore {
     }
 }
 
+/// How often the admin functions and the token endpoint write a token's last-used time, at
+/// most (the authorizer's `LAST_USED_INTERVAL_SECONDS` default).
+pub const LAST_USED_INTERVAL: Duration = Duration::minutes(5);
+
 /// The per-container caches.
 ///
 /// | variable | meaning | default |
@@ -374,6 +378,16 @@ impl<S: RecordSource> Verifier<S> {
             (None, None) => {}
         }
         Ok(records)
+    }
+
+    /// [`Self::record_use`] at [`LAST_USED_INTERVAL`], for a caller that must not fail on it
+    /// (the admin functions, the token endpoint): a failed write is logged. A token used only
+    /// against the admin API or as a client secret is in use, so the lifecycle policy's
+    /// retirement of unused tokens must see it.
+    pub async fn note_use(&self, verified: &Verified) {
+        if let Err(error) = self.record_use(verified, LAST_USED_INTERVAL).await {
+            tracing::warn!(%error, "last-used write failed");
+        }
     }
 
     /// Records that a verified token (and its account) was used now, unless that was recorded

@@ -49,6 +49,14 @@ impl AuditWorld {
         self.reader.read().await.unwrap()
     }
 
+    /// [`Self::records`] but those that only stamped a last use (the admin token's first
+    /// use): no audit event, so the counts of the tests below are of changes.
+    async fn changes(&mut self) -> Vec<EventRecord> {
+        let mut records = self.records().await;
+        records.retain(|record| !last_use_only(record));
+        records
+    }
+
     async fn deliver(&self, records: Vec<EventRecord>) -> (Vec<Option<String>>, BatchSummary) {
         let mut event = Event::default();
         event.records = records;
@@ -304,7 +312,7 @@ async fn redelivered_records_add_nothing() {
     let mut audit = AuditWorld::new().await;
     let account = audit.create_account("deployer").await;
     audit.mint(&account).await;
-    let records = audit.records().await;
+    let records = audit.changes().await;
     assert_eq!(records.len(), 5, "bootstrap (3), account, token");
     let (failures, first) = audit.deliver(records.clone()).await;
     assert!(failures.is_empty());
@@ -327,7 +335,7 @@ async fn a_record_that_cannot_be_written_is_reported_and_the_rest_are_written() 
     let mut audit = AuditWorld::new().await;
     let account = audit.create_account("deployer").await;
     audit.mint(&account).await;
-    let mut records = audit.records().await;
+    let mut records = audit.changes().await;
     assert_eq!(records.len(), 5);
     // The account's record, damaged: its name is no longer a name.
     let broken = records
@@ -363,6 +371,13 @@ async fn a_record_that_cannot_be_written_is_reported_and_the_rest_are_written() 
     assert_eq!(audit.events(&[]).await.len(), 5);
 }
 
+/// Whether `record` only stamped an item's last use (its version did not move).
+fn last_use_only(record: &EventRecord) -> bool {
+    let version = |image: &serde_dynamo::Item| image.get("version").cloned();
+    record.event_name == "MODIFY"
+        && version(&record.change.old_image) == version(&record.change.new_image)
+}
+
 impl AuditWorld {
     /// The records from `from` on, as first read (the damaged one undamaged again).
     async fn records_again(&self, damaged: &[EventRecord], from: usize) -> Vec<EventRecord> {
@@ -374,7 +389,8 @@ impl AuditWorld {
         let mut fresh = StreamReader::open(&config, self.world.tables.table.as_str())
             .await
             .unwrap();
-        let all = fresh.read().await.unwrap();
+        let mut all = fresh.read().await.unwrap();
+        all.retain(|record| !last_use_only(record));
         assert_eq!(all.len(), damaged.len());
         all[from..].to_vec()
     }

@@ -16,7 +16,7 @@ async fn an_admin_cannot_lock_itself_out_and_another_admin_can() {
     let admin = world.acme.token.clone();
     let me = format!("/v1/orgs/acme/service-accounts/{}", world.acme.account);
     let my_token_id = &admin[4..20];
-    let before = world.tables.scan().await.unwrap();
+    let before = world.tables.snapshot().await.unwrap();
     let disable = format!("{me}/disable");
     let my_tokens = format!("{me}/tokens");
     let my_token = format!("{me}/tokens/{my_token_id}");
@@ -63,7 +63,7 @@ async fn an_admin_cannot_lock_itself_out_and_another_admin_can() {
         .await;
     assert_eq!(org_lockout.status, 409, "{:?}", org_lockout.body);
     // Nothing was written, and the admin still works.
-    assert_eq!(world.tables.scan().await.unwrap(), before);
+    assert_eq!(world.tables.snapshot().await.unwrap(), before);
     let renamed = world
         .accounts(
             ApiCall::new(Shape::HttpV2, "PATCH", &me)

@@ -64,6 +64,7 @@ fn the_described_audit_actions_and_actor_kinds_are_the_ones_recorded() {
         shared::model::ActorKind::Person,
         shared::model::ActorKind::Workload,
         shared::model::ActorKind::SecretScanning,
+        shared::model::ActorKind::Policy,
         shared::model::ActorKind::System,
         shared::model::ActorKind::Unknown,
     ] {

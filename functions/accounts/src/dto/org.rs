@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use shared::access::IpAllowlist;
 use shared::model::{OrgStatus, Organization};
 use shared::people::{DisplayClaim, IdentityProvider, Issuer, RoleMapping};
-use shared::policy::{LifetimePreset, TokenPolicy};
+use shared::policy::{ExpiryWarningDays, LifetimePreset, TokenPolicy, UnusedDays};
 use shared::text::DisplayName;
 use time::OffsetDateTime;
 use usecases::orgs::OrgChanges;
 
-use super::{check, not_null};
+use super::{check, not_null, present};
 
 /// `PATCH /v1/orgs/{org}`: fields present are replaced; the policy's fields one by one.
 #[derive(Debug, Deserialize)]
@@ -134,6 +134,54 @@ pub struct PatchPolicy {
     ip_allowlist: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
     allow_self_rotation: Option<bool>,
+    /// The whole list of warning windows (an empty list turns the warnings off).
+    #[serde(default, deserialize_with = "not_null")]
+    expiry_warning_days: Option<Vec<serde_json::Number>>,
+    /// `null` turns the retirement of unused tokens off.
+    #[serde(default, deserialize_with = "present")]
+    revoke_unused_after_days: Option<Option<serde_json::Number>>,
+}
+
+/// A JSON number that is a whole number (`14.0` is 14, as in JSON Schema), else `None`.
+fn whole(number: &serde_json::Number) -> Option<i64> {
+    number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|value| value.fract() == 0.0 && value.abs() < 9.0e15)
+            .map(|value| value as i64)
+    })
+}
+
+fn lifecycle(
+    errors: &mut Vec<FieldError>,
+    patch: &PatchPolicy,
+    current: &TokenPolicy,
+) -> Option<(ExpiryWarningDays, Option<UnusedDays>)> {
+    let windows = match &patch.expiry_warning_days {
+        None => Some(current.expiry_warning_days().clone()),
+        Some(days) => {
+            let days: Option<Vec<i64>> = days.iter().map(whole).collect();
+            let parsed = days.ok_or_else(|| {
+                shared::ParseError::new("whole numbers of days, each from 1 to 365")
+            });
+            check(
+                errors,
+                "tokenPolicy.expiryWarningDays",
+                parsed.and_then(|days| ExpiryWarningDays::parse(&days)),
+            )
+        }
+    };
+    let unused = match &patch.revoke_unused_after_days {
+        None => Some(current.revoke_unused_after_days()),
+        Some(None) => Some(None),
+        Some(Some(days)) => check(
+            errors,
+            "tokenPolicy.revokeUnusedAfterDays",
+            UnusedDays::parse(whole(days).unwrap_or(0)),
+        )
+        .map(Some),
+    };
+    windows.zip(unused)
 }
 
 impl PatchOrg {
@@ -175,8 +223,9 @@ impl PatchOrg {
                         IpAllowlist::parse(list),
                     ),
                 };
-                match (default, max, allowlist) {
-                    (Some(default), Some(max), Some(allowlist)) => check(
+                let lifecycle = lifecycle(&mut errors, patch, current);
+                match (default, max, allowlist, lifecycle) {
+                    (Some(default), Some(max), Some(allowlist), Some((windows, unused))) => check(
                         &mut errors,
                         "tokenPolicy.defaultLifetime",
                         TokenPolicy::new(
@@ -189,11 +238,13 @@ impl PatchOrg {
                         ),
                     )
                     .map(|policy| {
-                        policy.with_self_rotation(
-                            patch
-                                .allow_self_rotation
-                                .unwrap_or(current.allow_self_rotation()),
-                        )
+                        policy
+                            .with_self_rotation(
+                                patch
+                                    .allow_self_rotation
+                                    .unwrap_or(current.allow_self_rotation()),
+                            )
+                            .with_lifecycle(windows, unused)
                     }),
                     _ => None,
                 }
@@ -247,6 +298,8 @@ struct PolicyView {
     allow_non_expiring: bool,
     ip_allowlist: Vec<String>,
     allow_self_rotation: bool,
+    expiry_warning_days: Vec<u16>,
+    revoke_unused_after_days: Option<u16>,
 }
 
 impl From<&Organization> for OrgView {
@@ -266,6 +319,8 @@ impl From<&Organization> for OrgView {
                     .map(ToString::to_string)
                     .collect(),
                 allow_self_rotation: policy.allow_self_rotation(),
+                expiry_warning_days: policy.expiry_warning_days().days().to_vec(),
+                revoke_unused_after_days: policy.revoke_unused_after_days().map(UnusedDays::days),
             },
             identity_providers: org.identity_providers.clone(),
             created_at: org.created_at,

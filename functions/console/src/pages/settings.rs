@@ -33,6 +33,17 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("\n");
+    let warning_days = policy
+        .expiry_warning_days()
+        .days()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let unused_days = policy
+        .revoke_unused_after_days()
+        .map(|days| days.days().to_string())
+        .unwrap_or_default();
     let mut providers: Vec<Option<&IdentityProvider>> =
         org.identity_providers.iter().map(Some).collect();
     if admin && providers.len() < 5 {
@@ -84,6 +95,16 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
                     }
                     label class="check" { input type="checkbox" name="allowNonExpiring" value="true" checked[policy.allow_non_expiring()]; "Allow tokens that never expire" }
                     label class="check" { input type="checkbox" name="allowSelfRotation" value="true" checked[policy.allow_self_rotation()]; "Let tokens rotate themselves" }
+                    div class="field" {
+                        label for="expiryWarningDays" { "Warn before a token expires, days before, comma-separated (for example 14, 3, 1; empty: no warnings)" }
+                        input id="expiryWarningDays" name="expiryWarningDays" inputmode="numeric" value=(warning_days);
+                        (field_errors(errors, "tokenPolicy.expiryWarningDays"))
+                    }
+                    div class="field" {
+                        label for="revokeUnusedAfterDays" { "Revoke tokens unused for this many days (empty: never)" }
+                        input id="revokeUnusedAfterDays" name="revokeUnusedAfterDays" type="number" min="1" max="3650" value=(unused_days);
+                        (field_errors(errors, "tokenPolicy.revokeUnusedAfterDays"))
+                    }
                     div class="field" {
                         label for="ipAllowlist" { "IP allowlist for every token and person, one address or CIDR per line (empty: any)" }
                         textarea id="ipAllowlist" name="ipAllowlist" rows="3" { (allowlist) }
@@ -206,8 +227,22 @@ pub async fn policy(State(state): State<ConsoleState>, signed: Signed, form: For
         "allowNonExpiring": form.get("allowNonExpiring") == Some("true"),
         "allowSelfRotation": form.get("allowSelfRotation") == Some("true"),
         "ipAllowlist": form.lines("ipAllowlist"),
+        "expiryWarningDays": form
+            .get("expiryWarningDays")
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|day| !day.is_empty())
+            .map(day_count)
+            .collect::<Vec<_>>(),
+        "revokeUnusedAfterDays": form.text("revokeUnusedAfterDays").as_deref().map(day_count),
     }});
     save(&state, &signed, &form, body, &|error| error).await
+}
+
+/// A number of days typed in a form; what is not one becomes -1, which the API refuses with
+/// the field's rule.
+fn day_count(text: &str) -> i64 {
+    text.trim().parse().unwrap_or(-1)
 }
 
 /// `POST .../settings/providers`: the whole list, as the form shows it.
