@@ -163,6 +163,44 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
     assert_eq!(org.name.as_str(), "Acme Corporation");
     assert_eq!(org.updated_by.display.as_deref(), Some("ada@example.com"));
 
+    // The lifecycle policy too; a window out of range is refused next to its field.
+    browser
+        .fill("#expiryWarningDays", "14, 3, 1")
+        .await
+        .unwrap();
+    browser.fill("#revokeUnusedAfterDays", "90").await.unwrap();
+    browser
+        .follow("#policy-heading + form button")
+        .await
+        .unwrap();
+    let org = system
+        .world
+        .context
+        .org(&system.world.acme.org)
+        .await
+        .unwrap();
+    assert_eq!(org.token_policy.expiry_warning_days().days(), [14, 3, 1]);
+    assert_eq!(
+        org.token_policy
+            .revoke_unused_after_days()
+            .map(|days| days.days()),
+        Some(90)
+    );
+    browser.fill("#expiryWarningDays", "400").await.unwrap();
+    browser
+        .follow("#policy-heading + form button")
+        .await
+        .unwrap();
+    assert!(browser.text().await.unwrap().contains("each from 1 to 365"));
+    check_page(&browser, "settings-refused").await;
+    let unchanged = system
+        .world
+        .context
+        .org(&system.world.acme.org)
+        .await
+        .unwrap();
+    assert_eq!(unchanged.version, org.version);
+
     // Sign out: the pages send back to the sign-in.
     browser.follow("form.who button").await.unwrap();
     browser

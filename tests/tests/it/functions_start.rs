@@ -183,3 +183,73 @@ async fn the_console_starts_and_answers_pages_through_api_gateway() {
         "a console without a proper session key answered: {outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn the_lifecycle_function_starts_and_runs_on_a_scheduler_event() {
+    use shared::model::{Actor, ActorKind, NewToken, Organization, Token, TokenKind};
+    use shared::policy::{ExpiryWarningDays, TokenPolicy};
+    let tables = TestTables::create().await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let org_id = shared::ids::OrgId::parse("acme").unwrap();
+    let operator = Actor::new(ActorKind::Operator, "ops");
+    let policy =
+        TokenPolicy::default().with_lifecycle(ExpiryWarningDays::parse(&[14]).unwrap(), None);
+    let org = Organization::new(
+        org_id.clone(),
+        shared::text::DisplayName::parse("Acme").unwrap(),
+        policy,
+        operator.clone(),
+        now - time::Duration::days(30),
+    );
+    tables.store.create_org(&org).await.unwrap();
+    let parsed = shared::token::ParsedToken::generate(
+        &tests::test_token_format(),
+        &org_id,
+        shared::token::TokenOwner::Org,
+    )
+    .unwrap();
+    let fields = NewToken {
+        name: shared::text::DisplayName::parse("deploy").unwrap(),
+        description: None,
+        scopes: shared::access::Scopes::default(),
+        expires_at: Some(now + time::Duration::days(10)),
+    };
+    let token = Token::new(
+        TokenKind::Org,
+        &parsed,
+        fields,
+        operator,
+        now - time::Duration::days(30),
+    );
+    tables.store.create_token(&token).await.unwrap();
+
+    let mut function = start("lifecycle", &tables).await;
+    // EventBridge Scheduler's event (its content does not matter to the run).
+    let scheduled = json!({
+        "version": "0",
+        "id": "f3d9c4a3-8a4c-4c58-9b2a-6b3f7f3c1e2d",
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "123456789012",
+        "time": "2026-11-28T14:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/lifecycle"],
+        "detail": "{}"
+    });
+    let Outcome::Response(report) = function.invoke(scheduled.clone()).await.unwrap() else {
+        panic!("the run failed");
+    };
+    assert_eq!(report["orgs"], 1, "{report}");
+    assert_eq!(report["warned"], 1, "{report}");
+    let Outcome::Response(again) = function.invoke(scheduled).await.unwrap() else {
+        panic!("the second run failed");
+    };
+    assert_eq!(again["warned"], 0, "{again}");
+    let stored = tables
+        .store
+        .get_token(&org_id, &shared::token::TokenOwner::Org, &token.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.expiry_warning.unwrap().days, 14);
+}
