@@ -215,6 +215,7 @@ pub async fn token_sign_in(
             return error_page(&frame, &ApiError::Unauthenticated);
         }
     };
+    admin.verifier.note_use(&verified).await;
     if verified.principal.org != org {
         return error_page(&frame, &ApiError::Unauthenticated);
     }

@@ -71,6 +71,21 @@ const TRUST_POLICY_FIELDS: &[&str] = &[
     "deletedAt",
 ];
 
+/// Every field name an event's `changes` may hold, whatever the item type (the allowlists
+/// above), sorted: what the published event schema allows.
+pub fn change_fields() -> Vec<&'static str> {
+    let mut fields: Vec<&'static str> = [
+        ORG_FIELDS,
+        ACCOUNT_FIELDS,
+        TOKEN_FIELDS,
+        TRUST_POLICY_FIELDS,
+    ]
+    .concat();
+    fields.sort_unstable();
+    fields.dedup();
+    fields
+}
+
 /// An item of the table, as a stream image holds it (decoded by the store).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entity {

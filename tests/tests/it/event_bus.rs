@@ -163,3 +163,55 @@ async fn every_audit_event_reaches_the_bus_in_the_documented_schema_and_the_exam
         .collect();
     assert_eq!(notified, BTreeSet::from(["token.expiring", "token.leaked"]));
 }
+
+/// The published schema names exactly the actions, actor kinds and changed fields the audit
+/// mapping can produce.
+#[test]
+fn the_event_schema_follows_the_audit_mapping() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repository().join("docs/events/audit-event.v1.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let actions: Vec<String> = shared::audit::AuditAction::ALL
+        .iter()
+        .map(|action| action.as_str().to_owned())
+        .collect();
+    assert_eq!(strings(&schema["properties"]["action"]["enum"]), actions);
+    let fields: Vec<String> = shared::audit::change_fields()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        strings(&schema["properties"]["changes"]["propertyNames"]["enum"]),
+        fields
+    );
+    let kinds = strings(&schema["$defs"]["actor"]["properties"]["kind"]["enum"]);
+    for kind in [
+        shared::model::ActorKind::ServiceAccount,
+        shared::model::ActorKind::OrgToken,
+        shared::model::ActorKind::IamPrincipal,
+        shared::model::ActorKind::Operator,
+        shared::model::ActorKind::Person,
+        shared::model::ActorKind::Workload,
+        shared::model::ActorKind::SecretScanning,
+        shared::model::ActorKind::Policy,
+        shared::model::ActorKind::System,
+        shared::model::ActorKind::Unknown,
+    ] {
+        let name = serde_json::to_value(kind).unwrap();
+        assert!(kinds.iter().any(|k| k == name.as_str().unwrap()), "{name}");
+    }
+    assert_eq!(kinds.len(), 10);
+    for secret in ["hash", "displayPrefix", "lastUsedAt", "token"] {
+        assert!(!fields.iter().any(|field| field == secret), "{secret}");
+    }
+}

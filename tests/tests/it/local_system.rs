@@ -532,3 +532,69 @@ async fn the_readme_ci_snippets_exchange_job_tokens_and_call_hello_locally() {
 fn tempfile_path(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{name}-{}", uuid::Uuid::new_v4()))
 }
+
+/// `local` runs the lifecycle on its own, on a short interval: a token whose expiry enters
+/// the organization's one-day warning window is warned about in the audit trail, once.
+#[test]
+fn a_local_run_warns_of_an_expiring_token_on_its_own() {
+    let system = LocalSystem::start_with(&["--lifecycle-interval", "1"]);
+    let admin = system.admin_token.clone().unwrap();
+    let admin = Some(admin.as_str());
+    let (status, org) = system.curl(
+        "PATCH",
+        "/v1/orgs/acme",
+        admin,
+        Some(r#"{"tokenPolicy": {"expiryWarningDays": [1]}}"#),
+    );
+    assert_eq!(status, 200, "{org}");
+    let (status, account) = system.curl(
+        "POST",
+        "/v1/orgs/acme/service-accounts",
+        admin,
+        Some(r#"{"name": "nightly"}"#),
+    );
+    assert_eq!(status, 201, "{account}");
+    // It enters the one-day window a few seconds after it is minted.
+    let expiry =
+        (time::OffsetDateTime::now_utc() + time::Duration::days(1) + time::Duration::seconds(4))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let (status, minted) = system.curl(
+        "POST",
+        &format!(
+            "/v1/orgs/acme/service-accounts/{}/tokens",
+            account["id"].as_str().unwrap()
+        ),
+        admin,
+        Some(&format!(r#"{{"name": "ci", "expiresAt": "{expiry}"}}"#)),
+    );
+    assert_eq!(status, 201, "{minted}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let (status, page) = system.curl(
+            "GET",
+            "/v1/orgs/acme/audit-events?action=token.expiring",
+            admin,
+            None,
+        );
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().unwrap().clone();
+        if !items.is_empty() || Instant::now() > deadline {
+            break items;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["target"]["id"], minted["id"]);
+    assert_eq!(events[0]["actor"]["kind"], "policy");
+    assert_eq!(events[0]["changes"]["expiryWarning"]["new"]["days"], 1);
+    // Later runs add nothing.
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, page) = system.curl(
+        "GET",
+        "/v1/orgs/acme/audit-events?action=token.expiring",
+        admin,
+        None,
+    );
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+}

@@ -417,3 +417,129 @@ fn the_workload_audience_is_one_setting_and_the_output_is_the_codes_default() {
     assert!(output.contains(&default), "{output} names {default}");
     assert_eq!(template["Parameters"]["WorkloadAudiences"]["Default"], "");
 }
+
+/// The lifecycle: the table's three sparse indexes are created as declared, under the names the
+/// store queries, keys only; the lifecycle function runs on its schedule with a role that may
+/// query those indexes; every role that stamps a last use may move `activeAt`; the audit
+/// writer publishes on the stack's bus with the source the code and the example rules name.
+#[tokio::test]
+async fn the_lifecycle_indexes_schedule_roles_and_bus_are_declared() -> anyhow::Result<()> {
+    let tables = TestTables::create().await?;
+    let declared_template = Template::load_default()?;
+    let declared = declared_template.table(MAIN_TABLE)?;
+    let description = tables
+        .client
+        .describe_table()
+        .table_name(tables.table.as_str())
+        .send()
+        .await?
+        .table
+        .unwrap();
+    let indexes = description.global_secondary_indexes();
+    assert_eq!(indexes.len(), 3);
+    for name in [
+        keys::EXPIRING_INDEX,
+        keys::UNUSED_INDEX,
+        keys::LIFECYCLE_INDEX,
+    ] {
+        let index = indexes
+            .iter()
+            .find(|i| i.index_name() == Some(name))
+            .unwrap();
+        assert_eq!(
+            key_names(index.key_schema()),
+            declared_keys_of_index(declared, name)
+        );
+        assert_eq!(
+            index.projection().and_then(|p| p.projection_type()),
+            Some(&aws_sdk_dynamodb::types::ProjectionType::KeysOnly)
+        );
+    }
+    assert_eq!(
+        declared_keys_of_index(declared, keys::EXPIRING_INDEX)[1].0,
+        keys::EXPIRING
+    );
+    assert_eq!(
+        declared_keys_of_index(declared, keys::UNUSED_INDEX)[1].0,
+        keys::ACTIVE_AT
+    );
+    assert_eq!(
+        declared_keys_of_index(declared, keys::LIFECYCLE_INDEX)[0].0,
+        keys::LIFECYCLE
+    );
+
+    let path = infra::template::default_template_path();
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path)?)?;
+    let resources = &template["Resources"];
+    let text = |value: &serde_yaml_ng::Value| serde_yaml_ng::to_string(value).unwrap();
+    let lifecycle = &resources["LifecycleFunction"];
+    assert_eq!(
+        lifecycle["Metadata"]["BuildProperties"]["Binary"],
+        "lifecycle"
+    );
+    let schedule = &lifecycle["Properties"]["Events"]["Schedule"];
+    assert_eq!(schedule["Type"], "ScheduleV2");
+    assert!(text(&schedule["Properties"]["ScheduleExpression"]).contains("LifecycleSchedule"));
+    assert_eq!(
+        template["Parameters"]["LifecycleSchedule"]["Default"],
+        "rate(1 hour)"
+    );
+    let statements = |role: &str| {
+        resources[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap()
+            .clone()
+    };
+    let sid = |role: &str, sid: &str| {
+        statements(role)
+            .into_iter()
+            .find(|statement| statement["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{role} has no {sid}"))
+    };
+    let indexes = text(&sid("LifecycleRole", "Indexes")["Resource"]);
+    for name in ["index/expiring", "index/unused", "index/lifecycle"] {
+        assert!(indexes.contains(name), "{indexes}");
+    }
+    for role in ["AuthorizerRole", "AccountsRole", "ConsoleRole"] {
+        let attributes =
+            &sid(role, "LastUsed")["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"];
+        let attributes: Vec<&str> = attributes
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            attributes,
+            [keys::PK, keys::SK, "lastUsedAt", keys::ACTIVE_AT],
+            "{role}"
+        );
+    }
+    let bus = text(
+        &resources["AuditFunction"]["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"],
+    );
+    assert!(
+        bus.contains("AuditEventBus") && bus.contains("EventBusName"),
+        "{bus}"
+    );
+    assert_eq!(
+        sid("AuditRole", "PublishEvents")["Action"],
+        "events:PutEvents"
+    );
+    assert_eq!(resources["AuditEventBus"]["Condition"], "CreateEventBus");
+    assert_eq!(
+        template["Outputs"]["EventSource"]["Value"],
+        audit::events::EVENT_SOURCE
+    );
+    let examples = infra::template::default_template_path()
+        .parent()
+        .unwrap()
+        .join("examples/audit-event-rules.yaml");
+    let examples: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(examples)?)?;
+    for rule in ["ExpiringAndLeakedRule", "EverythingRule"] {
+        let pattern = &examples["Resources"][rule]["Properties"]["EventPattern"];
+        assert_eq!(pattern["source"][0], audit::events::EVENT_SOURCE, "{rule}");
+    }
+    Ok(())
+}
