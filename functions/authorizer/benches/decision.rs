@@ -150,7 +150,7 @@ fn bench(c: &mut Criterion) {
     for (name, event, mode) in events(&token) {
         let Ok(config) = AuthorizerConfig::from_lookup(format.clone(), |key| match key {
             "HTTP_API_RESPONSE" => Some(mode.to_owned()),
-            "LAST_USED_INTERVAL_SECONDS" => Some("86400".to_owned()),
+            "LAST_USED_INTERVAL_SECONDS" => Some("3600".to_owned()),
             _ => None,
         }) else {
             return;

@@ -5,7 +5,7 @@
 //! | `ROUTE_MAP` / `ROUTE_MAP_FILE` | the route map (JSON, or a file holding it) | `routes.json` shipped with the function |
 //! | `HTTP_API_RESPONSE` | `simple` or `iam`, for HTTP API events | `simple` |
 //! | `IDENTITY_HEADER` | the header holding `Bearer <token>` in `REQUEST` and HTTP API events | `authorization` |
-//! | `LAST_USED_INTERVAL_SECONDS` | how often last-used times are written, at most (0–86400) | `300` |
+//! | `LAST_USED_INTERVAL_SECONDS` | how often last-used times are written, at most (0–3600: a token in use is never stamped more than an hour ago, well inside the shortest retirement of unused tokens, a day) | `300` |
 //! | `OWNER_CACHE_TTL_MS`, `POSITIVE_CACHE_TTL_SECONDS`, `NEGATIVE_CACHE_ENTRIES` | the verifier's caches ([`usecases::verify::CacheSettings`]) | `1000`, `0`, `10000` |
 //! | `WARM_UP` | `false` skips the warm-up read during init (only to measure what it saves) | `true` |
 //! | `GATEWAY_CACHE_TTL_SECONDS` | API Gateway's authorizer cache TTL in front of this function: a token whose life ends sooner is refused, so no cached Allow outlives it (0–3600) | `0` |
@@ -68,7 +68,7 @@ impl AuthorizerConfig {
             identity_header: lookup("IDENTITY_HEADER")
                 .unwrap_or_else(|| "authorization".into())
                 .to_ascii_lowercase(),
-            last_used_interval: seconds(&lookup, "LAST_USED_INTERVAL_SECONDS", 300, 0..=86_400)?,
+            last_used_interval: seconds(&lookup, "LAST_USED_INTERVAL_SECONDS", 300, 0..=3_600)?,
             caches: CacheSettings::from_lookup(CacheSettings::AUTHORIZER, &lookup)?,
             gateway_cache_ttl: seconds(&lookup, "GATEWAY_CACHE_TTL_SECONDS", 0, 0..=3_600)?,
             warm_up: match lookup("WARM_UP").as_deref() {

@@ -3,21 +3,24 @@
 //! one consistent `BatchGetItem`), the run's checkpoint, and removing a token's stale index
 //! keys. Every read reports how many items it read, so a run can account for its work.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use shared::ids::OrgId;
 use shared::lifecycle::Checkpoint;
-use shared::model::Token;
+use shared::model::{ExpiryWarning, Token};
 use shared::policy::ExpiryWarningDays;
 use time::OffsetDateTime;
 
 use crate::records::{decode, key, token_owner};
 use crate::{DynamoStore, Item, StoreError, keys};
 
-/// Items found, and how many items were read to find them.
+/// Items found, how many items were read to find them, and how many of those could not be
+/// decoded (skipped and logged, so one damaged item does not stop the rest).
 #[derive(Debug)]
 pub struct Found<T> {
     pub items: Vec<T>,
     pub read: u64,
+    pub unreadable: usize,
 }
 
 /// The most keys a `BatchGetItem` takes.
@@ -47,6 +50,7 @@ impl DynamoStore {
         Ok(Found {
             items,
             read: keys.read,
+            unreadable: 0,
         })
     }
 
@@ -133,6 +137,61 @@ impl DynamoStore {
         }
     }
 
+    /// Records `warning` on `token` as read (its `version`), with the next version, touching
+    /// nothing else: a last use stamped since the read (which moves no version) is kept.
+    /// `VersionConflict` when the token changed, `NotFound` when it is gone.
+    pub async fn record_expiry_warning(
+        &self,
+        token: &Token,
+        warning: &ExpiryWarning,
+    ) -> Result<(), StoreError> {
+        let value =
+            serde_dynamo::to_attribute_value(warning).map_err(|error| StoreError::Corrupt {
+                entity: "token",
+                reason: error.to_string(),
+            })?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::org_pk(&token.org),
+                keys::token_sk(&token_owner(token), &token.id),
+            )))
+            .update_expression("SET #warning = :warning, #version = :next")
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#warning", "expiryWarning")
+            .expression_attribute_names("#version", keys::VERSION)
+            .expression_attribute_values(":warning", value)
+            .expression_attribute_values(
+                ":version",
+                epoch(i64::try_from(token.version).unwrap_or(i64::MAX)),
+            )
+            .expression_attribute_values(
+                ":next",
+                epoch(i64::try_from(token.version + 1).unwrap_or(i64::MAX)),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    if failed.item().is_some() {
+                        Err(StoreError::VersionConflict {
+                            entity: "token",
+                            expected: token.version,
+                        })
+                    } else {
+                        Err(StoreError::NotFound { entity: "token" })
+                    }
+                }
+                _ => Err(StoreError::sdk("UpdateItem", error)),
+            },
+        }
+    }
+
     /// Where the last complete run of `org`'s warnings ended, and the windows it used.
     pub async fn warnings_checkpoint(&self, org: &OrgId) -> Result<Found<Checkpoint>, StoreError> {
         let output = self
@@ -151,6 +210,7 @@ impl DynamoStore {
             return Ok(Found {
                 items: Vec::new(),
                 read: 0,
+                unreadable: 0,
             });
         };
         let through = match item.get("through") {
@@ -173,6 +233,7 @@ impl DynamoStore {
                 .into_iter()
                 .collect(),
             read: 1,
+            unreadable: 0,
         })
     }
 
@@ -227,6 +288,7 @@ impl DynamoStore {
     /// The items of `keys`, read consistently (the index only pointed at them).
     async fn tokens_at(&self, keys: Found<Item>) -> Result<Found<Token>, StoreError> {
         let mut read = keys.read;
+        let mut unreadable = 0;
         let mut tokens = Vec::with_capacity(keys.items.len());
         for chunk in keys.items.chunks(BATCH) {
             let wanted = chunk
@@ -243,12 +305,19 @@ impl DynamoStore {
             let items = self.batch_get(wanted).await?;
             read += items.len() as u64;
             for item in items {
-                tokens.push(decode::<Token>(item)?);
+                match decode::<Token>(item) {
+                    Ok(token) => tokens.push(token),
+                    Err(error) => {
+                        unreadable += 1;
+                        tracing::error!(%error, "a token item the lifecycle cannot read was skipped");
+                    }
+                }
             }
         }
         Ok(Found {
             items: tokens,
             read,
+            unreadable,
         })
     }
 
@@ -294,7 +363,11 @@ impl DynamoStore {
             }
         }
         found.truncate(limit);
-        Ok(Found { items: found, read })
+        Ok(Found {
+            items: found,
+            read,
+            unreadable: 0,
+        })
     }
 }
 

@@ -155,7 +155,7 @@ impl UseCases {
         parsed: &ParsedToken,
     ) -> Result<(), UseCaseError> {
         match self
-            .revoke_lineage(reporter, None, parsed.org(), parsed.owner(), parsed.id())
+            .revoke_lineage(reporter, parsed.org(), parsed.owner(), parsed.id())
             .await
         {
             Err(UseCaseError::NotFound(_)) => Ok(()),

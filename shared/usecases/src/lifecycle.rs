@@ -19,7 +19,7 @@ use std::collections::HashSet;
 
 use shared::ids::OrgId;
 use shared::lifecycle::{self, Checkpoint};
-use shared::model::{Actor, ExpiryWarning, Organization, Token, TokenStatus};
+use shared::model::{Actor, ExpiryWarning, OrgStatus, Organization, Token, TokenStatus};
 use shared::policy::{ExpiryWarningDays, UnusedDays};
 use shared::token::TokenOwner;
 use store::StoreError;
@@ -100,6 +100,10 @@ impl UseCases {
         let Some(org) = self.store.get_org(id).await? else {
             return Ok(());
         };
+        // A disabled organization's tokens are not in use by choice: neither warned nor retired.
+        if org.status != OrgStatus::Active {
+            return Ok(());
+        }
         let windows = org.token_policy.expiry_warning_days().clone();
         if !windows.is_empty() {
             self.expiry_warnings(&org, &windows, now, report).await?;
@@ -127,6 +131,8 @@ impl UseCases {
                 .tokens_expiring(&org.id, after, upto, usize::MAX)
                 .await?;
             report.items_read += found.read;
+            // A damaged item is logged and counted, and the others go on.
+            report.failed += found.unreadable;
             for token in found.items {
                 if !seen.insert(token.id.clone()) {
                     continue;
@@ -167,13 +173,14 @@ impl UseCases {
             let Some(days) = lifecycle::warning_due(&token, windows, now) else {
                 return Ok(Acted::Nothing);
             };
-            token.expiry_warning = Some(Box::new(ExpiryWarning {
+            let warning = ExpiryWarning {
                 days,
                 warned_at: now,
                 warned_by: Actor::policy(lifecycle::EXPIRY_WARNING_RULE),
-            }));
-            match self.store.update_token(&token).await {
-                Ok(_) => return Ok(Acted::Warned),
+            };
+            // The warning alone, on the version read: a last use stamped meanwhile stays.
+            match self.store.record_expiry_warning(&token, &warning).await {
+                Ok(()) => return Ok(Acted::Warned),
                 // Changed meanwhile (another run warned it, an admin revoked it): decide again.
                 Err(StoreError::VersionConflict { .. }) => {
                     token = self.token(&token.org, &owner_of(&token), &token.id).await?;
@@ -199,6 +206,7 @@ impl UseCases {
             .tokens_inactive_since(&org.id, cutoff, MAX_RETIREMENTS_PER_RUN)
             .await?;
         report.items_read += found.read;
+        report.failed += found.unreadable;
         for token in found.items {
             let id = token.id.clone();
             match self.retire(token, after, now).await {
@@ -227,14 +235,22 @@ impl UseCases {
         }
         let reason = lifecycle::retirement_reason(&token, after);
         let actor = Actor::policy(lifecycle::UNUSED_RULE);
-        self.revoke_lineage(
-            &actor,
-            Some(&reason),
-            &token.org,
-            &owner_of(&token),
-            &token.id,
-        )
-        .await?;
+        // Decided again on the token as read just before the revocation is written: a use
+        // since the index was read spares it.
+        let still_due = move |fresh: &Token| lifecycle::retirement_due(fresh, after, now);
+        let retired = self
+            .revoke_lineage_if(
+                &actor,
+                Some(&reason),
+                &token.org,
+                &owner_of(&token),
+                &token.id,
+                &still_due,
+            )
+            .await?;
+        if !retired {
+            return Ok(Acted::Nothing);
+        }
         tracing::info!(org = %token.org, token = %token.id, "revoked an unused token");
         Ok(Acted::Retired)
     }

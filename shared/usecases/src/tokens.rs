@@ -156,31 +156,52 @@ impl UseCases {
         id: &TokenId,
     ) -> Result<(), UseCaseError> {
         caller.refuse_own_token(id)?;
-        self.revoke_lineage(&caller.actor, None, org, owner, id)
-            .await
+        self.revoke_lineage(&caller.actor, org, owner, id).await
     }
 
-    /// [`Self::revoke_token`]'s work, as `actor` (an admin, a leak's reporter, the lifecycle
-    /// policy), with the `reason` a rule gives for revoking `id` itself.
+    /// [`Self::revoke_token`]'s work, as `actor` (an admin, a leak's reporter).
     pub(crate) async fn revoke_lineage(
+        &self,
+        actor: &Actor,
+        org: &OrgId,
+        owner: &TokenOwner,
+        id: &TokenId,
+    ) -> Result<(), UseCaseError> {
+        self.revoke_lineage_if(actor, None, org, owner, id, &|_| true)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Self::revoke_lineage`] for a rule (the lifecycle policy): `id` itself is revoked only
+    /// if `due` still holds on the token as read just before its revocation is written, and
+    /// with the rule's `reason`. Whether it was (or already was) revoked.
+    pub(crate) async fn revoke_lineage_if(
         &self,
         actor: &Actor,
         reason: Option<&str>,
         org: &OrgId,
         owner: &TokenOwner,
         id: &TokenId,
-    ) -> Result<(), UseCaseError> {
+        due: &(dyn Fn(&Token) -> bool + Send + Sync),
+    ) -> Result<bool, UseCaseError> {
         let now = self.now();
         let mut next = Some(id.clone());
         for hop in 0..MAX_LINEAGE {
             let Some(id) = next.take() else {
-                return Ok(());
+                return Ok(true);
             };
-            let reason = reason.filter(|_| hop == 0);
-            let token = match self.revoke_now(actor, reason, org, owner, &id, now).await {
-                Ok(token) => token,
+            let (reason, due): (_, &(dyn Fn(&Token) -> bool + Send + Sync)) = match hop {
+                0 => (reason, due),
+                _ => (None, &|_| true),
+            };
+            let token = match self
+                .revoke_now(actor, reason, due, org, owner, &id, now)
+                .await
+            {
+                Ok(Some(token)) => token,
+                Ok(None) => return Ok(false),
                 // A successor already removed by its TTL ends the lineage.
-                Err(UseCaseError::NotFound(_)) if hop > 0 => return Ok(()),
+                Err(UseCaseError::NotFound(_)) if hop > 0 => return Ok(true),
                 Err(error) => return Err(error),
             };
             self.revoke_access_tokens_issued_for(&token, owner, actor, now)
@@ -192,26 +213,32 @@ impl UseCases {
         ))
     }
 
-    /// Revokes `id` now unless its revocation is already in force; the token as stored.
+    /// Revokes `id` now unless its revocation is already in force; the token as stored, or
+    /// `None` when `due` no longer holds on it.
+    #[allow(clippy::too_many_arguments)]
     async fn revoke_now(
         &self,
         actor: &Actor,
         reason: Option<&str>,
+        due: &(dyn Fn(&Token) -> bool + Send + Sync),
         org: &OrgId,
         owner: &TokenOwner,
         id: &TokenId,
         now: OffsetDateTime,
-    ) -> Result<Token, UseCaseError> {
+    ) -> Result<Option<Token>, UseCaseError> {
         for _attempt in 0..3 {
             let mut token = self.token(org, owner, id).await?;
             if token.status(now) == TokenStatus::Revoked {
-                return Ok(token);
+                return Ok(Some(token));
+            }
+            if !due(&token) {
+                return Ok(None);
             }
             token.revoke(actor.clone(), now, self.retention);
             token.revocation_reason = reason.map(str::to_owned);
             match self.store.update_token(&token).await {
-                Ok(stored) => return Ok(stored),
-                // Changed concurrently (last used, say): read it again and revoke that.
+                Ok(stored) => return Ok(Some(stored)),
+                // Changed concurrently (rotated, warned, revoked): read it again and decide.
                 Err(StoreError::VersionConflict { .. }) => continue,
                 Err(error) => return Err(error.into()),
             }

@@ -298,10 +298,11 @@ async fn a_run_cut_short_is_finished_by_the_next_without_repeating_anything() {
     }
     // Each is now in the 14-day window and unused for 30 days: a warning then a retirement.
     world.clock.set(t0 + DAY * 30);
-    // DynamoDB drops every write after the third.
+    // DynamoDB drops every write after the third (a warning is an UpdateItem, a revocation a
+    // PutItem).
     faulty
         .proxy()
-        .set(Rule::on(Fault::Reset, &["PutItem"]).after(3));
+        .set(Rule::on(Fault::Reset, &["PutItem", "UpdateItem"]).after(3));
     let cut = faulty.use_cases.run_lifecycle().await.unwrap();
     assert_eq!(cut.warned, 3, "{cut:?}");
     assert_eq!(cut.retired, 0, "{cut:?}");
@@ -478,5 +479,44 @@ async fn the_policy_is_validated_audited_and_turned_off_with_null() {
                 && event["changes"]["tokenPolicy"]["new"]["expiryWarningDays"] == json!([14, 7])
         }),
         "{updates:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_turned_on_late_or_changed_warns_once_and_a_disabled_organization_is_left_alone() {
+    let world = AdminWorld::new().await;
+    let t0 = world.clock_now();
+    let (token, _) = mint_expiring(&world, t0 + DAY * 30).await;
+    let uc = &world.context;
+    // Turned on five days before the expiry: the token, already inside 14 days, is warned.
+    world.clock.set(t0 + DAY * 25);
+    set_policy(&world, json!({"expiryWarningDays": [14]})).await;
+    assert_eq!(run(uc).await.warned, 1);
+    assert_eq!(run(uc).await.warned, 0);
+    // A new window: the checkpoint is for other windows, every token inside one is read
+    // again, and only the new window warns, when the token enters it.
+    set_policy(&world, json!({"expiryWarningDays": [14, 3]})).await;
+    assert_eq!(run(uc).await.warned, 0);
+    world.clock.set(t0 + DAY * 27 + Duration::HOUR);
+    assert_eq!(run(uc).await.warned, 1);
+    // A larger window than the last warning's is never warned again.
+    set_policy(&world, json!({"expiryWarningDays": [7]})).await;
+    assert_eq!(run(uc).await.warned, 0);
+    assert_eq!(warnings_of(&world, &token).await, [14, 3]);
+
+    // A disabled organization: nothing is retired until it is enabled again.
+    set_policy(&world, json!({"revokeUnusedAfterDays": 1})).await;
+    let mut org = world.context.org(&world.acme.org).await.unwrap();
+    org.status = shared::model::OrgStatus::Disabled;
+    let org = world.context.store.update_org(&org).await.unwrap();
+    world.clock.set(t0 + DAY * 29);
+    let report = run(uc).await;
+    assert_eq!((report.warned, report.retired), (0, 0), "{report:?}");
+    let mut org = org;
+    org.status = shared::model::OrgStatus::Active;
+    world.context.store.update_org(&org).await.unwrap();
+    assert!(
+        run(uc).await.retired >= 2,
+        "the token and the unused admin token"
     );
 }
