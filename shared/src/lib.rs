@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config;
 pub mod decision;
 pub mod federation;
+pub mod iac;
 pub mod ids;
 pub mod lifecycle;
 pub mod model;

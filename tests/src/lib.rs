@@ -16,6 +16,7 @@ pub mod counting;
 pub mod events;
 pub mod faults;
 pub mod faulty;
+pub mod iac;
 pub mod issuer;
 pub mod logs;
 pub mod moto;

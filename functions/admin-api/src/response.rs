@@ -57,6 +57,7 @@ pub fn etag(version: u64) -> String {
 
 /// Who did something, as the admin API shows it: the kind and id, not the request metadata.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ActorView {
     kind: ActorKind,
     id: String,
@@ -66,6 +67,11 @@ pub struct ActorView {
     /// How a person is shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     display: Option<String>,
+    /// A stack's AWS account, and its resource that acted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aws_account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logical_resource_id: Option<String>,
 }
 
 impl From<&Actor> for ActorView {
@@ -75,6 +81,8 @@ impl From<&Actor> for ActorView {
             id: actor.id.clone(),
             issuer: actor.issuer.clone(),
             display: actor.display.clone(),
+            aws_account: actor.aws_account.clone(),
+            logical_resource_id: actor.logical_resource_id.clone(),
         }
     }
 }

@@ -34,7 +34,7 @@ use crate::model::{AccountStatus, Actor, ActorKind, Organization, ServiceAccount
 pub const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
 
 /// The fields an audit event may show, per item type (JSON names).
-const ORG_FIELDS: &[&str] = &["name", "status", "tokenPolicy"];
+const ORG_FIELDS: &[&str] = &["name", "status", "tokenPolicy", "iacAccess"];
 const ACCOUNT_FIELDS: &[&str] = &[
     "name",
     "description",

@@ -35,6 +35,10 @@ pub enum ActorKind {
     /// The organization's lifecycle policy, applied by the scheduled lifecycle run: `id` names
     /// the rule (`expiryWarningDays`, `revokeUnusedAfterDays`).
     Policy,
+    /// A CloudFormation stack managing the organization as code, through the custom resource
+    /// provider: `id` is the stack's ARN, `awsAccount` its AWS account and
+    /// `logicalResourceId` the resource in the stack.
+    Stack,
     /// The system itself: DynamoDB's TTL, the audit writer.
     System,
     /// A change made outside the API (a direct write to the table): the audit trail records
@@ -64,6 +68,12 @@ pub struct Actor {
     /// The trust policy a workload was admitted by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_policy: Option<TrustPolicyId>,
+    /// A stack's AWS account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_account: Option<String>,
+    /// The resource of a stack that made the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical_resource_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +97,8 @@ impl Actor {
             display: None,
             claims: None,
             trust_policy: None,
+            aws_account: None,
+            logical_resource_id: None,
             source_ip: None,
             user_agent: None,
             request_id: None,
@@ -136,6 +148,15 @@ impl Actor {
     /// A rule of the organization's lifecycle policy (see [`ActorKind::Policy`]).
     pub fn policy(rule: &str) -> Self {
         Self::new(ActorKind::Policy, rule)
+    }
+
+    /// A CloudFormation stack's resource (see [`ActorKind::Stack`]).
+    pub fn stack(stack: &crate::iac::StackRef, logical_resource_id: &str) -> Self {
+        Self {
+            aws_account: Some(stack.account.to_string()),
+            logical_resource_id: Some(sanitize_metadata(logical_resource_id, 256)),
+            ..Self::new(ActorKind::Stack, &stack.arn)
+        }
     }
 
     /// The deployment itself (TTL expiry, migrations).

@@ -34,6 +34,10 @@ pub struct Organization {
     /// The identity providers whose people may administer (or audit) the organization.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identity_providers: Vec<crate::people::IdentityProvider>,
+    /// The AWS accounts (and stacks) whose CloudFormation may manage the organization's
+    /// accounts and tokens as code; none by default.
+    #[serde(default, skip_serializing_if = "crate::iac::IacAccess::is_empty")]
+    pub iac_access: crate::iac::IacAccess,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub created_by: Actor,
@@ -57,6 +61,7 @@ impl Organization {
             status: OrgStatus::Active,
             token_policy,
             identity_providers: Vec::new(),
+            iac_access: crate::iac::IacAccess::default(),
             created_at: now,
             created_by: actor.clone(),
             updated_at: now,

@@ -54,6 +54,19 @@ impl UseCases {
     ) -> Result<ServiceAccount, UseCaseError> {
         let id = ServiceAccountId::generate()
             .map_err(|error| UseCaseError::internal("generating an id", &error))?;
+        self.create_account_with_id(caller, org, id, fields).await
+    }
+
+    /// [`Self::create_account`] under an id the caller chose (the provisioner derives it from
+    /// CloudFormation's request, so a retried request finds the account it made); a conflict
+    /// if the id is taken.
+    pub async fn create_account_with_id(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        id: ServiceAccountId,
+        fields: NewServiceAccount,
+    ) -> Result<ServiceAccount, UseCaseError> {
         let account =
             ServiceAccount::new(org.clone(), id, fields, caller.actor.clone(), self.now());
         self.store.create_account(&account).await?;

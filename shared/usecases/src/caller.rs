@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use shared::access::{IpAllowlist, Role};
 use shared::authn::Principal;
+use shared::iac::StackRef;
 use shared::ids::{OrgId, ServiceAccountId, TokenId};
 use shared::model::{Actor, ActorKind};
 use shared::people::PersonRole;
@@ -25,6 +26,17 @@ pub enum Identity {
     Iam(String),
     /// A person signed in with an identity provider of the organization `org`.
     Person(Person),
+    /// A CloudFormation stack that `org`'s `iacAccess` lets manage it as code, through the
+    /// custom resource provider (see [`UseCases::stack_caller`](crate::UseCases::stack_caller)).
+    Stack(StackIdentity),
+}
+
+/// A stack's resource, admitted by an organization's `iacAccess`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackIdentity {
+    pub org: OrgId,
+    pub stack: StackRef,
+    pub logical_resource_id: String,
 }
 
 /// A person, as one of `org`'s identity providers vouches for them, with the role its
@@ -62,6 +74,7 @@ impl Caller {
             Identity::Person(person) => {
                 Actor::person(&person.issuer, &person.subject, &person.display)
             }
+            Identity::Stack(stack) => Actor::stack(&stack.stack, &stack.logical_resource_id),
         };
         Self {
             actor: actor.with_request(source_ip, user_agent, request_id),
@@ -89,6 +102,8 @@ impl Caller {
             Identity::Person(_) => Err(UseCaseError::Forbidden(
                 "an auditor may read, and change nothing",
             )),
+            Identity::Stack(stack) if stack.org == *org => Ok(()),
+            Identity::Stack(_) => Err(UseCaseError::NotFound("organization")),
         }
     }
 

@@ -13,6 +13,7 @@
 //! | [`federation`] | trust policies, and a workload's token exchanged for an access token |
 //! | [`leaks`] | a token reported as leaked is revoked, and its organization told where |
 //! | [`lifecycle`] | the scheduled run: expiry warnings and the retirement of unused tokens |
+//! | [`iac`] | who may manage an organization as code (a CloudFormation stack's caller) |
 //! | [`bootstrap`] | the first organization, admin account and token |
 
 pub mod accounts;
@@ -20,6 +21,7 @@ pub mod bootstrap;
 mod caller;
 mod error;
 pub mod federation;
+pub mod iac;
 pub mod leaks;
 pub mod lifecycle;
 pub mod oauth;
@@ -35,7 +37,7 @@ use shared::token::TokenFormat;
 use store::DynamoStore;
 use time::Duration;
 
-pub use caller::{Caller, Identity, Person};
+pub use caller::{Caller, Identity, Person, StackIdentity};
 pub use error::UseCaseError;
 pub use federation::WorkloadSettings;
 pub use leaks::PublicRevocationLimit;

@@ -15,6 +15,7 @@ pub struct OrgChanges {
     pub name: Option<DisplayName>,
     pub token_policy: Option<TokenPolicy>,
     pub identity_providers: Option<Vec<IdentityProvider>>,
+    pub iac_access: Option<shared::iac::IacAccess>,
 }
 
 impl UseCases {
@@ -61,6 +62,9 @@ impl UseCases {
                 }
             }
             org.identity_providers = providers;
+        }
+        if let Some(access) = changes.iac_access {
+            org.iac_access = access;
         }
         org.updated_at = self.now();
         org.updated_by = caller.actor.clone();

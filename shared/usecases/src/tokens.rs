@@ -72,6 +72,38 @@ impl UseCases {
         owner: &TokenOwner,
         request: MintRequest,
     ) -> Result<Minted, UseCaseError> {
+        let parsed = self.generate_token(&org.id, owner)?;
+        self.mint_prepared(caller, org, owner, request, parsed)
+            .await
+    }
+
+    /// A new token's text for `owner` in `org`, not yet stored: for a caller that must keep
+    /// it somewhere (a Secrets Manager secret) before the store knows it, so that a retry
+    /// stores the same token rather than a second one.
+    pub fn generate_token(
+        &self,
+        org: &OrgId,
+        owner: &TokenOwner,
+    ) -> Result<ParsedToken, UseCaseError> {
+        ParsedToken::generate(&self.token_format, org, owner.clone())
+            .map_err(|error| UseCaseError::internal("generating a token", &error))
+    }
+
+    /// [`Self::mint_token`] storing `parsed` (made by [`Self::generate_token`] for the same
+    /// organization and owner). A token already stored is a conflict.
+    pub async fn mint_prepared(
+        &self,
+        caller: &Caller,
+        org: &Organization,
+        owner: &TokenOwner,
+        request: MintRequest,
+        parsed: ParsedToken,
+    ) -> Result<Minted, UseCaseError> {
+        if parsed.org() != &org.id || parsed.owner() != owner {
+            return Err(UseCaseError::Internal(
+                "a prepared token of another organization or owner",
+            ));
+        }
         let now = self.now();
         let field = match request.lifetime {
             Some(TokenLifetime::ExpiresAt(_)) => "expiresAt",
@@ -107,8 +139,6 @@ impl UseCases {
                 TokenKind::Org
             }
         };
-        let parsed = ParsedToken::generate(&self.token_format, &org.id, owner.clone())
-            .map_err(|error| UseCaseError::internal("generating a token", &error))?;
         let fields = NewToken {
             name: request.name,
             description: request.description,
@@ -301,7 +331,8 @@ impl UseCases {
     ) -> Result<Minted, UseCaseError> {
         check_grace(grace)?;
         let old = self.token(&org.id, owner, id).await?;
-        self.rotate(org, old, grace, caller.actor.clone()).await
+        self.rotate(org, old, grace, caller.actor.clone(), None)
+            .await
     }
 
     /// The verified token rotates itself (so a pipeline renews its credential without an
@@ -312,6 +343,20 @@ impl UseCases {
         verified: Verified,
         actor: Actor,
         grace: Duration,
+    ) -> Result<Minted, UseCaseError> {
+        self.self_rotate_into(verified, actor, grace, None).await
+    }
+
+    /// [`Self::self_rotate`] into `prepared` when given (made by [`Self::generate_token`]
+    /// for the verified token's organization and owner): Secrets Manager's rotation keeps the
+    /// new token as pending before the store knows it, so a repeated step rotates into the
+    /// same token.
+    pub async fn self_rotate_into(
+        &self,
+        verified: Verified,
+        actor: Actor,
+        grace: Duration,
+        prepared: Option<ParsedToken>,
     ) -> Result<Minted, UseCaseError> {
         check_grace(grace)?;
         let (Some(org), Some(token)) = (verified.records.org, verified.records.token) else {
@@ -324,7 +369,7 @@ impl UseCases {
                 "this organization does not allow tokens to rotate themselves; ask an admin",
             ));
         }
-        self.rotate(&org, token, grace, actor).await
+        self.rotate(&org, token, grace, actor, prepared).await
     }
 
     /// Replaces `old` with a new token of the same owner, kind, name, description and
@@ -335,6 +380,7 @@ impl UseCases {
         mut old: Token,
         grace: Duration,
         actor: Actor,
+        prepared: Option<ParsedToken>,
     ) -> Result<Minted, UseCaseError> {
         let now = self.now();
         if old.kind == TokenKind::Access {
@@ -364,8 +410,15 @@ impl UseCases {
         let expires_at = policy
             .resolve_expiry(lifetime, now)
             .map_err(|violation| UseCaseError::Conflict(violation.to_string()))?;
-        let parsed = ParsedToken::generate(&self.token_format, &org.id, owner.clone())
-            .map_err(|error| UseCaseError::internal("generating a token", &error))?;
+        let parsed = match prepared {
+            Some(parsed) if parsed.org() == &org.id && parsed.owner() == &owner => parsed,
+            Some(_) => {
+                return Err(UseCaseError::Internal(
+                    "a prepared token of another organization or owner",
+                ));
+            }
+            None => self.generate_token(&org.id, &owner)?,
+        };
         let fields = NewToken {
             name: old.name.clone(),
             description: old.description.clone(),

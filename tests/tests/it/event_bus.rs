@@ -227,13 +227,14 @@ fn the_event_schema_follows_the_audit_mapping() {
         shared::model::ActorKind::Workload,
         shared::model::ActorKind::SecretScanning,
         shared::model::ActorKind::Policy,
+        shared::model::ActorKind::Stack,
         shared::model::ActorKind::System,
         shared::model::ActorKind::Unknown,
     ] {
         let name = serde_json::to_value(kind).unwrap();
         assert!(kinds.iter().any(|k| k == name.as_str().unwrap()), "{name}");
     }
-    assert_eq!(kinds.len(), 10);
+    assert_eq!(kinds.len(), 11);
     for secret in ["hash", "displayPrefix", "lastUsedAt", "token"] {
         assert!(!fields.iter().any(|field| field == secret), "{secret}");
         assert!(forbidden.iter().any(|field| field == secret), "{secret}");

@@ -19,6 +19,7 @@ mod lockout;
 mod oidc;
 mod openapi;
 mod people;
+mod provisioner;
 mod scale;
 mod security;
 mod storage;

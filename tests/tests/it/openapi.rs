@@ -65,6 +65,7 @@ fn the_described_audit_actions_and_actor_kinds_are_the_ones_recorded() {
         shared::model::ActorKind::Workload,
         shared::model::ActorKind::SecretScanning,
         shared::model::ActorKind::Policy,
+        shared::model::ActorKind::Stack,
         shared::model::ActorKind::System,
         shared::model::ActorKind::Unknown,
     ] {

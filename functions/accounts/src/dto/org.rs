@@ -4,6 +4,7 @@ use admin_api::problem::{ApiError, FieldError};
 use admin_api::response::ActorView;
 use serde::{Deserialize, Serialize};
 use shared::access::IpAllowlist;
+use shared::iac::{AwsAccountId, IacAccess, IacPrincipal};
 use shared::model::{OrgStatus, Organization};
 use shared::people::{DisplayClaim, IdentityProvider, Issuer, RoleMapping};
 use shared::policy::{ExpiryWarningDays, LifetimePreset, TokenPolicy, UnusedDays};
@@ -24,6 +25,40 @@ pub struct PatchOrg {
     /// The whole list of the organization's identity providers (an empty list removes them).
     #[serde(default, deserialize_with = "not_null")]
     identity_providers: Option<Vec<ProviderBody>>,
+    /// The whole list of AWS accounts (and stack-name prefixes) whose CloudFormation may
+    /// manage the organization as code (an empty list allows none).
+    #[serde(default, deserialize_with = "not_null")]
+    iac_access: Option<Vec<IacBody>>,
+}
+
+/// One AWS account allowed to manage the organization as code, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IacBody {
+    account: String,
+    #[serde(default, deserialize_with = "not_null")]
+    stack_prefix: Option<String>,
+}
+
+fn iac_access(errors: &mut Vec<FieldError>, bodies: &[IacBody]) -> Option<IacAccess> {
+    let mut principals = Vec::with_capacity(bodies.len());
+    for (i, body) in bodies.iter().enumerate() {
+        let account = check(
+            errors,
+            &format!("iacAccess[{i}].account"),
+            AwsAccountId::parse(&body.account),
+        );
+        if let Some(account) = account
+            && let Some(principal) = check(
+                errors,
+                &format!("iacAccess[{i}].stackPrefix"),
+                IacPrincipal::new(account, body.stack_prefix.as_deref()),
+            )
+        {
+            principals.push(principal);
+        }
+    }
+    check(errors, "iacAccess", IacAccess::new(principals))
 }
 
 /// One identity provider, as sent.
@@ -254,10 +289,18 @@ impl PatchOrg {
             .identity_providers
             .as_deref()
             .and_then(|bodies| providers(&mut errors, bodies));
-        if self.name.is_none() && self.token_policy.is_none() && self.identity_providers.is_none() {
+        let iac_access = self
+            .iac_access
+            .as_deref()
+            .and_then(|bodies| iac_access(&mut errors, bodies));
+        if self.name.is_none()
+            && self.token_policy.is_none()
+            && self.identity_providers.is_none()
+            && self.iac_access.is_none()
+        {
             errors.push(FieldError::new(
                 "body",
-                "names no field to change (name, tokenPolicy, identityProviders)",
+                "names no field to change (name, tokenPolicy, identityProviders, iacAccess)",
             ));
         }
         if errors.is_empty() {
@@ -265,6 +308,7 @@ impl PatchOrg {
                 name,
                 token_policy,
                 identity_providers,
+                iac_access,
             })
         } else {
             Err(ApiError::Validation(errors))
@@ -281,6 +325,7 @@ pub struct OrgView {
     status: OrgStatus,
     token_policy: PolicyView,
     identity_providers: Vec<IdentityProvider>,
+    iac_access: Vec<IacPrincipal>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     created_by: ActorView,
@@ -323,6 +368,7 @@ impl From<&Organization> for OrgView {
                 revoke_unused_after_days: policy.revoke_unused_after_days().map(UnusedDays::days),
             },
             identity_providers: org.identity_providers.clone(),
+            iac_access: org.iac_access.principals().to_vec(),
             created_at: org.created_at,
             created_by: ActorView::from(&org.created_by),
             updated_at: org.updated_at,

@@ -1,0 +1,184 @@
+//! `Custom::ServiceAccount`: Create, Update (in place, or a replacement when `Organization`
+//! changes) and Delete, through the account use cases.
+
+use std::collections::BTreeMap;
+
+use shared::iac::{CustomResourceRequest, CustomResourceResponse, RequestType, StackRef};
+use shared::ids::{OrgId, ServiceAccountId};
+use shared::model::{AccountStatus, ServiceAccount};
+use usecases::accounts::AccountChanges;
+use usecases::{Caller, UseCaseError};
+
+use crate::properties::{AccountProperties, Refusal};
+use crate::{Provisioner, derived_account_id, physical_id, refusal, success};
+
+pub const RESOURCE_TYPE: &str = "Custom::ServiceAccount";
+
+pub(crate) async fn handle(
+    provider: &Provisioner,
+    stack: &StackRef,
+    request: &CustomResourceRequest,
+) -> Result<CustomResourceResponse, Refusal> {
+    match request.request_type {
+        RequestType::Create => {
+            let props = AccountProperties::parse(&request.resource_properties)?;
+            create(provider, stack, request, props).await
+        }
+        RequestType::Update => update(provider, stack, request).await,
+        RequestType::Delete => delete(provider, stack, request).await,
+    }
+}
+
+async fn caller(
+    provider: &Provisioner,
+    stack: &StackRef,
+    request: &CustomResourceRequest,
+    org: &OrgId,
+) -> Result<Caller, Refusal> {
+    provider
+        .use_cases
+        .stack_caller(
+            org,
+            stack,
+            &request.logical_resource_id,
+            &request.request_id,
+        )
+        .await
+        .map(|(caller, _)| caller)
+        .map_err(refusal)
+}
+
+fn data(account: &ServiceAccount) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("Id".to_owned(), account.id.to_string()),
+        ("Organization".to_owned(), account.org.to_string()),
+        ("Name".to_owned(), account.name.to_string()),
+    ])
+}
+
+/// Makes the account under the id derived from the request; a retry finds it made.
+async fn create(
+    provider: &Provisioner,
+    stack: &StackRef,
+    request: &CustomResourceRequest,
+    props: AccountProperties,
+) -> Result<CustomResourceResponse, Refusal> {
+    let caller = caller(provider, stack, request, &props.org).await?;
+    let use_cases = &provider.use_cases;
+    let id = derived_account_id(request)?;
+    let account = match use_cases
+        .store
+        .get_account(&props.org, &id)
+        .await
+        .map_err(|error| refusal(error.into()))?
+    {
+        Some(account) if account.is_deleted() => {
+            return Err(Refusal::new(
+                "the account this request made has been deleted since",
+            ));
+        }
+        Some(account) => account,
+        None => use_cases
+            .create_account_with_id(&caller, &props.org, id.clone(), props.fields)
+            .await
+            .map_err(refusal)?,
+    };
+    let account = set_enabled(provider, &caller, account, props.enabled).await?;
+    Ok(success(request, id.as_str(), data(&account)))
+}
+
+async fn set_enabled(
+    provider: &Provisioner,
+    caller: &Caller,
+    account: ServiceAccount,
+    enabled: bool,
+) -> Result<ServiceAccount, Refusal> {
+    let use_cases = &provider.use_cases;
+    match (enabled, account.status) {
+        (true, AccountStatus::Disabled) => use_cases
+            .enable_account(caller, &account.org, &account.id, None)
+            .await
+            .map_err(refusal),
+        (false, AccountStatus::Active) => use_cases
+            .disable_account(caller, &account.org, &account.id, None, false)
+            .await
+            .map_err(refusal),
+        _ => Ok(account),
+    }
+}
+
+async fn update(
+    provider: &Provisioner,
+    stack: &StackRef,
+    request: &CustomResourceRequest,
+) -> Result<CustomResourceResponse, Refusal> {
+    let props = AccountProperties::parse(&request.resource_properties)?;
+    let old_org = request
+        .old_resource_properties
+        .as_ref()
+        .and_then(|old| AccountProperties::org_of(old).ok());
+    if old_org.as_ref() != Some(&props.org) {
+        // An account does not move between organizations: a new one replaces it.
+        return create(provider, stack, request, props).await;
+    }
+    let caller = caller(provider, stack, request, &props.org).await?;
+    let id = ServiceAccountId::parse(physical_id(request))
+        .map_err(|_| Refusal::new("the physical resource id is not a service account's id"))?;
+    let use_cases = &provider.use_cases;
+    let account = use_cases
+        .account(&props.org, &id)
+        .await
+        .map_err(|error| match error {
+            UseCaseError::NotFound(_) => Refusal::new(format!(
+                "service account {id} no longer exists in {}",
+                props.org
+            )),
+            other => refusal(other),
+        })?;
+    let fields = props.fields;
+    let unchanged = account.name == fields.name
+        && account.description == fields.description
+        && account.roles == fields.roles
+        && account.grants == fields.grants
+        && account.ip_allowlist == fields.ip_allowlist;
+    let account = if unchanged {
+        account
+    } else {
+        let changes = AccountChanges {
+            name: Some(fields.name),
+            description: Some(fields.description),
+            roles: Some(fields.roles),
+            grants: Some(fields.grants),
+            ip_allowlist: Some(fields.ip_allowlist),
+        };
+        use_cases
+            .update_account(&caller, &props.org, &id, None, changes)
+            .await
+            .map_err(refusal)?
+    };
+    let account = set_enabled(provider, &caller, account, props.enabled).await?;
+    Ok(success(request, id.as_str(), data(&account)))
+}
+
+/// Deletes the account and revokes its tokens. One that was never made (its Create failed,
+/// or it is gone) is deleted already.
+async fn delete(
+    provider: &Provisioner,
+    stack: &StackRef,
+    request: &CustomResourceRequest,
+) -> Result<CustomResourceResponse, Refusal> {
+    let physical = physical_id(request);
+    let Ok(id) = ServiceAccountId::parse(physical) else {
+        return Ok(success(request, physical, BTreeMap::new()));
+    };
+    let org = AccountProperties::org_of(&request.resource_properties)?;
+    let caller = caller(provider, stack, request, &org).await?;
+    match provider
+        .use_cases
+        .delete_account(&caller, &org, &id, None)
+        .await
+    {
+        Ok(()) | Err(UseCaseError::NotFound(_)) => Ok(success(request, physical, BTreeMap::new())),
+        Err(error) => Err(refusal(error)),
+    }
+}

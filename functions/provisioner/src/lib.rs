@@ -1,0 +1,265 @@
+//! Service accounts as code: the CloudFormation custom resource provider and the Secrets
+//! Manager rotation function of service tokens.
+//!
+//! **The provider** ([`Provisioner`]) answers `Custom::ServiceAccount` and
+//! `Custom::ServiceToken` requests through the same use cases as the admin API, as an actor of
+//! kind `stack` that the organization's `iacAccess` admits ([`usecases::UseCases::stack_caller`]).
+//! Every request gets exactly one answer, PUT to its `ResponseURL` ([`respond`]):
+//!
+//! * **Physical ids.** An account's is its id; a token's is the id of the token it minted.
+//! * **Replacement.** Changing an account's `Organization`, or any property of a token, makes
+//!   a new one and answers its new physical id; CloudFormation then deletes the old one (or,
+//!   on rollback, the new one). Everything else about an account changes in place.
+//! * **Idempotence.** A retried request (same `RequestId`) makes nothing twice: an account's
+//!   id is derived from the stack, the resource and the request; a token is written to its
+//!   secret first, as a version whose id is derived the same way, and a retry finds it there
+//!   and stores that same token.
+//! * **Refusals** (a caller the organization does not admit, a bad property) answer `FAILED`
+//!   with the reason, before anything is written. A Delete of a resource that was never made
+//!   (after a failed Create) succeeds.
+//! * **Secrets.** The token is written only to its secret: never to the response, its
+//!   `Data`, a log line or the audit trail.
+//!
+//! **The rotation function** ([`rotation`]) implements Secrets Manager's four steps with the
+//! rotate-with-grace use case.
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `TABLE_NAME`, `TOKEN_KEYS`, `TOKEN_PREFIX` | the deployment's table and tokens | required |
+//! | `SECRET_NAME_PREFIX` | the names the secrets must start with (the roles' IAM policies allow no others) | `service-accounts/` |
+//! | `ROTATION_GRACE_SECONDS` | how long a rotated token keeps working after the rotation's `setSecret` (0–604800) | `86400` |
+
+pub mod accounts;
+pub mod properties;
+pub mod respond;
+pub mod rotation;
+pub mod secrets;
+pub mod tokens;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use properties::Refusal;
+use respond::{RespondError, Responder};
+use secrets::Secrets;
+use sha2::{Digest, Sha256};
+use shared::config::{ConfigError, seconds};
+use shared::iac::{CustomResourceRequest, CustomResourceResponse, RequestType, StackRef};
+use shared::ids::ServiceAccountId;
+use usecases::{UseCaseError, UseCases};
+
+/// How the physical id of a resource whose Create failed starts (see
+/// [`CustomResourceResponse::failure`]).
+pub const FAILED_PREFIX: &str = "failed-";
+
+/// The default of `SECRET_NAME_PREFIX`.
+pub const DEFAULT_SECRET_PREFIX: &str = "service-accounts/";
+
+/// The provider: the use cases, Secrets Manager, and the responder.
+#[derive(Debug, Clone)]
+pub struct Provisioner {
+    pub use_cases: UseCases,
+    pub secrets: Secrets,
+    pub responder: Responder,
+    pub secret_prefix: String,
+}
+
+/// `SECRET_NAME_PREFIX`: 1–256 characters a secret's name may have.
+pub fn secret_prefix(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let prefix = lookup("SECRET_NAME_PREFIX").unwrap_or_else(|| DEFAULT_SECRET_PREFIX.into());
+    let valid = !prefix.is_empty()
+        && prefix.len() <= 256
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+    if valid {
+        Ok(prefix)
+    } else {
+        Err(ConfigError {
+            variable: "SECRET_NAME_PREFIX",
+            reason: "1 to 256 letters, digits and /_+=.@-".into(),
+        })
+    }
+}
+
+/// `ROTATION_GRACE_SECONDS`.
+pub fn rotation_grace(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<time::Duration, ConfigError> {
+    seconds(&lookup, "ROTATION_GRACE_SECONDS", 86_400, 0..=604_800)
+}
+
+impl Provisioner {
+    pub fn new(use_cases: UseCases, secrets: Secrets, secret_prefix: String) -> Self {
+        Self {
+            use_cases,
+            secrets,
+            responder: Responder::new(Duration::from_secs(20)),
+            secret_prefix,
+        }
+    }
+
+    /// Handles one invocation: the request's answer is PUT to its `ResponseURL`. An error
+    /// (the answer could not be delivered) fails the invocation, so Lambda retries it, and the
+    /// retry, with the same `RequestId`, makes nothing twice.
+    pub async fn handle_event(&self, event: serde_json::Value) -> Result<(), ProvisionError> {
+        let request: CustomResourceRequest = serde_json::from_value(event)
+            .map_err(|error| ProvisionError::NotARequest(error.to_string()))?;
+        let response = self.answer(&request).await;
+        tracing::info!(
+            request_type = ?request.request_type,
+            resource_type = %shared::text::sanitize_metadata(&request.resource_type, 64),
+            logical_resource_id = %shared::text::sanitize_metadata(&request.logical_resource_id, 256),
+            physical_resource_id = %response.physical_resource_id,
+            status = ?response.status,
+            reason = response.reason.as_deref().unwrap_or_default(),
+            "answered a custom resource request"
+        );
+        Ok(self
+            .responder
+            .put(&request.response_url, response.body())
+            .await?)
+    }
+
+    /// The answer to `request` (never a secret in it).
+    pub async fn answer(&self, request: &CustomResourceRequest) -> CustomResourceResponse {
+        // A Delete of what a failed Create never made: nothing to do, whoever asks.
+        if request.request_type == RequestType::Delete
+            && physical_id(request).starts_with(FAILED_PREFIX)
+        {
+            return success(request, physical_id(request), BTreeMap::new());
+        }
+        let answered = match StackRef::parse(&request.stack_id) {
+            Err(_) => Err(Refusal::new("StackId is not a CloudFormation stack ARN")),
+            Ok(stack) => match request.resource_type.as_str() {
+                accounts::RESOURCE_TYPE => accounts::handle(self, &stack, request).await,
+                tokens::RESOURCE_TYPE => tokens::handle(self, &stack, request).await,
+                // Nothing of an unknown type was ever made.
+                _ if request.request_type == RequestType::Delete => {
+                    Ok(success(request, physical_id(request), BTreeMap::new()))
+                }
+                other => Err(Refusal::new(format!(
+                    "unknown resource type {:?}: this provider makes {} and {}",
+                    other.chars().take(64).collect::<String>(),
+                    accounts::RESOURCE_TYPE,
+                    tokens::RESOURCE_TYPE
+                ))),
+            },
+        };
+        answered.unwrap_or_else(|refusal| CustomResourceResponse::failure(request, &refusal.0))
+    }
+}
+
+/// Why an invocation failed (its answer was not delivered).
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("the event is not a CloudFormation custom resource request: {0}")]
+    NotARequest(String),
+    #[error(transparent)]
+    Respond(#[from] RespondError),
+}
+
+pub(crate) fn success(
+    request: &CustomResourceRequest,
+    physical_id: &str,
+    data: BTreeMap<String, String>,
+) -> CustomResourceResponse {
+    CustomResourceResponse::success(request, physical_id, data)
+}
+
+/// The request's physical id (an Update's or a Delete's), or none.
+pub(crate) fn physical_id(request: &CustomResourceRequest) -> &str {
+    request.physical_resource_id.as_deref().unwrap_or_default()
+}
+
+/// 32 bytes that only this request of this resource of this stack derives, for `purpose`.
+fn derived(request: &CustomResourceRequest, purpose: &str) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    for part in [
+        purpose,
+        &request.stack_id,
+        &request.logical_resource_id,
+        &request.request_id,
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().into()
+}
+
+/// The id of the account a Create (or a replacing Update) makes: the same for a retry.
+pub(crate) fn derived_account_id(
+    request: &CustomResourceRequest,
+) -> Result<ServiceAccountId, Refusal> {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let id: String = derived(request, "account")
+        .iter()
+        .take(ServiceAccountId::LEN)
+        .map(|byte| char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]))
+        .collect();
+    ServiceAccountId::parse(&id).map_err(|_| Refusal::new("deriving the account's id failed"))
+}
+
+/// The secret version id a token's Create (or replacing Update) writes: the same for a retry.
+pub(crate) fn derived_version_id(request: &CustomResourceRequest) -> String {
+    let hex = hex::encode(&derived(request, "secret-version")[..16]);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// A use case's refusal as CloudFormation's reason, naming the property at fault.
+pub(crate) fn refusal(error: UseCaseError) -> Refusal {
+    match error {
+        UseCaseError::Invalid { field, reason } => {
+            let property = match field {
+                "lifetime" | "expiresAt" => "Lifetime",
+                "scopes" => "Scopes",
+                "name" => "Name",
+                other => other,
+            };
+            Refusal::new(format!("property {property}: {reason}"))
+        }
+        UseCaseError::NotFound(what) => Refusal::new(format!("{what} not found")),
+        UseCaseError::Forbidden(reason) => Refusal::new(reason),
+        other => Refusal::new(other.to_string()),
+    }
+}
+
+impl From<secrets::SecretsError> for Refusal {
+    fn from(error: secrets::SecretsError) -> Self {
+        Refusal::new(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(request_id: &str) -> CustomResourceRequest {
+        serde_json::from_value(serde_json::json!({
+            "RequestType": "Create",
+            "ResponseURL": "http://127.0.0.1:1/",
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/team/1",
+            "RequestId": request_id,
+            "ResourceType": "Custom::ServiceAccount",
+            "LogicalResourceId": "Deployer"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn derived_ids_are_the_same_for_a_retry_and_differ_between_requests() {
+        let (a, b) = (request("one"), request("two"));
+        assert_eq!(derived_account_id(&a), derived_account_id(&a));
+        assert_ne!(derived_account_id(&a), derived_account_id(&b));
+        assert_eq!(derived_version_id(&a), derived_version_id(&a));
+        assert_ne!(derived_version_id(&a), derived_version_id(&b));
+        assert_eq!(derived_version_id(&a).len(), 36);
+    }
+}

@@ -1,0 +1,29 @@
+//! The `provisioner` function: CloudFormation's custom resource provider (see the library).
+#![recursion_limit = "256"]
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use provisioner::{Provisioner, secret_prefix};
+use shared::config::{Settings, env};
+use store::DynamoStore;
+use store::client::ClientSettings;
+use usecases::UseCases;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let settings = Settings::from_lookup(env)?;
+    let client = ClientSettings::from_lookup(ClientSettings::ADMIN, env)?;
+    let config = client.sdk_config().await;
+    let store = DynamoStore::new(
+        store::client::dynamodb_in(&config, client.partition),
+        &settings.table_name,
+    );
+    let use_cases = UseCases::from_lookup(store, settings.token_format, env)?;
+    let secrets = provisioner::secrets::Secrets::new(aws_sdk_secretsmanager::Client::new(&config));
+    let provider = Provisioner::new(use_cases, secrets, secret_prefix(env)?);
+    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+        let provider = &provider;
+        async move { Ok::<_, Error>(provider.handle_event(event.payload).await?) }
+    }))
+    .await
+}

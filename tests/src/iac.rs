@@ -1,0 +1,243 @@
+//! Service accounts as code, as CloudFormation and Secrets Manager drive them: the provider
+//! and the rotation function over the test's tables (through the fault proxy, so a test can
+//! make DynamoDB fail midway), Secrets Manager from moto in server mode, and a listener that
+//! takes the responses CloudFormation's pre-signed `ResponseURL` would.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::put;
+use provisioner::Provisioner;
+use provisioner::rotation::{Rotation, RotationEvent, Step};
+use provisioner::secrets::Secrets;
+use serde_json::{Value, json};
+use store::client::ClientSettings;
+
+use crate::admin::Reply;
+use crate::events::{ApiCall, Shape};
+use crate::faulty::Faulty;
+use crate::moto::Moto;
+
+/// The AWS account of the test's stacks.
+pub const AWS_ACCOUNT: &str = "123456789012";
+/// The organization's `iacAccess` admits stacks of [`AWS_ACCOUNT`] named `payments[-…]`.
+pub const STACK_PREFIX: &str = "payments";
+
+/// A stack's ARN.
+pub fn stack_id(account: &str, name: &str) -> String {
+    format!(
+        "arn:aws:cloudformation:eu-west-1:{account}:stack/{name}/51af3dc0-da77-11e4-872e-1234567db123"
+    )
+}
+
+/// One PUT to the response listener.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub content_type: Option<String>,
+    pub body: Value,
+}
+
+type Log = Arc<Mutex<BTreeMap<String, Vec<Received>>>>;
+
+async fn take(
+    State(log): State<Log>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> &'static str {
+    let received = Received {
+        content_type: headers
+            .get("content-type")
+            .map(|value| value.to_str().unwrap_or("<not text>").to_owned()),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    log.lock().unwrap().entry(key).or_default().push(received);
+    ""
+}
+
+/// The world of a service-accounts-as-code test.
+#[derive(Debug)]
+pub struct IacWorld {
+    pub faulty: Faulty,
+    pub moto: Moto,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
+    pub provider: Provisioner,
+    pub rotation: Rotation,
+    responses: Log,
+    listener: SocketAddr,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl IacWorld {
+    /// acme lets stacks of [`AWS_ACCOUNT`] named [`STACK_PREFIX`]`[-…]` manage it.
+    pub async fn new() -> Self {
+        let faulty = Faulty::new().await;
+        let moto = Moto::start().await.unwrap();
+        let config = ClientSettings::BACKGROUND
+            .local_sdk_config(&moto.endpoint, "eu-west-1")
+            .await;
+        let secretsmanager = aws_sdk_secretsmanager::Client::new(&config);
+        let secrets = Secrets::new(secretsmanager.clone());
+        let provider = Provisioner::new(
+            faulty.use_cases.clone(),
+            secrets.clone(),
+            provisioner::DEFAULT_SECRET_PREFIX.to_owned(),
+        );
+        let rotation = Rotation::new(faulty.use_cases.clone(), secrets, time::Duration::hours(1));
+        let responses: Log = Arc::default();
+        let app = Router::new()
+            .route("/responses/{key}", put(take))
+            .with_state(responses.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        let world = Self {
+            faulty,
+            moto,
+            secretsmanager,
+            provider,
+            rotation,
+            responses,
+            listener: address,
+            _server: server,
+        };
+        let reply = world
+            .set_iac_access(json!([{"account": AWS_ACCOUNT, "stackPrefix": STACK_PREFIX}]))
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        world
+    }
+
+    /// Sets acme's `iacAccess` through the admin API.
+    pub async fn set_iac_access(&self, access: Value) -> Reply {
+        let world = &self.faulty.world;
+        world
+            .accounts(
+                ApiCall::new(
+                    Shape::HttpV2,
+                    "PATCH",
+                    &format!("/v1/orgs/{}", world.acme.org),
+                )
+                .bearer(&world.acme.token)
+                .json(json!({"iacAccess": access})),
+            )
+            .await
+    }
+
+    /// A request as CloudFormation sends it, from stack `stack` (an ARN), with a fresh
+    /// `RequestId` and a `ResponseURL` on the listener.
+    pub fn request(
+        &self,
+        request_type: &str,
+        resource_type: &str,
+        logical_id: &str,
+        stack: &str,
+        properties: Value,
+    ) -> Value {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut properties = properties;
+        properties["ServiceToken"] =
+            json!("arn:aws:lambda:eu-west-1:111122223333:function:service-accounts-provisioner");
+        json!({
+            "RequestType": request_type,
+            "ResponseURL": format!("http://{}/responses/{request_id}?X-Amz-Signature=abc", self.listener),
+            "StackId": stack,
+            "RequestId": request_id,
+            "ResourceType": resource_type,
+            "LogicalResourceId": logical_id,
+            "ResourceProperties": properties,
+        })
+    }
+
+    /// Invokes the provider with `request` and returns the one response it PUT (a test fails
+    /// if there was none or more than one), checking the empty content type.
+    pub async fn send(&self, request: &Value) -> Value {
+        self.provider.handle_event(request.clone()).await.unwrap();
+        let key = request["RequestId"].as_str().unwrap().to_owned();
+        let received = self.responses_to(&key);
+        let last = received.last().expect("a response").clone();
+        assert_eq!(last.content_type.as_deref(), Some(""), "the content type");
+        last.body
+    }
+
+    /// Every response PUT for the request `request_id`.
+    pub fn responses_to(&self, request_id: &str) -> Vec<Received> {
+        self.responses
+            .lock()
+            .unwrap()
+            .get(request_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every body PUT so far, as text.
+    pub fn all_responses_text(&self) -> String {
+        self.responses
+            .lock()
+            .unwrap()
+            .values()
+            .flatten()
+            .map(|received| received.body.to_string())
+            .collect()
+    }
+
+    /// One rotation step, as Secrets Manager invokes the rotation function.
+    pub async fn rotation_step(
+        &self,
+        secret: &str,
+        version: &str,
+        step: Step,
+    ) -> Result<(), provisioner::rotation::RotationError> {
+        let event = RotationEvent {
+            secret_id: secret.to_owned(),
+            client_request_token: version.to_owned(),
+            step,
+        };
+        self.rotation.handle(&event).await
+    }
+
+    /// The secret's `AWSCURRENT` value as JSON.
+    pub async fn current(&self, secret: &str) -> Value {
+        self.version(secret, None, Some("AWSCURRENT"))
+            .await
+            .unwrap()
+    }
+
+    /// A version's value as JSON (`None`: no such version).
+    pub async fn version(
+        &self,
+        secret: &str,
+        id: Option<&str>,
+        label: Option<&str>,
+    ) -> Option<Value> {
+        match self
+            .secretsmanager
+            .get_secret_value()
+            .secret_id(secret)
+            .set_version_id(id.map(str::to_owned))
+            .set_version_stage(label.map(str::to_owned))
+            .send()
+            .await
+        {
+            Ok(output) => Some(serde_json::from_str(output.secret_string().unwrap()).unwrap()),
+            Err(_) => None,
+        }
+    }
+
+    /// Whether the secret exists (and is not deleted).
+    pub async fn secret_exists(&self, secret: &str) -> bool {
+        self.secretsmanager
+            .describe_secret()
+            .secret_id(secret)
+            .send()
+            .await
+            .is_ok_and(|output| output.deleted_date().is_none())
+    }
+}
