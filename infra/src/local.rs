@@ -265,3 +265,50 @@ impl Drop for LocalStack {
         self.poller.abort();
     }
 }
+
+/// moto in server mode (installed by `scripts/setup` into `.local/moto-venv`): the local AWS
+/// services beside DynamoDB Local (Secrets Manager for `local` and the tests; EventBridge and
+/// SQS for the tests), on a free port, stopped when dropped.
+#[derive(Debug)]
+pub struct Moto {
+    pub endpoint: String,
+    _child: tokio::process::Child,
+}
+
+impl Moto {
+    /// The server's program, if `scripts/setup` installed it.
+    pub fn program() -> PathBuf {
+        repository_root().join(".local/moto-venv/bin/moto_server")
+    }
+
+    /// Starts the server on a free port and waits until it takes connections.
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let server = Self::program();
+        anyhow::ensure!(
+            server.exists(),
+            "{} is missing: run scripts/setup",
+            server.display()
+        );
+        let child = tokio::process::Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(Self {
+                    endpoint,
+                    _child: child,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("moto did not start on port {port}")
+    }
+}

@@ -11,8 +11,13 @@
 //!   403, and an allowed request reaches the example integration, which echoes the authorizer's
 //!   context.
 //!
+//! * with Secrets Manager from moto, the replay of custom resource requests and rotation
+//!   steps under `/local/` ([`iac`]).
+//!
 //! As in the deployed stack, the admin routes are not behind the authorizer: their functions
 //! authenticate the bearer token themselves. Nothing here re-implements a function's behaviour.
+
+pub mod iac;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,23 +51,26 @@ pub fn app(accounts: AccountsState, tokens: AdminState, authorizer: Arc<Authoriz
     )
 }
 
-/// [`app`] with the console's pages under `/console`, as the deployed stack serves them.
+/// [`app`] with the console's pages under `/console`, as the deployed stack serves them, and
+/// the replay of custom resource requests and rotation steps when given.
 pub fn app_with_console(
     accounts: AccountsState,
     tokens: AdminState,
     authorizer: Arc<Authorizer>,
     console: Arc<ConsoleConfig>,
+    replay: Option<iac::Replay>,
 ) -> Router {
     let pages = console::routes(ConsoleState {
         accounts: accounts.clone(),
         config: console,
     });
-    serve(
-        accounts::routes(accounts)
-            .merge(tokens::routes(tokens))
-            .merge(pages),
-        authorizer,
-    )
+    let mut routes = accounts::routes(accounts)
+        .merge(tokens::routes(tokens))
+        .merge(pages);
+    if let Some(replay) = replay {
+        routes = routes.merge(replay.routes());
+    }
+    serve(routes, authorizer)
 }
 
 fn serve(admin: Router, authorizer: Arc<Authorizer>) -> Router {

@@ -152,6 +152,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Err(error) => return Err(error).context("bootstrapping the demo organization"),
     };
+    // Service accounts as code: Secrets Manager from moto, the provider and the rotation
+    // function, and the demo organization letting the local account's stacks manage it.
+    let replay = match start_replay(&admin.use_cases, &base).await {
+        Ok(replay) => {
+            let mut kept = admin.use_cases.org(&org).await?;
+            if kept.iac_access.is_empty() {
+                let local = shared::iac::AwsAccountId::parse("000000000000")
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                kept.iac_access = shared::iac::IacAccess::new(vec![
+                    shared::iac::IacPrincipal::new(local, None)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ])
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                kept.updated_at = admin.use_cases.now();
+                kept.updated_by = shared::model::Actor::new(
+                    shared::model::ActorKind::Operator,
+                    &env("USER").unwrap_or_else(|| "local".into()),
+                );
+                admin.use_cases.store.update_org(&kept).await?;
+            }
+            Some(replay)
+        }
+        Err(error) => {
+            eprintln!("Service accounts as code are off: {error:#}");
+            None
+        }
+    };
     let (table, audit_table) = (&stack.table, &stack.audit_table);
     // The console's sessions are sealed with a key of this run: they end when it stops.
     let console = Arc::new(ConsoleConfig::from_lookup(|name| match name {
@@ -216,6 +243,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     println!(
         "  curl -s -X POST $API/v1/orgs/{org}/service-accounts -H \"Authorization: Bearer $ADA_JWT\" -H 'content-type: application/json' -d '{{\"name\": \"made-by-ada\"}}'"
     );
+    if let Some((replay, moto)) = &replay {
+        println!(
+            "Service accounts as code (the account 000000000000 may manage {org}; Secrets Manager at {}):",
+            moto.endpoint
+        );
+        println!(
+            "  curl -s -X POST $API/local/cloudformation -d '{{\"RequestType\": \"Create\", \"ResourceType\": \"Custom::ServiceAccount\", \"LogicalResourceId\": \"Deployer\", \"ResourceProperties\": {{\"Organization\": \"{org}\", \"Name\": \"deployer\", \"Role\": \"writer\"}}}}'"
+        );
+        println!(
+            "  curl -s -X POST $API/local/secretsmanager/rotate -d '{{\"SecretId\": \"{}local-demo/ci\"}}'",
+            replay.provider.secret_prefix
+        );
+    }
     println!("The README's walkthrough goes further. Ctrl-C stops everything.");
     println!("ready");
 
@@ -236,7 +276,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         })
     });
-    let app = local::app_with_console(accounts_state, admin, authorizer, console)
+    let (replay, moto) = match replay {
+        Some((replay, moto)) => (Some(replay), Some(moto)),
+        None => (None, None),
+    };
+    let app = local::app_with_console(accounts_state, admin, authorizer, console, replay)
         .layer(middleware::from_fn(log_line));
     axum::serve(
         listener,
@@ -250,8 +294,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         lifecycle.abort();
     }
     drop(people);
+    drop(moto);
     drop(stack);
     Ok(())
+}
+
+/// Secrets Manager from moto, and the provider and rotation function over it and the demo's
+/// table (their responses come back to this listener).
+async fn start_replay(
+    use_cases: &usecases::UseCases,
+    base: &str,
+) -> anyhow::Result<(local::iac::Replay, infra::local::Moto)> {
+    let moto = infra::local::Moto::start().await?;
+    let config = ClientSettings::BACKGROUND
+        .local_sdk_config(&moto.endpoint, infra::local::LOCAL_REGION)
+        .await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let secrets = provisioner::secrets::Secrets::new(client.clone());
+    let provider = provisioner::Provisioner::new(
+        use_cases.clone(),
+        secrets.clone(),
+        provisioner::secret_prefix(env)?,
+    );
+    let rotation = provisioner::rotation::Rotation::new(
+        use_cases.clone(),
+        secrets,
+        provisioner::rotation_grace(env)?,
+    );
+    let replay = local::iac::Replay::new(provider, rotation, client, base.to_owned());
+    Ok((replay, moto))
 }
 
 /// The local OpenID Provider (`tools/oidc-provider`), stopped when dropped.

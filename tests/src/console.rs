@@ -83,6 +83,7 @@ impl ConsoleWorld {
             world.admin_state(),
             authorizer,
             config,
+            None,
         );
         let server = tokio::spawn(async move {
             let _ = axum::serve(

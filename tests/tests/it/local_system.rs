@@ -598,3 +598,85 @@ fn a_local_run_warns_of_an_expiring_token_on_its_own() {
     );
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
 }
+
+/// The README's section for infrastructure teams, locally: a custom resource request replayed
+/// against the running system makes an account and a token in Secrets Manager (moto), a
+/// rotation runs its four steps, the stack's deletion revokes the token, and the trail names
+/// the stack.
+#[test]
+fn local_replays_custom_resource_requests_and_rotations() {
+    let system = LocalSystem::start();
+    let admin = system.admin_token.clone().unwrap();
+    let replay = |path: &str, body: &str| system.curl("POST", path, None, Some(body));
+    let (status, account) = replay(
+        "/local/cloudformation",
+        r#"{"RequestType": "Create", "ResourceType": "Custom::ServiceAccount", "LogicalResourceId": "Deployer", "ResourceProperties": {"Organization": "acme", "Name": "deployer", "Role": "writer"}}"#,
+    );
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(account["Status"], "SUCCESS", "{account}");
+    let account_id = account["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let token_props = format!(
+        r#"{{"Organization": "acme", "ServiceAccount": "{account_id}", "Name": "ci", "Scopes": ["writer"], "SecretName": "service-accounts/local-demo/ci"}}"#
+    );
+    let (status, token) = replay(
+        "/local/cloudformation",
+        &format!(
+            r#"{{"RequestType": "Create", "ResourceType": "Custom::ServiceToken", "LogicalResourceId": "CiToken", "ResourceProperties": {token_props}}}"#
+        ),
+    );
+    assert_eq!(status, 200, "{token}");
+    assert_eq!(token["Status"], "SUCCESS", "{token}");
+    assert!(
+        token["Data"]["SecretArn"]
+            .as_str()
+            .unwrap()
+            .contains(":secret:service-accounts/local-demo/ci-")
+    );
+    let (status, rotated) = replay(
+        "/local/secretsmanager/rotate",
+        r#"{"SecretId": "service-accounts/local-demo/ci"}"#,
+    );
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(
+        rotated["steps"],
+        serde_json::json!(["CreateSecret", "SetSecret", "TestSecret", "FinishSecret"])
+    );
+    // A step again, as Secrets Manager may repeat it: nothing to do.
+    let (status, again) = replay(
+        "/local/secretsmanager/rotate",
+        &format!(
+            r#"{{"SecretId": "service-accounts/local-demo/ci", "Step": "setSecret", "ClientRequestToken": "{}"}}"#,
+            rotated["ClientRequestToken"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "{again}");
+    let (status, deleted) = replay(
+        "/local/cloudformation",
+        &format!(
+            r#"{{"RequestType": "Delete", "ResourceType": "Custom::ServiceToken", "LogicalResourceId": "CiToken", "PhysicalResourceId": "{}", "ResourceProperties": {token_props}}}"#,
+            token["PhysicalResourceId"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    // Both the minted and the rotated token are revoked; the trail names the stack.
+    let (status, tokens) = system.curl(
+        "GET",
+        &format!("/v1/orgs/acme/service-accounts/{account_id}/tokens"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let items = tokens["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{tokens}");
+    assert!(
+        items.iter().all(|token| token["status"] == "revoked"),
+        "{tokens}"
+    );
+    let (status, refused) = replay(
+        "/local/cloudformation",
+        r#"{"RequestType": "Create", "StackId": "arn:aws:cloudformation:us-east-1:210987654321:stack/other/1", "ResourceType": "Custom::ServiceAccount", "LogicalResourceId": "Deployer", "ResourceProperties": {"Organization": "acme", "Name": "x"}}"#,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(refused["Status"], "FAILED", "{refused}");
+}
