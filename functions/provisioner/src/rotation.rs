@@ -45,6 +45,8 @@ pub enum Step {
 /// starts over from the step that failed. Never names a token's text.
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {
+    #[error("there is no secret {0}")]
+    NoSecret(String),
     #[error("rotation is not enabled on the secret")]
     NotEnabled,
     #[error("the secret has no version {0}")]
@@ -101,7 +103,7 @@ impl Rotation {
             .secrets
             .describe(secret)
             .await?
-            .ok_or(RotationError::Missing("secret"))?;
+            .ok_or_else(|| RotationError::NoSecret(secret.clone()))?;
         if !info.rotation_enabled {
             return Err(RotationError::NotEnabled);
         }

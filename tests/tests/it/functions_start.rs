@@ -253,3 +253,63 @@ async fn the_lifecycle_function_starts_and_runs_on_a_scheduler_event() {
         .unwrap();
     assert_eq!(stored.expiry_warning.unwrap().days, 14);
 }
+
+/// The provider and the rotation function start with their settings, Secrets Manager from moto
+/// beside DynamoDB Local: the provider answers a CloudFormation request with one PUT to its
+/// response URL; the rotation function fails a step on a secret that does not exist, naming it.
+#[tokio::test]
+async fn the_provisioner_and_rotation_functions_start_and_answer_their_events() {
+    let world = tests::iac::IacWorld::new().await;
+    let tables = &world.faulty.world.tables;
+    let mut env = environment(tables);
+    env.push((
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        world.moto.endpoint.as_str(),
+    ));
+    let mut provisioner = LocalFunction::start("provisioner", &env).await.unwrap();
+    let request = world.request(
+        "Create",
+        "Custom::ServiceAccount",
+        "Deployer",
+        &tests::iac::stack_id(tests::iac::AWS_ACCOUNT, "payments"),
+        json!({"Organization": "acme", "Name": "deployer"}),
+    );
+    let outcome = provisioner.invoke(request.clone()).await.unwrap();
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let received = world.responses_to(request["RequestId"].as_str().unwrap());
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].body["Status"], "SUCCESS",
+        "{:?}",
+        received[0].body
+    );
+    assert_eq!(received[0].content_type.as_deref(), Some(""));
+    // Not a custom resource request: there is no one to answer, so the invocation fails.
+    let outcome = provisioner.invoke(json!({"hello": "world"})).await.unwrap();
+    assert!(matches!(outcome, Outcome::Error(_)), "{outcome:?}");
+
+    let mut env = environment(tables);
+    env.push((
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        world.moto.endpoint.as_str(),
+    ));
+    env.push(("ROTATION_GRACE_SECONDS", "3600"));
+    let mut rotation = LocalFunction::start("rotation", &env).await.unwrap();
+    let outcome = rotation
+        .invoke(json!({
+            "SecretId": "service-accounts/nothing",
+            "ClientRequestToken": "7c2a5f4e-0000-4000-8000-000000000000",
+            "Step": "createSecret"
+        }))
+        .await
+        .unwrap();
+    let Outcome::Error(error) = outcome else {
+        panic!("a step on no secret succeeded: {outcome:?}");
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("there is no secret service-accounts/nothing"),
+        "{error}"
+    );
+}
