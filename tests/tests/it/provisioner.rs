@@ -395,6 +395,7 @@ async fn refused_callers_and_bad_properties_fail_with_a_reason_and_write_nothing
 
 #[tokio::test]
 async fn a_token_lives_only_in_its_secret_and_is_replaced_and_revoked_with_the_stack() {
+    let logs = tests::logs::CapturedLogs::global();
     let world = IacWorld::new().await;
     let account = create_account(&world, "Deployer", account_props("deployer")).await;
     let secret = "service-accounts/payments/ci";
@@ -521,11 +522,19 @@ async fn a_token_lives_only_in_its_secret_and_is_replaced_and_revoked_with_the_s
     assert!(!world.secret_exists(secret).await);
     assert_eq!(world.send(&delete).await["Status"], "SUCCESS", "again");
 
-    // Neither token appears anywhere but in the secret: responses, Data, table, audit trail.
+    // Neither token appears anywhere but in the secret: responses, Data, table, audit trail,
+    // logs (which name the tokens by their display prefix).
+    let logs = logs.text();
+    assert!(
+        logs.contains(&format!("svc_{token_id}")),
+        "the marker is logged"
+    );
+    assert!(logs.contains("answered a custom resource request"));
     let responses = world.all_responses_text();
     let table = table_text(&world).await.join("\n");
     let audit = serde_json::to_string(&audit_events(&world.faulty.world).await.unwrap()).unwrap();
     for secret_text in [&token, &new_token] {
+        assert!(!logs.contains(secret_text.as_str()));
         assert!(!responses.contains(secret_text.as_str()));
         assert!(!table.contains(secret_text.as_str()));
         assert!(!audit.contains(secret_text.as_str()));
