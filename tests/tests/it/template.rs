@@ -338,17 +338,23 @@ fn the_examples_attach_the_authorizer_the_stack_exports() {
     }
 }
 
-/// API Gateway's authorizer cache covers one route per entry, in the stack and in both
-/// examples; the authorizer knows the TTL; only this account's alarms may use the key.
-#[test]
-fn cached_authorizer_answers_cover_one_route_and_the_alarm_key_one_account() {
+/// The `infra/` folder, and its template.
+fn infra_template() -> (std::path::PathBuf, serde_yaml_ng::Value) {
     let infra_dir = infra::template::default_template_path()
         .parent()
         .unwrap()
         .to_owned();
-    let template: serde_yaml_ng::Value =
+    let template =
         serde_yaml_ng::from_str(&std::fs::read_to_string(infra_dir.join("template.yaml")).unwrap())
             .unwrap();
+    (infra_dir, template)
+}
+
+/// API Gateway's authorizer cache covers one route per entry, in the stack and in both
+/// examples; the authorizer knows the TTL; only this account's alarms may use the key.
+#[test]
+fn cached_authorizer_answers_cover_one_route_and_the_alarm_key_one_account() {
+    let (infra_dir, template) = infra_template();
     let resources = &template["Resources"];
     let identity = &resources["Api"]["Properties"]["Auth"]["Authorizers"]["ServiceAccountsAuthorizer"]
         ["Identity"];
@@ -542,4 +548,238 @@ async fn the_lifecycle_indexes_schedule_roles_and_bus_are_declared() -> anyhow::
         assert_eq!(pattern["source"][0], audit::events::EVENT_SOURCE, "{rule}");
     }
     Ok(())
+}
+
+/// Service accounts as code: the provider and the rotation function are arm64 builds of their
+/// own binaries with the token settings of the tokens function; their roles reach Secrets
+/// Manager only under `SecretNamePrefix` (and KMS only through Secrets Manager), the provider
+/// has nothing on the audit trail; Secrets Manager (of this account) may invoke the rotation
+/// function; the three outputs are exported; and the consumer example uses all three.
+#[test]
+fn the_provisioner_and_rotation_are_declared_least_privilege() {
+    let (infra_dir, template) = infra_template();
+    let resources = &template["Resources"];
+    let text = |value: &serde_yaml_ng::Value| serde_yaml_ng::to_string(value).unwrap();
+    let tokens_variables = &resources["TokensFunction"]["Properties"]["Environment"]["Variables"];
+    for (function, binary, role, log_group) in [
+        (
+            "ProvisionerFunction",
+            "provisioner",
+            "ProvisionerRole",
+            "ProvisionerLogGroup",
+        ),
+        (
+            "RotationFunction",
+            "rotation",
+            "RotationRole",
+            "RotationLogGroup",
+        ),
+    ] {
+        let resource = &resources[function];
+        assert_eq!(resource["Type"], "AWS::Serverless::Function");
+        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], binary);
+        let properties = &resource["Properties"];
+        assert!(text(&properties["Role"]).contains(role), "{function}");
+        assert!(
+            text(&properties["LoggingConfig"]["LogGroup"]).contains(log_group),
+            "{function}"
+        );
+        assert_eq!(resources[log_group]["Type"], "AWS::Logs::LogGroup");
+        assert!(text(&resources[log_group]["Properties"]["KmsKeyId"]).contains("MonitoringKey"));
+        let variables = &properties["Environment"]["Variables"];
+        for variable in ["TABLE_NAME", "TOKEN_KEYS", "TOKEN_KEY_ID", "TOKEN_PREFIX"] {
+            assert_eq!(
+                variables[variable], tokens_variables[variable],
+                "{function} {variable}"
+            );
+        }
+        assert!(text(&variables["TOKEN_KEYS"]).contains("resolve:secretsmanager:${TokenKeys}"));
+        assert!(text(&variables["RETENTION_DAYS"]).contains("RetentionDays"));
+        assert!(text(&variables["SECRET_NAME_PREFIX"]).contains("SecretNamePrefix"));
+
+        let statements =
+            resources[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .unwrap();
+        let actions = |statement: &serde_yaml_ng::Value| -> Vec<String> {
+            match &statement["Action"] {
+                serde_yaml_ng::Value::String(action) => vec![action.clone()],
+                list => list
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .map(|action| action.as_str().unwrap().to_owned())
+                    .collect(),
+            }
+        };
+        let mut secret_actions = Vec::new();
+        let mut kms_statements = 0;
+        for statement in statements {
+            let actions = actions(statement);
+            let resource = text(&statement["Resource"]);
+            assert!(
+                !actions.iter().any(|action| action.ends_with('*')),
+                "{role}: {actions:?}"
+            );
+            if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+                assert!(
+                    resource.contains(
+                        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*"
+                    ),
+                    "{role}: {resource}"
+                );
+                assert!(statement["Resource"] != "*", "{role}");
+                secret_actions.extend(actions.iter().cloned());
+            }
+            if actions.iter().any(|a| a.starts_with("kms:")) {
+                kms_statements += 1;
+                assert_eq!(
+                    actions,
+                    ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+                    "{role}"
+                );
+                let via = text(&statement["Condition"]["StringEquals"]["kms:ViaService"]);
+                assert!(
+                    via.contains("secretsmanager.${AWS::Region}.amazonaws.com"),
+                    "{role}: {via}"
+                );
+            }
+            if actions.iter().any(|a| a.starts_with("dynamodb:")) {
+                assert!(!resource.contains("AuditTable"), "{role}: {resource}");
+            }
+        }
+        assert_eq!(kms_statements, 1, "{role}");
+        for action in [
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage",
+        ] {
+            assert!(
+                secret_actions.iter().any(|a| a == action),
+                "{role} {action}"
+            );
+        }
+        let provider_only = [
+            "secretsmanager:CreateSecret",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:TagResource",
+        ];
+        for action in provider_only {
+            assert_eq!(
+                secret_actions.iter().any(|a| a == action),
+                role == "ProvisionerRole",
+                "{role} {action}"
+            );
+        }
+        // Nothing on the audit trail, whatever the action.
+        assert!(!text(&resources[role]).contains("AuditTable"), "{role}");
+        // The monitoring key lets CloudWatch Logs create the function's log group.
+        let key = text(&resources["MonitoringKey"]["Properties"]["KeyPolicy"]);
+        let name = text(&resources[log_group]["Properties"]["LogGroupName"]);
+        let suffix = name
+            .trim()
+            .rsplit_once("${AWS::StackName}")
+            .map(|(_, suffix)| suffix)
+            .unwrap();
+        assert!(
+            key.contains(&format!("/aws/lambda/${{AWS::StackName}}{suffix}")),
+            "{log_group}"
+        );
+    }
+    assert_eq!(
+        resources["ProvisionerFunction"]["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"],
+        2
+    );
+    assert!(
+        text(&resources["RotationFunction"]["Properties"]["Environment"]["Variables"]["ROTATION_GRACE_SECONDS"])
+            .contains("RotationGraceSeconds")
+    );
+
+    // Secrets Manager of this account invokes the rotation function; other accounts' stacks
+    // the provider only as IacAccountIds lists them, each under a condition.
+    let rotation = &resources["RotationInvokePermission"];
+    assert_eq!(rotation["Type"], "AWS::Lambda::Permission");
+    assert_eq!(
+        rotation["Properties"]["Principal"],
+        "secretsmanager.amazonaws.com"
+    );
+    assert!(text(&rotation["Properties"]["FunctionName"]).contains("RotationFunction"));
+    assert!(text(&rotation["Properties"]["SourceAccount"]).contains("AWS::AccountId"));
+    let provider_permissions: Vec<_> = resources
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|resource| {
+            resource["Type"] == "AWS::Lambda::Permission"
+                && text(&resource["Properties"]["FunctionName"]).contains("ProvisionerFunction")
+        })
+        .collect();
+    assert!(!provider_permissions.is_empty());
+    for permission in provider_permissions {
+        assert!(permission["Condition"].as_str().is_some());
+        assert!(text(&permission["Properties"]["Principal"]).contains("IacAccountIds"));
+    }
+    assert_eq!(
+        template["Parameters"]["IacAccountIds"]["Type"],
+        "CommaDelimitedList"
+    );
+    assert_eq!(template["Parameters"]["IacAccountIds"]["Default"], "");
+    assert_eq!(
+        template["Parameters"]["SecretNamePrefix"]["Default"],
+        provisioner::DEFAULT_SECRET_PREFIX
+    );
+    assert_eq!(
+        template["Parameters"]["RotationGraceSeconds"]["Default"],
+        86_400
+    );
+
+    // Exported for the teams' stacks.
+    for (output, export) in [
+        ("ProvisionerServiceToken", "${AWS::StackName}-ServiceToken"),
+        (
+            "RotationFunctionArn",
+            "${AWS::StackName}-RotationFunctionArn",
+        ),
+        ("SecretNamePrefix", "${AWS::StackName}-SecretNamePrefix"),
+    ] {
+        let declared = &template["Outputs"][output];
+        assert!(
+            text(&declared["Export"]["Name"]).contains(export),
+            "{output}"
+        );
+    }
+    assert!(
+        text(&template["Outputs"]["ProvisionerServiceToken"]["Value"])
+            .contains("ProvisionerFunction")
+    );
+    assert!(
+        text(&template["Outputs"]["RotationFunctionArn"]["Value"]).contains("RotationFunction")
+    );
+
+    // The consumer example: an account, a token in a secret named under the prefix, and the
+    // secret's rotation by the exported function.
+    let example_text =
+        std::fs::read_to_string(infra_dir.join("examples/consumer-stack.yaml")).unwrap();
+    let example: serde_yaml_ng::Value = serde_yaml_ng::from_str(&example_text).unwrap();
+    let types: std::collections::BTreeSet<&str> = example["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter_map(|resource| resource["Type"].as_str())
+        .collect();
+    for declared in [
+        "Custom::ServiceAccount",
+        "Custom::ServiceToken",
+        "AWS::SecretsManager::RotationSchedule",
+    ] {
+        assert!(types.contains(declared), "{declared}");
+    }
+    for export in ["-ServiceToken", "-RotationFunctionArn", "-SecretNamePrefix"] {
+        assert!(
+            example_text.contains(&format!("${{ServiceAccountsStack}}{export}")),
+            "{export}"
+        );
+    }
 }
