@@ -315,7 +315,8 @@ async fn start_replay(
         use_cases.clone(),
         secrets.clone(),
         provisioner::secret_prefix(env)?,
-    );
+    )
+    .answering_locally();
     let rotation = provisioner::rotation::Rotation::new(
         use_cases.clone(),
         secrets,

@@ -87,7 +87,8 @@ impl IacWorld {
             faulty.use_cases.clone(),
             secrets.clone(),
             provisioner::DEFAULT_SECRET_PREFIX.to_owned(),
-        );
+        )
+        .answering_locally();
         let rotation = Rotation::new(faulty.use_cases.clone(), secrets, time::Duration::hours(1));
         let responses: Log = Arc::default();
         let app = Router::new()

@@ -83,8 +83,19 @@ async fn create(
             .await
             .map_err(refusal)?,
     };
-    let account = set_enabled(provider, &caller, account, props.enabled).await?;
-    Ok(success(request, id.as_str(), data(&account)))
+    match set_enabled(provider, &caller, account, props.enabled).await {
+        Ok(account) => Ok(success(request, id.as_str(), data(&account))),
+        Err(refusal) => {
+            // The answer is a failure, and no Delete will name this account: it goes.
+            if let Err(error) = use_cases
+                .delete_account(&caller, &props.org, &id, None)
+                .await
+            {
+                tracing::error!(%error, account = %id, "deleting an account never handed over failed");
+            }
+            Err(refusal)
+        }
+    }
 }
 
 async fn set_enabled(

@@ -27,6 +27,7 @@
 //! | --- | --- | --- |
 //! | `TABLE_NAME`, `TOKEN_KEYS`, `TOKEN_PREFIX` | the deployment's table and tokens | required |
 //! | `SECRET_NAME_PREFIX` | the names the secrets must start with (the roles' IAM policies allow no others) | `service-accounts/` |
+//! | `ALLOW_LOCAL_RESPONSE_URLS` | `true`: also answer to `http://127.0.0.1` (a run on this machine; never in Lambda) | off |
 //! | `ROTATION_GRACE_SECONDS` | how long a rotated token keeps working after the rotation's `setSecret` (0–604800) | `86400` |
 
 pub mod accounts;
@@ -97,6 +98,13 @@ impl Provisioner {
             responder: Responder::new(Duration::from_secs(20)),
             secret_prefix,
         }
+    }
+
+    /// Also answers to a listener on this machine (`local` and the tests stand in for
+    /// CloudFormation's response bucket).
+    pub fn answering_locally(mut self) -> Self {
+        self.responder = Responder::with_local(Duration::from_secs(20), true);
+        self
     }
 
     /// Handles one invocation: the request's answer is PUT to its `ResponseURL`. An error

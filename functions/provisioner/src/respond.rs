@@ -32,10 +32,19 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct Responder {
     client: Result<HttpsClient, String>,
     timeout: Duration,
+    /// Whether plain http to this machine is allowed (the local listener; never in Lambda,
+    /// where it would reach the Runtime API).
+    allow_local: bool,
 }
 
 impl Responder {
+    /// A responder to CloudFormation's response buckets only.
     pub fn new(timeout: Duration) -> Self {
+        Self::with_local(timeout, false)
+    }
+
+    /// With `allow_local`, also to a listener on this machine (`local`, the tests).
+    pub fn with_local(timeout: Duration, allow_local: bool) -> Self {
         let client = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map(|builder| {
@@ -43,12 +52,16 @@ impl Responder {
                 Client::builder(TokioExecutor::new()).build(connector)
             })
             .map_err(|error| format!("no TLS root certificates: {error}"));
-        Self { client, timeout }
+        Self {
+            client,
+            timeout,
+            allow_local,
+        }
     }
 
     /// PUTs `body` to `url`; a 2xx answer is success.
     pub async fn put(&self, url: &str, body: String) -> Result<(), RespondError> {
-        let uri = checked(url)?;
+        let uri = checked(url, self.allow_local)?;
         let host = uri.host().unwrap_or_default().to_owned();
         let failed = |reason: String| RespondError::Failed {
             host: host.clone(),
@@ -82,19 +95,52 @@ impl Responder {
     }
 }
 
-/// `url` if it is https to an Amazon S3 host, or http to this machine.
-fn checked(url: &str) -> Result<Uri, RespondError> {
+/// The buckets CloudFormation's response URLs name: `cloudformation-custom-resource-response-
+/// <region without dashes>` on an S3 endpoint.
+const RESPONSE_BUCKET: &str = "cloudformation-custom-resource-response-";
+
+/// Whether `host` is CloudFormation's response bucket on an S3 endpoint (virtual-hosted:
+/// `<bucket>.s3.amazonaws.com`, `<bucket>.s3.<region>.amazonaws.com`,
+/// `<bucket>.s3-<region>.amazonaws.com`, and `.com.cn`).
+fn is_response_bucket(host: &str) -> bool {
+    let Some((bucket, endpoint)) = host.split_once('.') else {
+        return false;
+    };
+    let region_ok = bucket.strip_prefix(RESPONSE_BUCKET).is_some_and(|region| {
+        !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    let Some(region) = endpoint
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| endpoint.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    let s3_ok = region == "s3"
+        || region
+            .strip_prefix("s3.")
+            .or_else(|| region.strip_prefix("s3-"))
+            .is_some_and(|name| {
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+    region_ok && s3_ok
+}
+
+/// `url` if it is https to CloudFormation's response bucket, or (with `allow_local`) http to
+/// this machine.
+fn checked(url: &str, allow_local: bool) -> Result<Uri, RespondError> {
     let refused = |why: &str| RespondError::Refused(why.to_owned());
     let uri: Uri = url.parse().map_err(|_| refused("not a URL"))?;
     let host = uri.host().unwrap_or_default().to_ascii_lowercase();
     let local = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]" | "::1");
     match uri.scheme_str() {
-        Some("https")
-            if host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn") =>
-        {
-            Ok(uri)
-        }
-        Some("http" | "https") if local => Ok(uri),
+        Some("https") if is_response_bucket(&host) => Ok(uri),
+        Some("http" | "https") if local && allow_local => Ok(uri),
         _ => Err(refused(&host)),
     }
 }
@@ -104,24 +150,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_s3_over_https_or_this_machine() {
+    fn only_cloudformations_response_buckets_or_with_leave_this_machine() {
         for ok in [
             "https://cloudformation-custom-resource-response-euwest1.s3.eu-west-1.amazonaws.com/x?Signature=y",
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+            "https://cloudformation-custom-resource-response-useast1.s3-us-east-1.amazonaws.com/x",
             "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+        ] {
+            assert!(checked(ok, false).is_ok(), "{ok}");
+        }
+        for local in [
             "http://127.0.0.1:4000/responses/1",
             "http://localhost:4000/",
         ] {
-            assert!(checked(ok).is_ok(), "{ok}");
+            assert!(checked(local, true).is_ok(), "{local}");
+            assert!(checked(local, false).is_err(), "{local}");
         }
         for bad in [
-            "http://s3.amazonaws.com/x",
+            "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
+            "https://s3.amazonaws.com/x",
+            "https://my-bucket.s3.eu-west-1.amazonaws.com/x",
+            "https://abc.execute-api.eu-west-1.amazonaws.com/x",
+            "https://cloudformation-custom-resource-response-useast1.evil.example/x",
+            "https://cloudformation-custom-resource-response-use-ast1.s3.amazonaws.com/x",
             "https://example.com/x",
-            "https://amazonaws.com.evil.example/x",
             "http://169.254.169.254/latest/meta-data",
             "file:///etc/passwd",
             "not a url",
         ] {
-            assert!(checked(bad).is_err(), "{bad}");
+            assert!(checked(bad, true).is_err(), "{bad}");
         }
     }
 }

@@ -180,7 +180,8 @@ impl Rotation {
 
     /// The current token rotates into the pending one.
     async fn set(&self, info: &SecretInfo, version: &str) -> Result<(), RotationError> {
-        let pending = self.parse(&self.document(info, Some(version), PENDING).await?)?;
+        let pending_document = self.document(info, Some(version), PENDING).await?;
+        let pending = self.parse(&pending_document)?;
         let stored = self
             .use_cases
             .store
@@ -190,7 +191,23 @@ impl Rotation {
         if stored.is_some() {
             return Ok(());
         }
-        let current = self.parse(&self.document(info, None, CURRENT).await?)?;
+        let current_document = self.document(info, None, CURRENT).await?;
+        // The pending token was made for the current one: the same owner and resource (a
+        // replacement since createSecret took the current token out of the secret).
+        if (
+            &pending_document.organization,
+            &pending_document.service_account,
+            &pending_document.resource,
+        ) != (
+            &current_document.organization,
+            &current_document.service_account,
+            &current_document.resource,
+        ) {
+            return Err(RotationError::Refused(
+                "the pending token was made for another token than the current one; start a new rotation".into(),
+            ));
+        }
+        let current = self.parse(&current_document)?;
         let verified = self
             .verifier
             .verify(current.secret().clone(), None)
@@ -222,11 +239,15 @@ impl Rotation {
         Ok(())
     }
 
-    /// `AWSCURRENT` moves to the pending version.
+    /// `AWSCURRENT` moves to the pending version, which then loses `AWSPENDING` (so no later
+    /// `RotateSecret` takes the finished rotation for one in progress).
     async fn finish(&self, info: &SecretInfo, version: &str) -> Result<(), RotationError> {
         let current = info.version_with(CURRENT).map(str::to_owned);
         self.secrets
             .move_label(&info.arn, CURRENT, version, current.as_deref())
+            .await?;
+        self.secrets
+            .remove_label(&info.arn, PENDING, version)
             .await?;
         Ok(())
     }

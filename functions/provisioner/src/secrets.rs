@@ -219,6 +219,22 @@ impl Secrets {
         Ok(output.arn().unwrap_or_default().to_owned())
     }
 
+    /// Puts `tags` on the secret.
+    pub async fn tag(&self, id: &str, tags: &[(&str, &str)]) -> Result<(), SecretsError> {
+        let tags = tags
+            .iter()
+            .map(|(key, value)| Tag::builder().key(*key).value(*value).build())
+            .collect();
+        self.client
+            .tag_resource()
+            .secret_id(id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(failed("TagResource"))?;
+        Ok(())
+    }
+
     /// Adds `document` as version `version` with the staging label `label` alone.
     pub async fn put(
         &self,

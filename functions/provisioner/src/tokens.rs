@@ -28,8 +28,8 @@ use usecases::{Caller, UseCaseError};
 
 use crate::properties::{Refusal, SecretTarget, TokenProperties};
 use crate::secrets::{
-    CURRENT, PREVIOUS, PROVISIONING, SecretInfo, TAG_LOGICAL_ID, TAG_ORGANIZATION, TAG_STACK,
-    TokenDocument,
+    CURRENT, PENDING, PREVIOUS, PROVISIONING, SecretInfo, TAG_LOGICAL_ID, TAG_ORGANIZATION,
+    TAG_STACK, TokenDocument,
 };
 use crate::{Provisioner, derived_version_id, physical_id, refusal, success};
 
@@ -54,10 +54,14 @@ pub(crate) async fn handle(
                 // Nothing to change (a new ServiceToken, the same provider): the same token.
                 let props =
                     TokenProperties::parse(&request.resource_properties, &provider.secret_prefix)?;
-                let info = provider.secrets.describe(props.secret.id()).await?;
+                caller(provider, stack, request, &props.org).await?;
+                let info = provider
+                    .secrets
+                    .describe(props.secret.id())
+                    .await?
+                    .ok_or_else(|| Refusal::new("the token's secret no longer exists"))?;
                 let id = physical_id(request);
-                let arn = info.map(|info| info.arn).unwrap_or_default();
-                let data = data(&arn, id, &display_prefix(provider, id), &props.account);
+                let data = data(&info.arn, id, &display_prefix(provider, id), &props.account);
                 Ok(success(request, id, data))
             } else {
                 // A token cannot change: a new one replaces it.
@@ -156,6 +160,9 @@ async fn create(
                 "property SecretArn: no such secret (or it is scheduled for deletion)",
             ));
         }
+        (SecretTarget::Arn(_), Some(info)) => {
+            check_foreign_secret(secrets, info, request, &props.org).await?;
+        }
         _ => {}
     }
     let version = derived_version_id(request);
@@ -187,32 +194,38 @@ async fn create(
         resource: parsed.id().to_string(),
     };
 
-    // 3. Into the secret.
+    // 3. Into the secret. A secret this request created holds only this request's version
+    // (also when a retry finds it): a failure deletes it.
+    let created_before = info.as_ref().is_some_and(|info| {
+        matches!(props.secret, SecretTarget::Name(_))
+            && made_by(info, request)
+            && info.versions.len() == 1
+            && info.versions.contains_key(&version)
+    });
     let (arn, created) = match &info {
         None => {
-            let tags = [
-                (TAG_STACK, request.stack_id.as_str()),
-                (TAG_LOGICAL_ID, request.logical_resource_id.as_str()),
-                (TAG_ORGANIZATION, props.org.as_str()),
-            ];
             let arn = secrets
                 .create(
                     props.secret.id(),
                     &version,
                     &document,
                     props.kms_key_id.as_deref(),
-                    &tags,
+                    &tags(request, &props.org),
                 )
                 .await?;
             (arn, true)
         }
         Some(info) => {
+            if matches!(props.secret, SecretTarget::Arn(_)) && !made_by(info, request) {
+                // The resource claims the secret, so no other resource can write to it.
+                secrets.tag(&info.arn, &tags(request, &props.org)).await?;
+            }
             if written.is_none() {
                 secrets
                     .put(&info.arn, &version, &document, PROVISIONING)
                     .await?;
             }
-            (info.arn.clone(), false)
+            (info.arn.clone(), created_before)
         }
     };
 
@@ -235,39 +248,115 @@ async fn create(
             .mint_prepared(&caller, &org, &owner, mint, parsed)
             .await
         {
-            let undone = if created {
-                secrets.delete(&arn).await
-            } else {
-                secrets.remove_label(&arn, PROVISIONING, &version).await
-            };
-            if let Err(undo) = undone {
-                tracing::warn!(%undo, "undoing the secret's write failed");
-            }
+            undo_secret(secrets, &arn, &version, created).await;
             return Err(refusal(error));
         }
     }
 
-    // 5. The new token becomes the secret's current one.
-    if !created {
-        let info = secrets
-            .describe(&arn)
-            .await?
-            .ok_or_else(|| Refusal::new("the secret was deleted meanwhile"))?;
-        if !info.version_has(&version, CURRENT) {
-            let current = info.version_with(CURRENT).map(str::to_owned);
-            secrets
-                .move_label(&arn, CURRENT, &version, current.as_deref())
-                .await?;
+    // 5. The new token becomes the secret's current one. If that fails, the answer is a
+    // failure, so nothing may stay behind: the token is revoked and the secret's write undone.
+    if !created && let Err(error) = make_current(secrets, &arn, &version).await {
+        match use_cases
+            .revoke_token(&caller, &props.org, &owner, &token_id)
+            .await
+        {
+            Ok(()) => undo_secret(secrets, &arn, &version, created).await,
+            Err(revoke) => {
+                tracing::error!(%revoke, token = %token_id, "revoking a token that was never handed over failed");
+            }
         }
-        if info.version_has(&version, PROVISIONING) {
-            secrets.remove_label(&arn, PROVISIONING, &version).await?;
-        }
+        return Err(error);
     }
     Ok(success(
         request,
         token_id.as_str(),
         data(&arn, token_id.as_str(), &document.prefix, &props.account),
     ))
+}
+
+/// The tags of a secret this resource writes to.
+fn tags<'a>(request: &'a CustomResourceRequest, org: &'a OrgId) -> [(&'static str, &'a str); 3] {
+    [
+        (TAG_STACK, request.stack_id.as_str()),
+        (TAG_LOGICAL_ID, request.logical_resource_id.as_str()),
+        (TAG_ORGANIZATION, org.as_str()),
+    ]
+}
+
+/// Refuses an existing secret (`SecretArn`) that another resource, or another organization,
+/// holds a token in.
+async fn check_foreign_secret(
+    secrets: &crate::secrets::Secrets,
+    info: &SecretInfo,
+    request: &CustomResourceRequest,
+    org: &OrgId,
+) -> Result<(), Refusal> {
+    let tagged_by_another = info.tags.contains_key(TAG_STACK) && !made_by(info, request);
+    let other_org = info
+        .tags
+        .get(TAG_ORGANIZATION)
+        .is_some_and(|tagged| tagged != org.as_str());
+    let holds_other_org = match info.version_with(CURRENT) {
+        // A value that is not a token document (the secret's own placeholder) is fine.
+        Some(_) => secrets
+            .document(&info.arn, None, Some(CURRENT))
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|current| current.organization != org.as_str()),
+        None => false,
+    };
+    if tagged_by_another || other_org || holds_other_org {
+        return Err(Refusal::new(
+            "property SecretArn: the secret holds another resource's or another organization's token",
+        ));
+    }
+    Ok(())
+}
+
+/// Moves `AWSCURRENT` to `version` (and takes the provider's label and a stale
+/// `AWSPENDING` off): the new token is the one readers get.
+async fn make_current(
+    secrets: &crate::secrets::Secrets,
+    arn: &str,
+    version: &str,
+) -> Result<(), Refusal> {
+    let info = secrets
+        .describe(arn)
+        .await?
+        .ok_or_else(|| Refusal::new("the secret was deleted meanwhile"))?;
+    if !info.version_has(version, CURRENT) {
+        let current = info.version_with(CURRENT).map(str::to_owned);
+        secrets
+            .move_label(arn, CURRENT, version, current.as_deref())
+            .await?;
+    }
+    if info.version_has(version, PROVISIONING) {
+        secrets.remove_label(arn, PROVISIONING, version).await?;
+    }
+    drop_pending(secrets, &info).await
+}
+
+/// Takes `AWSPENDING` off the version that has it: a rotation of the token a replacement (or
+/// a rollback) just took out of the secret would rotate the wrong token.
+async fn drop_pending(secrets: &crate::secrets::Secrets, info: &SecretInfo) -> Result<(), Refusal> {
+    if let Some(pending) = info.version_with(PENDING) {
+        secrets.remove_label(&info.arn, PENDING, pending).await?;
+    }
+    Ok(())
+}
+
+/// Undoes a write to the secret whose token was not handed over: the secret this request
+/// created is deleted, else the version loses the provider's label. A failure is logged.
+async fn undo_secret(secrets: &crate::secrets::Secrets, arn: &str, version: &str, created: bool) {
+    let undone = if created {
+        secrets.delete(arn).await
+    } else {
+        secrets.remove_label(arn, PROVISIONING, version).await
+    };
+    if let Err(undo) = undone {
+        tracing::warn!(%undo, "undoing the secret's write failed");
+    }
 }
 
 /// Revokes the token and the tokens it was rotated into; then the secret: deleted if the
@@ -310,7 +399,7 @@ async fn delete(
             None => None,
         };
         let restorable = match &previous {
-            Some((_, previous)) => still_valid(provider, &org, previous).await?,
+            Some((_, previous)) => still_valid(provider, previous).await?,
             None => false,
         };
         match (previous, restorable) {
@@ -319,6 +408,7 @@ async fn delete(
                 secrets
                     .move_label(&info.arn, CURRENT, &version, current.as_deref())
                     .await?;
+                drop_pending(secrets, &info).await?;
             }
             _ if matches!(secret, SecretTarget::Name(_)) && made_by(&info, request) => {
                 secrets.delete(&info.arn).await?;
@@ -329,12 +419,10 @@ async fn delete(
     Ok(success(request, physical, BTreeMap::new()))
 }
 
-async fn still_valid(
-    provider: &Provisioner,
-    org: &OrgId,
-    document: &TokenDocument,
-) -> Result<bool, Refusal> {
-    let (Ok(id), Some(Ok(account))) = (
+/// Whether the token `document` holds is stored and active (in its own organization).
+async fn still_valid(provider: &Provisioner, document: &TokenDocument) -> Result<bool, Refusal> {
+    let (Ok(org), Ok(id), Some(Ok(account))) = (
+        OrgId::parse(&document.organization),
         TokenId::parse(&document.token_id),
         document
             .service_account
@@ -347,7 +435,7 @@ async fn still_valid(
     let use_cases = &provider.use_cases;
     let token = use_cases
         .store
-        .get_token(org, owner, &id)
+        .get_token(&org, owner, &id)
         .await
         .map_err(|error| refusal(error.into()))?;
     Ok(token.is_some_and(|token| token.status(use_cases.now()) == TokenStatus::Active))

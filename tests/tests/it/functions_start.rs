@@ -266,6 +266,7 @@ async fn the_provisioner_and_rotation_functions_start_and_answer_their_events() 
         "AWS_ENDPOINT_URL_SECRETS_MANAGER",
         world.moto.endpoint.as_str(),
     ));
+    env.push(("ALLOW_LOCAL_RESPONSE_URLS", "true"));
     let mut provisioner = LocalFunction::start("provisioner", &env).await.unwrap();
     let request = world.request(
         "Create",

@@ -589,12 +589,118 @@ async fn a_token_written_to_an_existing_secret_is_left_there_and_a_rollback_rest
     assert_eq!(world.current(&arn).await["token"], first_token);
     assert!(world.faulty.world.passes_the_authorizer(&first_token).await);
 
+    // Another resource may not take the secret over (it is tagged as this one's now).
+    let body = world
+        .send(&world.request(
+            "Create",
+            TOKEN_TYPE,
+            "OtherToken",
+            &payments(),
+            props.clone(),
+        ))
+        .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("another resource's"),
+        "{body}"
+    );
+    assert_eq!(world.current(&arn).await["token"], first_token);
+
     // Deleting the resource revokes its token and leaves the secret it did not make.
     let mut delete = world.request("Delete", TOKEN_TYPE, "CiToken", &payments(), props);
     delete["PhysicalResourceId"] = json!(first);
     assert_eq!(world.send(&delete).await["Status"], "SUCCESS");
     assert!(!world.faulty.world.passes_the_authorizer(&first_token).await);
     assert!(world.secret_exists(&arn).await);
+
+    // A secret holding another organization's token is refused, and left as it was.
+    let foreign = world
+        .secretsmanager
+        .create_secret()
+        .name("service-accounts/beta-ci")
+        .secret_string(
+            json!({"token": "svc_x", "tokenId": "0123456789abcdef", "prefix": "svc_0123456789abcdef", "organization": "beta", "resource": "0123456789abcdef"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let foreign = foreign.arn().unwrap().to_owned();
+    let props = json!({"Organization": "acme", "ServiceAccount": account, "Name": "ci", "SecretArn": foreign});
+    let body = world
+        .send(&world.request("Create", TOKEN_TYPE, "Thief", &payments(), props))
+        .await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("another organization's"),
+        "{body}"
+    );
+    assert_eq!(world.current(&foreign).await["organization"], "beta");
+}
+
+#[tokio::test]
+async fn a_rollback_of_a_replacement_into_another_organization_restores_the_old_token() {
+    let world = IacWorld::new().await;
+    let beta = world.faulty.world.bootstrap_org("beta").await;
+    let reply = world
+        .faulty
+        .world
+        .accounts(
+            ApiCall::new(Shape::HttpV2, "PATCH", "/v1/orgs/beta")
+                .bearer(&beta.token)
+                .json(json!({"iacAccess": [{"account": AWS_ACCOUNT}]})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let acme_account = create_account(&world, "Deployer", account_props("deployer")).await;
+    let mut beta_props = account_props("deployer");
+    beta_props["Organization"] = json!("beta");
+    let beta_account = create_account(&world, "Deployer", beta_props).await;
+    let secret = "service-accounts/payments/moved";
+    let old_props = token_props(&acme_account, secret);
+    let body = world
+        .send(&world.request(
+            "Create",
+            TOKEN_TYPE,
+            "CiToken",
+            &payments(),
+            old_props.clone(),
+        ))
+        .await;
+    let first = body["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let first_token = world.current(secret).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The stack moves the token to beta (a replacement in the same secret)...
+    let mut new_props = token_props(&beta_account, secret);
+    new_props["Organization"] = json!("beta");
+    let mut update = world.request(
+        "Update",
+        TOKEN_TYPE,
+        "CiToken",
+        &payments(),
+        new_props.clone(),
+    );
+    update["PhysicalResourceId"] = json!(first);
+    update["OldResourceProperties"] = old_props;
+    let body = world.send(&update).await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let second = body["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert_eq!(world.current(secret).await["organization"], "beta");
+    // ... and rolls back: the new one is deleted, the secret goes back to acme's token.
+    let mut rollback = world.request("Delete", TOKEN_TYPE, "CiToken", &payments(), new_props);
+    rollback["PhysicalResourceId"] = json!(second);
+    assert_eq!(world.send(&rollback).await["Status"], "SUCCESS");
+    assert!(world.secret_exists(secret).await);
+    assert_eq!(world.current(secret).await["token"], first_token);
+    assert!(world.faulty.world.passes_the_authorizer(&first_token).await);
 }
 
 #[tokio::test]
@@ -678,6 +784,21 @@ async fn secrets_manager_rotates_the_token_in_four_repeatable_steps() {
         world.rotation_step(secret, &version, step).await.unwrap();
     }
     assert_eq!(world.current(secret).await["token"], new_token);
+    // No version is left pending, so the next RotateSecret starts afresh.
+    let described = world
+        .secretsmanager
+        .describe_secret()
+        .secret_id(secret)
+        .send()
+        .await
+        .unwrap();
+    let pending = described
+        .version_ids_to_stages()
+        .unwrap()
+        .values()
+        .filter(|labels| labels.iter().any(|label| label == "AWSPENDING"))
+        .count();
+    assert_eq!(pending, 0, "{described:?}");
     // A step of the finished rotation, repeated, does nothing.
     world
         .rotation_step(secret, &version, Step::SetSecret)
