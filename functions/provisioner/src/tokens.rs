@@ -216,8 +216,11 @@ async fn create(
             (arn, true)
         }
         Some(info) => {
-            if matches!(props.secret, SecretTarget::Arn(_)) && !made_by(info, request) {
-                // The resource claims the secret, so no other resource can write to it.
+            if !made_by(info, request)
+                || info.tags.get(TAG_ORGANIZATION).map(String::as_str) != Some(props.org.as_str())
+            {
+                // The resource claims the secret (for its organization now), so no other
+                // resource can write to it.
                 secrets.tag(&info.arn, &tags(request, &props.org)).await?;
             }
             if written.is_none() {
@@ -291,7 +294,11 @@ async fn check_foreign_secret(
     request: &CustomResourceRequest,
     org: &OrgId,
 ) -> Result<(), Refusal> {
-    let tagged_by_another = info.tags.contains_key(TAG_STACK) && !made_by(info, request);
+    if made_by(info, request) {
+        // This resource's already (a retry, or a replacement, to another organization too).
+        return Ok(());
+    }
+    let tagged_by_another = info.tags.contains_key(TAG_STACK);
     let other_org = info
         .tags
         .get(TAG_ORGANIZATION)
