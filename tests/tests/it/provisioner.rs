@@ -12,7 +12,7 @@
 use provisioner::rotation::Step;
 use serde_json::{Value, json};
 use tests::events::{ApiCall, Shape};
-use tests::faults::{Fault, Rule};
+use tests::faults::{Fault, Rule, WRITES};
 use tests::faulty::audit_events;
 use tests::iac::{AWS_ACCOUNT, IacWorld, stack_id};
 use time::Duration;
@@ -285,6 +285,7 @@ async fn refused_callers_and_bad_properties_fail_with_a_reason_and_write_nothing
     let world = IacWorld::new().await;
     let account = create_account(&world, "Deployer", account_props("deployer")).await;
     let before = table_text(&world).await;
+    world.faulty.proxy().reset_seen();
     let secrets_before = world
         .secretsmanager
         .list_secrets()
@@ -381,7 +382,12 @@ async fn refused_callers_and_bad_properties_fail_with_a_reason_and_write_nothing
         delete["PhysicalResourceId"] = json!("failed-Thing");
         assert_eq!(world.send(&delete).await["Status"], "SUCCESS");
     }
-    assert_eq!(table_text(&world).await, before, "zero writes");
+    assert_eq!(
+        world.faulty.proxy().seen().forwarded_of(&WRITES),
+        0,
+        "zero writes"
+    );
+    assert_eq!(table_text(&world).await, before, "nothing changed");
     let secrets_after = world
         .secretsmanager
         .list_secrets()
@@ -406,8 +412,14 @@ async fn a_token_lives_only_in_its_secret_and_is_replaced_and_revoked_with_the_s
         &payments(),
         token_props(&account, secret),
     );
+    world.faulty.proxy().reset_seen();
     let body = world.send(&create).await;
     assert_eq!(body["Status"], "SUCCESS", "{body}");
+    // What a token's Create costs in DynamoDB: the organization, the account and the token
+    // read, the token written once.
+    let seen = world.faulty.proxy().seen();
+    println!("a token's Create, DynamoDB calls: {:?}", seen.forwarded);
+    assert_eq!(seen.forwarded_of(&WRITES), 1, "{seen:?}");
     let token_id = body["PhysicalResourceId"].as_str().unwrap().to_owned();
     let stored = world.current(secret).await;
     let token = stored["token"].as_str().unwrap().to_owned();
