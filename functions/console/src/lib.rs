@@ -22,7 +22,7 @@
 //! GET  /console/orgs/{org}/service-tokens   POST mint, {tid}/revoke, {tid}/rotate
 //! GET  /console/orgs/{org}/tokens           every token of the organization
 //! GET  /console/orgs/{org}/audit            the audit trail, with filters
-//! GET  /console/orgs/{org}/settings         POST settings/name, settings/policy, settings/providers
+//! GET  /console/orgs/{org}/settings         POST settings/name, settings/policy, settings/providers, settings/iac
 //! ```
 //!
 //! Every page: `Content-Security-Policy` without inline script, `X-Frame-Options: DENY`,
@@ -206,6 +206,7 @@ pub fn routes(state: ConsoleState) -> Router {
             "/console/orgs/{org}/settings/providers",
             post(settings::providers),
         )
+        .route("/console/orgs/{org}/settings/iac", post(settings::iac))
         .with_state(state)
 }
 

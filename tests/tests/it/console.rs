@@ -201,6 +201,46 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
         .unwrap();
     assert_eq!(unchanged.version, org.version);
 
+    // The AWS accounts whose stacks may manage the organization as code; a bad line is
+    // refused under the field, naming the line.
+    browser
+        .fill("#iacAccess", "123456789012 payments\n210987654321")
+        .await
+        .unwrap();
+    browser.follow("#iac-heading ~ form button").await.unwrap();
+    let org = system
+        .world
+        .context
+        .org(&system.world.acme.org)
+        .await
+        .unwrap();
+    let entries: Vec<(String, Option<String>)> = org
+        .iac_access
+        .principals()
+        .iter()
+        .map(|p| (p.account.to_string(), p.stack_prefix.clone()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("123456789012".to_owned(), Some("payments".to_owned())),
+            ("210987654321".to_owned(), None)
+        ]
+    );
+    browser
+        .fill("#iacAccess", "123456789012\n12345")
+        .await
+        .unwrap();
+    browser.follow("#iac-heading ~ form button").await.unwrap();
+    assert!(
+        browser
+            .text()
+            .await
+            .unwrap()
+            .contains("line 2: an AWS account id is 12 digits")
+    );
+    check_page(&browser, "settings-iac-refused").await;
+
     // Sign out: the pages send back to the sign-in.
     browser.follow("form.who button").await.unwrap();
     browser

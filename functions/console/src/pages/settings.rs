@@ -1,5 +1,6 @@
 //! The organization's settings: its token policy (lifetimes, non-expiring tokens,
-//! self-rotation, IP allowlist) and its identity providers with their role mappings.
+//! self-rotation, IP allowlist), its identity providers with their role mappings, and the AWS
+//! accounts whose CloudFormation stacks may manage it as code.
 
 use admin_api::problem::{ApiError, FieldError};
 use axum::extract::State;
@@ -44,6 +45,20 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
         .revoke_unused_after_days()
         .map(|days| days.days().to_string())
         .unwrap_or_default();
+    let iac_access = sent.get("iacAccess").map_or_else(
+        || {
+            org.iac_access
+                .principals()
+                .iter()
+                .map(|principal| match &principal.stack_prefix {
+                    Some(prefix) => format!("{} {prefix}", principal.account),
+                    None => principal.account.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+        str::to_owned,
+    );
     let mut providers: Vec<Option<&IdentityProvider>> =
         org.identity_providers.iter().map(Some).collect();
     if admin && providers.len() < 5 {
@@ -169,6 +184,23 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
                 @if admin { button type="submit" { "Save the providers" } }
             }
         }
+        section aria-labelledby="iac-heading" {
+            h2 id="iac-heading" { "Stacks that manage this organization as code" }
+            p { "CloudFormation stacks of these AWS accounts may declare the organization's service accounts and tokens (Custom::ServiceAccount, Custom::ServiceToken). A stack-name prefix admits only stacks named by it, whole segments: payments admits payments and payments-prod, not paymentsx." }
+            form method="post" action=(frame.org_url("/settings/iac")) {
+                (csrf_field(csrf))
+                input type="hidden" name="version" value=(org.version);
+                fieldset disabled[!admin] {
+                    legend { "AWS accounts" }
+                    div class="field" {
+                        label for="iacAccess" { "One AWS account id per line, optionally followed by a stack-name prefix (empty: none)" }
+                        textarea id="iacAccess" name="iacAccess" rows="3" { (iac_access) }
+                        (field_errors(errors, "iacAccess"))
+                    }
+                    @if admin { button type="submit" { "Save the accounts" } }
+                }
+            }
+        }
     };
     org_page(signed, status, "Settings", content)
 }
@@ -243,6 +275,41 @@ pub async fn policy(State(state): State<ConsoleState>, signed: Signed, form: For
 /// the field's rule.
 fn day_count(text: &str) -> i64 {
     text.trim().parse().unwrap_or(-1)
+}
+
+/// `POST .../settings/iac`: one `<account> [<stack prefix>]` per line; a refusal is shown
+/// under the field with its line.
+pub async fn iac(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
+    let list: Vec<Value> = form
+        .get("iacAccess")
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let mut entry = json!({"account": words.next().unwrap_or_default()});
+            let rest: Vec<&str> = words.collect();
+            if !rest.is_empty() {
+                entry["stackPrefix"] = json!(rest.join(" "));
+            }
+            entry
+        })
+        .collect();
+    let place = |error: FieldError| {
+        let line = error
+            .field
+            .strip_prefix("iacAccess[")
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(index, _)| index.parse::<usize>().ok());
+        match line {
+            Some(index) => {
+                FieldError::new("iacAccess", format!("line {}: {}", index + 1, error.reason))
+            }
+            None => error,
+        }
+    };
+    save(&state, &signed, &form, json!({"iacAccess": list}), &place).await
 }
 
 /// `POST .../settings/providers`: the whole list, as the form shows it.
