@@ -111,8 +111,10 @@ impl Provisioner {
     /// (the answer could not be delivered) fails the invocation, so Lambda retries it, and the
     /// retry, with the same `RequestId`, makes nothing twice.
     pub async fn handle_event(&self, event: serde_json::Value) -> Result<(), ProvisionError> {
-        let request: CustomResourceRequest = serde_json::from_value(event)
-            .map_err(|error| ProvisionError::NotARequest(error.to_string()))?;
+        let request: CustomResourceRequest = match serde_json::from_value(event.clone()) {
+            Ok(request) => request,
+            Err(error) => return self.answer_malformed(&event, &error.to_string()).await,
+        };
         let response = self.answer(&request).await;
         tracing::info!(
             request_type = ?request.request_type,
@@ -127,6 +129,39 @@ impl Provisioner {
             .responder
             .put(&request.response_url, response.body())
             .await?)
+    }
+
+    /// A request CloudFormation would not send (an unknown `RequestType`, a missing field)
+    /// still gets its one answer, `FAILED`, when it names where to send it.
+    async fn answer_malformed(
+        &self,
+        event: &serde_json::Value,
+        error: &str,
+    ) -> Result<(), ProvisionError> {
+        let field = |name: &str| event[name].as_str().unwrap_or_default().to_owned();
+        let response_url = field("ResponseURL");
+        if response_url.is_empty() {
+            return Err(ProvisionError::NotARequest(error.to_owned()));
+        }
+        let logical_resource_id = field("LogicalResourceId");
+        let physical_resource_id = match event["PhysicalResourceId"].as_str() {
+            Some(id) => id.to_owned(),
+            None => format!("{FAILED_PREFIX}{logical_resource_id}"),
+        };
+        let response = CustomResourceResponse {
+            status: shared::iac::ResponseStatus::Failed,
+            reason: Some(shared::text::sanitize_metadata(
+                &format!("the request is not one CloudFormation sends: {error}"),
+                1024,
+            )),
+            physical_resource_id,
+            stack_id: field("StackId"),
+            request_id: field("RequestId"),
+            logical_resource_id,
+            data: BTreeMap::new(),
+        };
+        tracing::warn!(%error, "answered a malformed custom resource request");
+        Ok(self.responder.put(&response_url, response.body()).await?)
     }
 
     /// The answer to `request` (never a secret in it).

@@ -382,6 +382,26 @@ async fn refused_callers_and_bad_properties_fail_with_a_reason_and_write_nothing
         delete["PhysicalResourceId"] = json!("failed-Thing");
         assert_eq!(world.send(&delete).await["Status"], "SUCCESS");
     }
+    // A request CloudFormation would not send still gets its one answer.
+    let mut odd = world.request(
+        "Create",
+        ACCOUNT_TYPE,
+        "Thing",
+        &payments(),
+        account_props("x"),
+    );
+    odd["RequestType"] = json!("Upsert");
+    let body = world.send(&odd).await;
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(
+        body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant `Upsert`"),
+        "{body}"
+    );
+    assert_eq!(body["PhysicalResourceId"], "failed-Thing");
+    assert_eq!(body["RequestId"], odd["RequestId"]);
     assert_eq!(
         world.faulty.proxy().seen().forwarded_of(&WRITES),
         0,
