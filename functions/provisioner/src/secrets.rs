@@ -166,7 +166,38 @@ impl Secrets {
         version: Option<&str>,
         label: Option<&str>,
     ) -> Result<Option<TokenDocument>, SecretsError> {
-        let output = match self
+        let Some(value) = self.value(id, version, label).await? else {
+            return Ok(None);
+        };
+        TokenDocument::from_json(&value)
+            .map(Some)
+            .map_err(|reason| SecretsError {
+                call: "GetSecretValue",
+                reason,
+            })
+    }
+
+    /// As [`Secrets::document`], with a value that is not a token document (the placeholder a
+    /// secret given by ARN held before its first token: `{}`, a generated password) read as
+    /// none: what a Delete steps over rather than fails on.
+    pub async fn token_document(
+        &self,
+        id: &str,
+        version: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<Option<TokenDocument>, SecretsError> {
+        let value = self.value(id, version, label).await?;
+        Ok(value.and_then(|value| TokenDocument::from_json(&value).ok()))
+    }
+
+    /// The text of a version, by id or by label (`None`: no such version or secret).
+    async fn value(
+        &self,
+        id: &str,
+        version: Option<&str>,
+        label: Option<&str>,
+    ) -> Result<Option<String>, SecretsError> {
+        match self
             .client
             .get_secret_value()
             .secret_id(id)
@@ -175,17 +206,10 @@ impl Secrets {
             .send()
             .await
         {
-            Ok(output) => output,
-            Err(error) if not_found(&error) => return Ok(None),
-            Err(error) => return Err(failed("GetSecretValue")(error)),
-        };
-        let value = output.secret_string().unwrap_or_default();
-        TokenDocument::from_json(value)
-            .map(Some)
-            .map_err(|reason| SecretsError {
-                call: "GetSecretValue",
-                reason,
-            })
+            Ok(output) => Ok(Some(output.secret_string().unwrap_or_default().to_owned())),
+            Err(error) if not_found(&error) => Ok(None),
+            Err(error) => Err(failed("GetSecretValue")(error)),
+        }
     }
 
     /// Creates the secret `name` with `document` as its first version (`version`), encrypted

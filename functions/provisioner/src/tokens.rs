@@ -382,24 +382,48 @@ async fn delete(
     let (org, account, secret) =
         TokenProperties::parse_for_delete(&request.resource_properties, &provider.secret_prefix)?;
     let (caller, _) = caller(provider, stack, request, &org).await?;
+    let secrets = &provider.secrets;
+    let info = secrets.describe(secret.id()).await?;
+    // This resource's tokens in its secret, current and pending. They are revoked by their
+    // own ids as well as through the lineage of the first: once the retention after its
+    // revocation by a rotation has passed, DynamoDB's TTL purges the first token's record,
+    // and the lineage can no longer be walked from it.
+    let mut current = None;
+    let mut revoke = vec![id];
+    if let Some(info) = &info {
+        for label in [CURRENT, PENDING] {
+            let Some(document) = secrets.token_document(&info.arn, None, Some(label)).await? else {
+                continue;
+            };
+            let ours = document.resource == physical
+                && document.organization == org.as_str()
+                && document.service_account.as_deref() == Some(account.as_str());
+            if let (true, Ok(held)) = (ours, TokenId::parse(&document.token_id)) {
+                revoke.push(held);
+            }
+            if label == CURRENT {
+                current = Some(document);
+            }
+        }
+    }
     let owner = TokenOwner::Account(account);
     let use_cases = &provider.use_cases;
-    match use_cases.revoke_token(&caller, &org, &owner, &id).await {
-        Ok(()) | Err(UseCaseError::NotFound(_)) => {}
-        Err(error) => return Err(refusal(error)),
+    for id in &revoke {
+        match use_cases.revoke_token(&caller, &org, &owner, id).await {
+            Ok(()) | Err(UseCaseError::NotFound(_)) => {}
+            Err(error) => return Err(refusal(error)),
+        }
     }
-    let secrets = &provider.secrets;
-    let Some(info) = secrets.describe(secret.id()).await? else {
+    let Some(info) = info else {
         return Ok(success(request, physical, BTreeMap::new()));
     };
-    let current = secrets.document(&info.arn, None, Some(CURRENT)).await?;
     if current
         .as_ref()
         .is_some_and(|current| current.resource == physical)
     {
         let previous = match info.version_with(PREVIOUS) {
             Some(version) => secrets
-                .document(&info.arn, Some(version), None)
+                .token_document(&info.arn, Some(version), None)
                 .await?
                 .filter(|previous| previous.resource != physical)
                 .map(|previous| (version.to_owned(), previous)),

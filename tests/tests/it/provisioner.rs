@@ -9,6 +9,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use provisioner::rotation::Step;
 use serde_json::{Value, json};
 use tests::events::{ApiCall, Shape};
@@ -674,6 +675,34 @@ async fn a_token_written_to_an_existing_secret_is_left_there_and_a_rollback_rest
         "{body}"
     );
     assert_eq!(world.current(&foreign).await["organization"], "beta");
+
+    // Deleting a token written once into a secret whose earlier value is no token document
+    // (`{}` here, a generated password elsewhere) revokes it and leaves the secret.
+    let placeholder = world
+        .secretsmanager
+        .create_secret()
+        .name("service-accounts/placeholder")
+        .secret_string("{}")
+        .send()
+        .await
+        .unwrap();
+    let placeholder = placeholder.arn().unwrap().to_owned();
+    let props = json!({"Organization": "acme", "ServiceAccount": account, "Name": "direct", "SecretArn": placeholder});
+    let body = world
+        .send(&world.request("Create", TOKEN_TYPE, "Direct", &payments(), props.clone()))
+        .await;
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let direct = world.current(&placeholder).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(world.faulty.world.passes_the_authorizer(&direct).await);
+    let mut delete = world.request("Delete", TOKEN_TYPE, "Direct", &payments(), props);
+    delete["PhysicalResourceId"] = body["PhysicalResourceId"].clone();
+    let deleted = world.send(&delete).await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert!(!world.faulty.world.passes_the_authorizer(&direct).await);
+    assert!(world.secret_exists(&placeholder).await);
 }
 
 #[tokio::test]
@@ -858,7 +887,20 @@ async fn secrets_manager_rotates_the_token_in_four_repeatable_steps() {
     let audit = serde_json::to_string(&events).unwrap();
     assert!(!audit.contains(&new_token) && !audit.contains(&old_token));
 
-    // Deleting the stack's token revokes the rotated one too, and deletes the secret.
+    // Deleting the stack's token revokes the rotated one too, and deletes the secret, even
+    // once DynamoDB's TTL has purged the first token's record (its retention after the
+    // rotation's revocation has passed), so the lineage cannot be walked from it.
+    let first_id = body["PhysicalResourceId"].as_str().unwrap();
+    let tables = &world.faulty.world.tables;
+    tables
+        .client
+        .delete_item()
+        .table_name(tables.table.as_str())
+        .key("pk", AttributeValue::S("ORG#acme".into()))
+        .key("sk", AttributeValue::S(format!("TK#{account}#{first_id}")))
+        .send()
+        .await
+        .unwrap();
     let mut delete = world.request(
         "Delete",
         TOKEN_TYPE,
