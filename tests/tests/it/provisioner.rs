@@ -208,8 +208,18 @@ async fn accounts_are_created_updated_replaced_and_deleted_as_code() {
     update["PhysicalResourceId"] = json!(id);
     update["OldResourceProperties"] = account_props("deployer");
     let body = world.send(&update).await;
-    assert_eq!(body["Status"], "SUCCESS", "{body}");
-    assert_eq!(body["PhysicalResourceId"], id, "in place");
+    assert_eq!(
+        body,
+        json!({
+            "Status": "SUCCESS",
+            "PhysicalResourceId": id,
+            "StackId": payments(),
+            "RequestId": update["RequestId"],
+            "LogicalResourceId": "Deployer",
+            "Data": {"Id": id, "Organization": "acme", "Name": "deployer-2"},
+        }),
+        "in place"
+    );
     let reply = account_reply(&world, &id).await;
     assert_eq!(reply.body["name"], "deployer-2");
     assert_eq!(reply.body["roles"], json!(["reader"]));
@@ -227,10 +237,19 @@ async fn accounts_are_created_updated_replaced_and_deleted_as_code() {
     replace["PhysicalResourceId"] = json!(id);
     replace["OldResourceProperties"] = json!({"Organization": "acme", "Name": "deployer-2", "Role": ["reader"], "Enabled": "false"});
     let body = world.send(&replace).await;
-    assert_eq!(body["Status"], "SUCCESS", "{body}");
     let new_id = body["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert_ne!(new_id, id);
-    assert_eq!(body["Data"]["Organization"], "beta");
+    assert_eq!(
+        body,
+        json!({
+            "Status": "SUCCESS",
+            "PhysicalResourceId": new_id,
+            "StackId": payments(),
+            "RequestId": replace["RequestId"],
+            "LogicalResourceId": "Deployer",
+            "Data": {"Id": new_id, "Organization": "beta", "Name": "deployer"},
+        })
+    );
 
     // CloudFormation then deletes the old one (with its properties).
     let mut delete = world.request(
@@ -909,7 +928,16 @@ async fn secrets_manager_rotates_the_token_in_four_repeatable_steps() {
         token_props(&account, secret),
     );
     delete["PhysicalResourceId"] = body["PhysicalResourceId"].clone();
-    assert_eq!(world.send(&delete).await["Status"], "SUCCESS");
+    assert_eq!(
+        world.send(&delete).await,
+        json!({
+            "Status": "SUCCESS",
+            "PhysicalResourceId": first_id,
+            "StackId": payments(),
+            "RequestId": delete["RequestId"],
+            "LogicalResourceId": "CiToken",
+        })
+    );
     assert!(!world.faulty.world.passes_the_authorizer(&new_token).await);
     assert!(!world.secret_exists(secret).await);
 }
