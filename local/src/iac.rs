@@ -5,7 +5,9 @@
 //! * `POST /local/cloudformation` takes a custom resource request as CloudFormation sends it
 //!   (`RequestId`, `StackId` and `ResponseURL` may be left out: a fresh id, a stack of the
 //!   local account `000000000000` named `local-demo`, and this listener), invokes the real
-//!   provider, and answers what the provider PUT to the response URL;
+//!   provider as the local account's CloudFormation does (the function itself, unqualified:
+//!   only stacks of `000000000000` may act), and answers what the provider PUT to the
+//!   response URL;
 //! * `PUT /local/cloudformation/responses/{id}` is that response URL: it keeps the last
 //!   responses, as CloudFormation's pre-signed S3 URL would take them;
 //! * `POST /local/secretsmanager/rotate` with `{"SecretId": ...}` runs a whole rotation (the
@@ -31,6 +33,9 @@ use serde_json::{Value, json};
 
 /// The local account's stack that requests name when they name none.
 pub const LOCAL_STACK: &str = "arn:aws:cloudformation:us-east-1:000000000000:stack/local-demo/00000000-0000-0000-0000-000000000000";
+
+/// The provider as the local account invokes it (unqualified: its own account's stacks).
+pub const LOCAL_PROVIDER: &str = "arn:aws:lambda:us-east-1:000000000000:function:local-provider";
 
 /// How many responses are kept.
 const KEPT: usize = 100;
@@ -108,7 +113,11 @@ async fn custom_resource(State(replay): State<Replay>, body: Bytes) -> Response 
             replay.base
         ))
     });
-    if let Err(error) = replay.provider.handle_event(Value::Object(request)).await {
+    if let Err(error) = replay
+        .provider
+        .handle_event(Value::Object(request), LOCAL_PROVIDER)
+        .await
+    {
         return problem(StatusCode::BAD_GATEWAY, error);
     }
     match replay.responses.lock() {

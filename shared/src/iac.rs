@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ParseError;
 
+pub mod invoker;
+
 /// A 12-digit AWS account id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -226,6 +228,22 @@ pub struct CustomResourceRequest {
     pub resource_properties: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     pub old_resource_properties: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The properties `AWS::CloudFormation::CustomResource` has of its own (`ServiceTimeout`:
+/// 1–3600 seconds, which CDK sets): CloudFormation passes them in `ResourceProperties` and
+/// `OldResourceProperties` too. They are never the provider's: ignored, never a change.
+pub const CLOUDFORMATION_PROPERTIES: [&str; 2] = ["ServiceToken", "ServiceTimeout"];
+
+/// `properties` without [`CLOUDFORMATION_PROPERTIES`].
+pub fn provider_properties(
+    properties: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    properties
+        .iter()
+        .filter(|(name, _)| !CLOUDFORMATION_PROPERTIES.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
 }
 
 /// The outcome CloudFormation is told.

@@ -27,6 +27,15 @@ use crate::moto::Moto;
 pub const AWS_ACCOUNT: &str = "123456789012";
 /// The organization's `iacAccess` admits stacks of [`AWS_ACCOUNT`] named `payments[-…]`.
 pub const STACK_PREFIX: &str = "payments";
+/// The provider as [`AWS_ACCOUNT`], the deployment's own account, invokes it (unqualified).
+pub const PROVIDER: &str = "arn:aws:lambda:eu-west-1:123456789012:function:sa-provider";
+/// Another AWS account the deployment admits (`IacAccountIds`): it invokes its own alias.
+pub const OTHER_ACCOUNT: &str = "444455556666";
+
+/// The provider's alias for `account`, as the template makes it.
+pub fn provider_alias(account: &str) -> String {
+    format!("{PROVIDER}:account-{account}")
+}
 
 /// A stack's ARN.
 pub fn stack_id(account: &str, name: &str) -> String {
@@ -35,29 +44,51 @@ pub fn stack_id(account: &str, name: &str) -> String {
     )
 }
 
-/// One PUT to the response listener.
+/// One PUT to the response listener, and the status it was answered.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub content_type: Option<String>,
     pub body: Value,
+    pub status: u16,
 }
 
-type Log = Arc<Mutex<BTreeMap<String, Vec<Received>>>>;
+/// The listener's state: what it took, and the statuses it answers before a `200`.
+#[derive(Debug, Clone, Default)]
+struct Listener {
+    log: Arc<Mutex<BTreeMap<String, Vec<Received>>>>,
+    /// Answered in order to the next PUTs (S3's `503 Slow Down`, a `500`, an expired `403`).
+    refusals: Arc<Mutex<Vec<u16>>>,
+}
 
 async fn take(
-    State(log): State<Log>,
+    State(listener): State<Listener>,
     Path(key): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> &'static str {
+) -> axum::http::StatusCode {
+    let status = {
+        let mut refusals = listener.refusals.lock().unwrap();
+        if refusals.is_empty() {
+            200
+        } else {
+            refusals.remove(0)
+        }
+    };
     let received = Received {
         content_type: headers
             .get("content-type")
             .map(|value| value.to_str().unwrap_or("<not text>").to_owned()),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        status,
     };
-    log.lock().unwrap().entry(key).or_default().push(received);
-    ""
+    listener
+        .log
+        .lock()
+        .unwrap()
+        .entry(key)
+        .or_default()
+        .push(received);
+    axum::http::StatusCode::from_u16(status).unwrap()
 }
 
 /// The world of a service-accounts-as-code test.
@@ -68,7 +99,7 @@ pub struct IacWorld {
     pub secretsmanager: aws_sdk_secretsmanager::Client,
     pub provider: Provisioner,
     pub rotation: Rotation,
-    responses: Log,
+    responses: Listener,
     listener: SocketAddr,
     _server: tokio::task::JoinHandle<()>,
 }
@@ -88,9 +119,12 @@ impl IacWorld {
             secrets.clone(),
             provisioner::DEFAULT_SECRET_PREFIX.to_owned(),
         )
+        .with_iac_accounts(vec![
+            shared::iac::AwsAccountId::parse(OTHER_ACCOUNT).unwrap(),
+        ])
         .answering_locally();
         let rotation = Rotation::new(faulty.use_cases.clone(), secrets, time::Duration::hours(1));
-        let responses: Log = Arc::default();
+        let responses = Listener::default();
         let app = Router::new()
             .route("/responses/{key}", put(take))
             .with_state(responses.clone());
@@ -157,20 +191,49 @@ impl IacWorld {
         })
     }
 
-    /// Invokes the provider with `request` and returns the one response it PUT (a test fails
-    /// if there was none or more than one), checking the empty content type.
+    /// Invokes the provider with `request` as the deployment's own account does (the
+    /// function, unqualified) and returns the one response it PUT (a test fails if there was
+    /// none or more than one), checking the empty content type.
     pub async fn send(&self, request: &Value) -> Value {
-        self.provider.handle_event(request.clone()).await.unwrap();
+        self.send_via(request, PROVIDER).await
+    }
+
+    /// [`Self::send`], invoking `invoked_function_arn` (an account's alias, say). Panics
+    /// unless the provider's last PUT for the request was accepted.
+    pub async fn send_via(&self, request: &Value, invoked_function_arn: &str) -> Value {
+        self.provider
+            .handle_event(request.clone(), invoked_function_arn)
+            .await
+            .unwrap();
         let key = request["RequestId"].as_str().unwrap().to_owned();
         let received = self.responses_to(&key);
-        let last = received.last().expect("a response").clone();
-        assert_eq!(last.content_type.as_deref(), Some(""), "the content type");
-        last.body
+        // The answer accepted last (a retried request with the same id is answered again).
+        let accepted = received
+            .iter()
+            .rev()
+            .find(|r| r.status == 200)
+            .unwrap_or_else(|| panic!("an accepted response: {received:?}"));
+        assert_eq!(
+            accepted.content_type.as_deref(),
+            Some(""),
+            "the content type"
+        );
+        accepted.body.clone()
+    }
+
+    /// The listener answers the next PUTs with `statuses` (then `200` again).
+    pub fn refuse_next_responses(&self, statuses: &[u16]) {
+        self.responses
+            .refusals
+            .lock()
+            .unwrap()
+            .extend_from_slice(statuses);
     }
 
     /// Every response PUT for the request `request_id`.
     pub fn responses_to(&self, request_id: &str) -> Vec<Received> {
         self.responses
+            .log
             .lock()
             .unwrap()
             .get(request_id)
@@ -181,6 +244,7 @@ impl IacWorld {
     /// Every body PUT so far, as text.
     pub fn all_responses_text(&self) -> String {
         self.responses
+            .log
             .lock()
             .unwrap()
             .values()

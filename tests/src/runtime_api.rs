@@ -35,8 +35,14 @@ struct Shared {
     first_poll: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// The function ARN an invocation names when the test names none.
+pub const LOCAL_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:local";
+
+/// One invocation: its request id, its event, and the function (or alias) ARN it names.
+type Invocation = (String, Value, String);
+
 struct ApiState {
-    next: Mutex<mpsc::Receiver<(String, Value)>>,
+    next: Mutex<mpsc::Receiver<Invocation>>,
     shared: Arc<Shared>,
 }
 
@@ -46,7 +52,7 @@ pub struct LocalFunction {
     /// When the process was spawned.
     pub started_at: std::time::Instant,
     child: Child,
-    events: mpsc::Sender<(String, Value)>,
+    events: mpsc::Sender<Invocation>,
     shared: Arc<SharedHandle>,
     invocations: u64,
 }
@@ -140,6 +146,12 @@ impl LocalFunction {
 
     /// Sends one event and waits for the function's answer.
     pub async fn invoke(&mut self, event: Value) -> anyhow::Result<Outcome> {
+        self.invoke_as(event, LOCAL_FUNCTION_ARN).await
+    }
+
+    /// [`Self::invoke`] as an invocation of `function_arn` (an alias, say), which the Runtime
+    /// API names in `Lambda-Runtime-Invoked-Function-Arn`.
+    pub async fn invoke_as(&mut self, event: Value, function_arn: &str) -> anyhow::Result<Outcome> {
         self.invocations += 1;
         let id = format!("local-request-{}", self.invocations);
         let (answer, answered) = oneshot::channel();
@@ -150,7 +162,7 @@ impl LocalFunction {
             .await
             .insert(id.clone(), answer);
         self.events
-            .send((id, event))
+            .send((id, event, function_arn.to_owned()))
             .await
             .map_err(|_| anyhow!("the runtime API stopped"))?;
         tokio::select! {
@@ -165,7 +177,7 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> (StatusCode, Hea
     if let Ok(mut first) = state.shared.first_poll.lock() {
         first.get_or_insert_with(std::time::Instant::now);
     }
-    let Some((id, event)) = state.next.lock().await.recv().await else {
+    let Some((id, event, function_arn)) = state.next.lock().await.recv().await else {
         return (StatusCode::GONE, HeaderMap::new(), String::new());
     };
     let deadline = std::time::SystemTime::now()
@@ -180,10 +192,7 @@ async fn next_invocation(State(state): State<Arc<ApiState>>) -> (StatusCode, Hea
     };
     set("lambda-runtime-aws-request-id", id);
     set("lambda-runtime-deadline-ms", deadline.to_string());
-    set(
-        "lambda-runtime-invoked-function-arn",
-        "arn:aws:lambda:us-east-1:000000000000:function:local".into(),
-    );
+    set("lambda-runtime-invoked-function-arn", function_arn);
     set(
         "lambda-runtime-trace-id",
         "Root=1-00000000-000000000000000000000000".into(),

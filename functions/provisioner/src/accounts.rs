@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use shared::iac::{CustomResourceRequest, CustomResourceResponse, RequestType, StackRef};
 use shared::ids::{OrgId, ServiceAccountId};
-use shared::model::{AccountStatus, ServiceAccount};
+use shared::model::{AccountStatus, ActorKind, ServiceAccount};
+use store::PageLimit;
 use usecases::accounts::AccountChanges;
 use usecases::{Caller, UseCaseError};
 
@@ -118,6 +119,11 @@ async fn set_enabled(
     }
 }
 
+/// An Update: in place, unless `Organization` changed. An account does not move between
+/// organizations, so then the resource's live account in the new organization is updated in
+/// place if it has one (a rollback to the organization before a failed update: CloudFormation
+/// sends the restored properties, with the failed ones as `OldResourceProperties`, and deletes
+/// the replacement afterwards), else a new account replaces it.
 async fn update(
     provider: &Provisioner,
     stack: &StackRef,
@@ -128,13 +134,16 @@ async fn update(
         .old_resource_properties
         .as_ref()
         .and_then(|old| AccountProperties::org_of(old).ok());
-    if old_org.as_ref() != Some(&props.org) {
-        // An account does not move between organizations: a new one replaces it.
-        return create(provider, stack, request, props).await;
-    }
     let caller = caller(provider, stack, request, &props.org).await?;
-    let id = ServiceAccountId::parse(physical_id(request))
-        .map_err(|_| Refusal::new("the physical resource id is not a service account's id"))?;
+    let id = if old_org.as_ref() == Some(&props.org) {
+        ServiceAccountId::parse(physical_id(request))
+            .map_err(|_| Refusal::new("the physical resource id is not a service account's id"))?
+    } else {
+        match resource_account(provider, request, &props.org).await? {
+            Some(id) => id,
+            None => return create(provider, stack, request, props).await,
+        }
+    };
     let use_cases = &provider.use_cases;
     let account = use_cases
         .account(&props.org, &id)
@@ -169,6 +178,41 @@ async fn update(
     };
     let account = set_enabled(provider, &caller, account, props.enabled).await?;
     Ok(success(request, id.as_str(), data(&account)))
+}
+
+/// The live account this resource of this stack made in `org`, if any (the newest, should
+/// there be several).
+async fn resource_account(
+    provider: &Provisioner,
+    request: &CustomResourceRequest,
+    org: &OrgId,
+) -> Result<Option<ServiceAccountId>, Refusal> {
+    let mut found: Option<ServiceAccount> = None;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = provider
+            .use_cases
+            .list_accounts(org, PageLimit::FULL, cursor.as_deref())
+            .await
+            .map_err(refusal)?;
+        for account in page.items {
+            let made = &account.created_by;
+            let ours = made.kind == ActorKind::Stack
+                && made.id == request.stack_id
+                && made.logical_resource_id.as_deref() == Some(&request.logical_resource_id);
+            if ours
+                && found
+                    .as_ref()
+                    .is_none_or(|f| f.created_at < account.created_at)
+            {
+                found = Some(account);
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(found.map(|account| account.id)),
+        }
+    }
 }
 
 /// Deletes the account and revokes its tokens. One that was never made (its Create failed,

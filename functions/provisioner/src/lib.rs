@@ -27,6 +27,7 @@
 //! | --- | --- | --- |
 //! | `TABLE_NAME`, `TOKEN_KEYS`, `TOKEN_PREFIX` | the deployment's table and tokens | required |
 //! | `SECRET_NAME_PREFIX` | the names the secrets must start with (the roles' IAM policies allow no others) | `service-accounts/` |
+//! | `IAC_ACCOUNT_IDS` | the other AWS accounts the deployment admits, each through its own alias `account-<id>` of the provider (comma-separated) | none |
 //! | `ALLOW_LOCAL_RESPONSE_URLS` | `true`: also answer to `http://127.0.0.1` (a run on this machine; never in Lambda) | off |
 //! | `ROTATION_GRACE_SECONDS` | how long a rotated token keeps working after the rotation's `setSecret` (0–604800) | `86400` |
 
@@ -45,7 +46,10 @@ use respond::{RespondError, Responder};
 use secrets::Secrets;
 use sha2::{Digest, Sha256};
 use shared::config::{ConfigError, seconds};
-use shared::iac::{CustomResourceRequest, CustomResourceResponse, RequestType, StackRef};
+use shared::iac::invoker::{InvokerError, invoking_account, parse_account_list};
+use shared::iac::{
+    AwsAccountId, CustomResourceRequest, CustomResourceResponse, RequestType, StackRef,
+};
 use shared::ids::ServiceAccountId;
 use usecases::{UseCaseError, UseCases};
 
@@ -63,6 +67,20 @@ pub struct Provisioner {
     pub secrets: Secrets,
     pub responder: Responder,
     pub secret_prefix: String,
+    /// The other AWS accounts the deployment admits (`IAC_ACCOUNT_IDS`), each invoking
+    /// through its own alias.
+    pub iac_accounts: Vec<AwsAccountId>,
+}
+
+/// `IAC_ACCOUNT_IDS`: the other AWS accounts whose stacks may invoke the provider, each
+/// through its alias `account-<id>` (the template makes the aliases and their permissions).
+pub fn iac_accounts(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<AwsAccountId>, ConfigError> {
+    parse_account_list(&lookup("IAC_ACCOUNT_IDS").unwrap_or_default()).map_err(|_| ConfigError {
+        variable: "IAC_ACCOUNT_IDS",
+        reason: "comma-separated 12-digit AWS account ids".into(),
+    })
 }
 
 /// `SECRET_NAME_PREFIX`: 1–256 characters a secret's name may have.
@@ -97,7 +115,14 @@ impl Provisioner {
             secrets,
             responder: Responder::new(Duration::from_secs(20)),
             secret_prefix,
+            iac_accounts: Vec::new(),
         }
+    }
+
+    /// Admits the stacks of `accounts` too, each invoking through its own alias.
+    pub fn with_iac_accounts(mut self, accounts: Vec<AwsAccountId>) -> Self {
+        self.iac_accounts = accounts;
+        self
     }
 
     /// Also answers to a listener on this machine (`local` and the tests stand in for
@@ -107,15 +132,21 @@ impl Provisioner {
         self
     }
 
-    /// Handles one invocation: the request's answer is PUT to its `ResponseURL`. An error
-    /// (the answer could not be delivered) fails the invocation, so Lambda retries it, and the
-    /// retry, with the same `RequestId`, makes nothing twice.
-    pub async fn handle_event(&self, event: serde_json::Value) -> Result<(), ProvisionError> {
+    /// Handles one invocation of `invoked_function_arn` (Lambda's context: the function, or
+    /// the alias, the caller was allowed to invoke): the request's answer is PUT to its
+    /// `ResponseURL`. An error (the answer could not be delivered) fails the invocation, so
+    /// Lambda retries it, and the retry, with the same `RequestId`, makes nothing twice.
+    pub async fn handle_event(
+        &self,
+        event: serde_json::Value,
+        invoked_function_arn: &str,
+    ) -> Result<(), ProvisionError> {
         let request: CustomResourceRequest = match serde_json::from_value(event.clone()) {
             Ok(request) => request,
             Err(error) => return self.answer_malformed(&event, &error.to_string()).await,
         };
-        let response = self.answer(&request).await;
+        let invoker = invoking_account(invoked_function_arn, &self.iac_accounts);
+        let response = self.answer(&request, invoker).await;
         tracing::info!(
             request_type = ?request.request_type,
             resource_type = %shared::text::sanitize_metadata(&request.resource_type, 64),
@@ -164,16 +195,32 @@ impl Provisioner {
         Ok(self.responder.put(&response_url, response.body()).await?)
     }
 
-    /// The answer to `request` (never a secret in it).
-    pub async fn answer(&self, request: &CustomResourceRequest) -> CustomResourceResponse {
+    /// The answer to `request`, made by a caller of the AWS account `invoker` (proven by the
+    /// function or alias it invoked; never a secret in the answer).
+    pub async fn answer(
+        &self,
+        request: &CustomResourceRequest,
+        invoker: Result<AwsAccountId, InvokerError>,
+    ) -> CustomResourceResponse {
         // A Delete of what a failed Create never made: nothing to do, whoever asks.
         if request.request_type == RequestType::Delete
             && physical_id(request).starts_with(FAILED_PREFIX)
         {
             return success(request, physical_id(request), BTreeMap::new());
         }
-        let answered = match StackRef::parse(&request.stack_id) {
-            Err(_) => Err(Refusal::new("StackId is not a CloudFormation stack ARN")),
+        let stack = match (StackRef::parse(&request.stack_id), invoker) {
+            (Err(_), _) => Err(Refusal::new("StackId is not a CloudFormation stack ARN")),
+            (_, Err(error)) => Err(Refusal::new(error.to_string())),
+            // The request's StackId is the invoker's word: only a stack of the account
+            // Lambda proved may act.
+            (Ok(stack), Ok(invoker)) if stack.account != invoker => Err(Refusal::new(format!(
+                "the stack is in AWS account {}, but this invocation comes from account {invoker}: each account invokes the provider through its own alias (account-<id>), and acts for its own stacks only",
+                stack.account
+            ))),
+            (Ok(stack), Ok(_)) => Ok(stack),
+        };
+        let answered = match stack {
+            Err(refusal) => Err(refusal),
             Ok(stack) => match request.resource_type.as_str() {
                 accounts::RESOURCE_TYPE => accounts::handle(self, &stack, request).await,
                 tokens::RESOURCE_TYPE => tokens::handle(self, &stack, request).await,
@@ -256,6 +303,45 @@ pub(crate) fn derived_version_id(request: &CustomResourceRequest) -> String {
     )
 }
 
+/// A fingerprint of a resource's properties, CloudFormation's own left out: a token's
+/// document records the one it was made with, so that an Update to properties a live token of
+/// the resource was made with (a rollback's, above all) finds that token instead of minting
+/// another. Keys are sorted at every level, so the order CloudFormation sends them in does not
+/// matter.
+pub(crate) fn fingerprint(properties: &serde_json::Map<String, serde_json::Value>) -> String {
+    fn canonical(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for key in keys {
+                    out.push_str(&serde_json::Value::from(key.as_str()).to_string());
+                    out.push(':');
+                    canonical(&map[key], out);
+                    out.push(',');
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for item in items {
+                    canonical(item, out);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(
+        &serde_json::Value::Object(shared::iac::provider_properties(properties)),
+        &mut text,
+    );
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// A use case's refusal as CloudFormation's reason, naming the property at fault.
 pub(crate) fn refusal(error: UseCaseError) -> Refusal {
     match error {
@@ -294,6 +380,26 @@ mod tests {
             "LogicalResourceId": "Deployer"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_cloudformations_properties_and_the_order_of_keys() {
+        let map = |value: serde_json::Value| value.as_object().unwrap().clone();
+        let a = map(
+            serde_json::json!({"Name": "ci", "Scopes": ["reader"], "Tags": {"a": "1", "b": "2"}}),
+        );
+        let b = map(serde_json::json!({
+            "ServiceTimeout": "300",
+            "Tags": {"b": "2", "a": "1"},
+            "ServiceToken": "arn:aws:lambda:eu-west-1:123456789012:function:other",
+            "Scopes": ["reader"],
+            "Name": "ci"
+        }));
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let c = map(
+            serde_json::json!({"Name": "ci", "Scopes": ["writer"], "Tags": {"a": "1", "b": "2"}}),
+        );
+        assert_ne!(fingerprint(&a), fingerprint(&c));
     }
 
     #[test]

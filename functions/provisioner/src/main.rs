@@ -2,7 +2,7 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use provisioner::{Provisioner, secret_prefix};
+use provisioner::{Provisioner, iac_accounts, secret_prefix};
 use shared::config::{Settings, env};
 use store::DynamoStore;
 use store::client::ClientSettings;
@@ -20,14 +20,17 @@ async fn main() -> Result<(), Error> {
     );
     let use_cases = UseCases::from_lookup(store, settings.token_format, env)?;
     let secrets = provisioner::secrets::Secrets::new(aws_sdk_secretsmanager::Client::new(&config));
-    let mut provider = Provisioner::new(use_cases, secrets, secret_prefix(env)?);
+    let mut provider = Provisioner::new(use_cases, secrets, secret_prefix(env)?)
+        .with_iac_accounts(iac_accounts(env)?);
     // Only for a run on this machine (the tests' local Runtime API); never set in the stack.
     if env("ALLOW_LOCAL_RESPONSE_URLS").as_deref() == Some("true") {
         provider = provider.answering_locally();
     }
     run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let provider = &provider;
-        async move { Ok::<_, Error>(provider.handle_event(event.payload).await?) }
+        // The function or alias Lambda let the caller invoke: it proves the caller's account.
+        let invoked = event.context.invoked_function_arn;
+        async move { Ok::<_, Error>(provider.handle_event(event.payload, &invoked).await?) }
     }))
     .await
 }

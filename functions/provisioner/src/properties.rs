@@ -26,6 +26,7 @@
 
 use serde_json::{Map, Value};
 use shared::access::{Grant, Grants, IpAllowlist, Role, Roles, Scope, Scopes};
+use shared::iac::CLOUDFORMATION_PROPERTIES;
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::NewServiceAccount;
 use shared::policy::{LifetimePreset, TokenLifetime};
@@ -57,12 +58,12 @@ struct Props<'a> {
 }
 
 impl<'a> Props<'a> {
-    /// Refuses a property not in `known` (`ServiceToken` is CloudFormation's own).
+    /// Refuses a property not in `known` (`ServiceToken` and `ServiceTimeout` are
+    /// CloudFormation's own, and ignored).
     fn new(map: &'a Map<String, Value>, known: &[&str]) -> Result<Self, Refusal> {
-        if let Some(unknown) = map
-            .keys()
-            .find(|key| *key != "ServiceToken" && !known.contains(&key.as_str()))
-        {
+        if let Some(unknown) = map.keys().find(|key| {
+            !CLOUDFORMATION_PROPERTIES.contains(&key.as_str()) && !known.contains(&key.as_str())
+        }) {
             let unknown: String = unknown.chars().take(64).collect();
             return Err(Refusal::new(format!(
                 "unknown property {unknown:?}; the properties are {}",

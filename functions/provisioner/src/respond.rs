@@ -1,5 +1,6 @@
 //! The answer to CloudFormation: one PUT of the response body to the request's pre-signed
-//! `ResponseURL`, with an empty content type (the URL is signed for one), within a timeout.
+//! `ResponseURL`, with an empty content type (the URL is signed for one), within a timeout,
+//! tried again with backoff when S3 asks for it (a `500` or `503`) or the connection fails.
 //!
 //! The URL is checked before anything is sent: `https` to an Amazon S3 host (CloudFormation's
 //! response buckets), or plain `http` to this machine (the local listener). So a forged request
@@ -38,6 +39,11 @@ pub struct Responder {
 }
 
 impl Responder {
+    /// How many times one answer is PUT at most.
+    pub const ATTEMPTS: u32 = 5;
+    /// The wait before the second attempt; each later one waits twice as long.
+    const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+
     /// A responder to CloudFormation's response buckets only.
     pub fn new(timeout: Duration) -> Self {
         Self::with_local(timeout, false)
@@ -59,7 +65,11 @@ impl Responder {
         }
     }
 
-    /// PUTs `body` to `url`; a 2xx answer is success.
+    /// PUTs `body` to `url`; a 2xx answer is success. S3 asks clients to retry a `500` or
+    /// `503` (`InternalError`, `Slow Down`), and a connection can fail: those are tried again
+    /// with backoff, at most [`Self::ATTEMPTS`] times and within the responder's timeout in
+    /// all. Any other answer (a `403` for an expired signature, say) is final. The first
+    /// 2xx ends it, so CloudFormation accepts exactly one answer.
     pub async fn put(&self, url: &str, body: String) -> Result<(), RespondError> {
         let uri = checked(url, self.allow_local)?;
         let host = uri.host().unwrap_or_default().to_owned();
@@ -71,28 +81,56 @@ impl Responder {
             .client
             .as_ref()
             .map_err(|reason| failed(reason.clone()))?;
-        let request = hyper::Request::put(uri.clone())
-            .header("content-type", "")
-            .header("content-length", body.len())
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|error| failed(error.to_string()))?;
-        let answer = tokio::time::timeout(self.timeout, async {
-            let response = client
-                .request(request)
-                .await
+        let body = Bytes::from(body);
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut backoff = Self::FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let request = hyper::Request::put(uri.clone())
+                .header("content-type", "")
+                .header("content-length", body.len())
+                .body(Full::new(body.clone()))
                 .map_err(|error| failed(error.to_string()))?;
-            let status = response.status();
-            // Read (and drop) the answer, so the connection can be reused.
-            let _ = response.into_body().collect().await;
-            if status.is_success() {
-                Ok(())
-            } else {
-                Err(failed(format!("HTTP {}", status.as_u16())))
+            let outcome = tokio::time::timeout_at(deadline, async {
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|error| Attempt::Retry(failed(error.to_string())))?;
+                let status = response.status();
+                // Read (and drop) the answer, so the connection can be reused.
+                let _ = response.into_body().collect().await;
+                match status.as_u16() {
+                    200..=299 => Ok(()),
+                    500 | 502 | 503 | 504 => {
+                        Err(Attempt::Retry(failed(format!("HTTP {}", status.as_u16()))))
+                    }
+                    other => Err(Attempt::Final(failed(format!("HTTP {other}")))),
+                }
+            })
+            .await;
+            let error = match outcome {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(Attempt::Final(error))) => return Err(error),
+                Ok(Err(Attempt::Retry(error))) => error,
+                Err(_) => return Err(failed(format!("no answer within {:?}", self.timeout))),
+            };
+            if attempt >= Self::ATTEMPTS || tokio::time::Instant::now() + backoff >= deadline {
+                return Err(error);
             }
-        })
-        .await;
-        answer.unwrap_or_else(|_| Err(failed(format!("no answer within {:?}", self.timeout))))
+            tracing::warn!(%error, attempt, "the response was not taken; trying again");
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
+        }
     }
+}
+
+/// How one PUT ended, when not with a 2xx.
+enum Attempt {
+    /// A connection failure or a 5xx S3 asks to retry.
+    Retry(RespondError),
+    /// An answer no retry changes.
+    Final(RespondError),
 }
 
 /// The buckets CloudFormation's response URLs name: `cloudformation-custom-resource-response-

@@ -2,8 +2,9 @@
 //! service token's secret holds.
 //!
 //! A secret's value is JSON: the token and what names it (`tokenId`, `prefix`,
-//! `organization`, `serviceAccount`), and `resource`, the id of the `Custom::ServiceToken`
-//! that wrote it (its first token's id; a rotation keeps it). Errors name the call and the
+//! `organization`, `serviceAccount`), `resource`, the id of the `Custom::ServiceToken`
+//! that wrote it (its first token's id; a rotation keeps it), and `properties`, the
+//! fingerprint of the properties it was made with. Errors name the call and the
 //! service's error code, never a value.
 
 use std::collections::HashMap;
@@ -65,6 +66,10 @@ pub struct TokenDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
     pub resource: String,
+    /// The fingerprint of the properties the resource's token was made with (a rotation
+    /// keeps it): an Update back to them (a rollback) finds the token instead of minting one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<String>,
 }
 
 impl fmt::Debug for TokenDocument {
@@ -76,6 +81,7 @@ impl fmt::Debug for TokenDocument {
             .field("organization", &self.organization)
             .field("service_account", &self.service_account)
             .field("resource", &self.resource)
+            .field("properties", &self.properties)
             .finish()
     }
 }
@@ -377,6 +383,7 @@ mod tests {
             organization: "acme".into(),
             service_account: None,
             resource: "0123456789abcdef".into(),
+            properties: None,
         };
         assert!(!format!("{document:?}").contains("svc_secret_text"));
         let error = TokenDocument::from_json("{\"token\": \"svc_secret_text\"").unwrap_err();

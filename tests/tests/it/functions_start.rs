@@ -267,24 +267,43 @@ async fn the_provisioner_and_rotation_functions_start_and_answer_their_events() 
         world.moto.endpoint.as_str(),
     ));
     env.push(("ALLOW_LOCAL_RESPONSE_URLS", "true"));
+    env.push(("IAC_ACCOUNT_IDS", tests::iac::OTHER_ACCOUNT));
+    let reply = world
+        .set_iac_access(json!([{"account": tests::iac::OTHER_ACCOUNT}]))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
     let mut provisioner = LocalFunction::start("provisioner", &env).await.unwrap();
     let request = world.request(
         "Create",
         "Custom::ServiceAccount",
         "Deployer",
-        &tests::iac::stack_id(tests::iac::AWS_ACCOUNT, "payments"),
+        &tests::iac::stack_id(tests::iac::OTHER_ACCOUNT, "payments"),
         json!({"Organization": "acme", "Name": "deployer"}),
     );
-    let outcome = provisioner.invoke(request.clone()).await.unwrap();
-    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
-    let received = world.responses_to(request["RequestId"].as_str().unwrap());
-    assert_eq!(received.len(), 1);
-    assert_eq!(
-        received[0].body["Status"], "SUCCESS",
-        "{:?}",
-        received[0].body
-    );
-    assert_eq!(received[0].content_type.as_deref(), Some(""));
+    // Through the function itself, the invoker is the function's own account (another):
+    // refused. Through the other account's alias (IAC_ACCOUNT_IDS lists it): made.
+    for (invoked, status) in [
+        (tests::iac::PROVIDER.to_owned(), "FAILED"),
+        (
+            tests::iac::provider_alias(tests::iac::OTHER_ACCOUNT),
+            "SUCCESS",
+        ),
+    ] {
+        let mut request = request.clone();
+        let id = uuid::Uuid::new_v4().to_string();
+        let url = request["ResponseURL"]
+            .as_str()
+            .unwrap()
+            .replace(request["RequestId"].as_str().unwrap(), &id);
+        request["RequestId"] = json!(id);
+        request["ResponseURL"] = json!(url);
+        let outcome = provisioner.invoke_as(request, &invoked).await.unwrap();
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+        let received = world.responses_to(&id);
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].body["Status"], status, "{:?}", received[0].body);
+        assert_eq!(received[0].content_type.as_deref(), Some(""));
+    }
     // Not a custom resource request: there is no one to answer, so the invocation fails.
     let outcome = provisioner.invoke(json!({"hello": "world"})).await.unwrap();
     assert!(matches!(outcome, Outcome::Error(_)), "{outcome:?}");

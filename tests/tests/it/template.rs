@@ -707,20 +707,48 @@ fn the_provisioner_and_rotation_are_declared_least_privilege() {
     );
     assert!(text(&rotation["Properties"]["FunctionName"]).contains("RotationFunction"));
     assert!(text(&rotation["Properties"]["SourceAccount"]).contains("AWS::AccountId"));
+    // Each other account invokes its own alias (account-<id>), which only it may invoke; no
+    // permission lets another account invoke the function itself.
     let provider_permissions: Vec<_> = resources
         .as_mapping()
         .unwrap()
         .values()
         .filter(|resource| {
             resource["Type"] == "AWS::Lambda::Permission"
-                && text(&resource["Properties"]["FunctionName"]).contains("ProvisionerFunction")
+                && text(&resource["Properties"]["FunctionName"]).contains("Provisioner")
         })
         .collect();
-    assert!(!provider_permissions.is_empty());
+    assert_eq!(provider_permissions.len(), 3);
     for permission in provider_permissions {
-        assert!(permission["Condition"].as_str().is_some());
-        assert!(text(&permission["Properties"]["Principal"]).contains("IacAccountIds"));
+        let condition = permission["Condition"].as_str().unwrap();
+        let principal = text(&permission["Properties"]["Principal"]);
+        assert!(principal.contains("IacAccountIds"));
+        let target = text(&permission["Properties"]["FunctionName"]);
+        assert!(
+            !target.contains("ProvisionerFunction"),
+            "the function itself: {target}"
+        );
+        let alias_name = target
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+            .trim_start_matches("Ref")
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let alias = &resources[alias_name];
+        assert_eq!(alias["Type"], "AWS::Lambda::Alias", "{alias_name}");
+        assert_eq!(alias["Condition"].as_str(), Some(condition));
+        assert_eq!(alias["Properties"]["FunctionVersion"], "$LATEST");
+        // The alias is named account-<the very account its permission names>.
+        let untagged = |value: &serde_yaml_ng::Value| match value {
+            serde_yaml_ng::Value::Tagged(tagged) => tagged.value.clone(),
+            other => other.clone(),
+        };
+        let join = untagged(&alias["Properties"]["Name"]);
+        assert_eq!(join[1][0], "account-", "{join:?}");
+        assert_eq!(join[1][1], permission["Properties"]["Principal"]);
     }
+    assert!(
+        text(&resources["ProvisionerFunction"]["Properties"]["Environment"]["Variables"]["IAC_ACCOUNT_IDS"])
+            .contains("IacAccountIds")
+    );
     assert_eq!(
         template["Parameters"]["IacAccountIds"]["Type"],
         "CommaDelimitedList"
