@@ -129,6 +129,11 @@ pub struct TokenPolicy {
     /// Tokens (access tokens aside) unused for this many days are revoked. Off by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     revoke_unused_after_days: Option<UnusedDays>,
+    /// How far a self-rotation may renew a lineage: a self-rotated token may live until this
+    /// many days after its lineage's first token was made. None by default: a self-rotated
+    /// token keeps the expiry of the token it replaces, so a stolen token cannot renew itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_lineage_age_days: Option<LineageDays>,
 }
 
 /// The windows of expiry warnings: at most [`Self::MAX`] distinct numbers of days, each from 1
@@ -187,12 +192,18 @@ impl From<ExpiryWarningDays> for Vec<u16> {
     }
 }
 
-/// After how many days unused a token is revoked: 1 to 3650.
+/// A number of days from 1 to 3650, as a policy's rules count them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "u16", into = "u16")]
-pub struct UnusedDays(u16);
+pub struct DayCount(u16);
 
-impl UnusedDays {
+/// After how many days unused a token is revoked.
+pub type UnusedDays = DayCount;
+
+/// How long a lineage of self-rotated tokens may live, from its first token's creation.
+pub type LineageDays = DayCount;
+
+impl DayCount {
     pub fn parse(days: i64) -> Result<Self, ParseError> {
         u16::try_from(days)
             .ok()
@@ -210,7 +221,7 @@ impl UnusedDays {
     }
 }
 
-impl TryFrom<u16> for UnusedDays {
+impl TryFrom<u16> for DayCount {
     type Error = ParseError;
 
     fn try_from(days: u16) -> Result<Self, Self::Error> {
@@ -218,8 +229,8 @@ impl TryFrom<u16> for UnusedDays {
     }
 }
 
-impl From<UnusedDays> for u16 {
-    fn from(value: UnusedDays) -> Self {
+impl From<DayCount> for u16 {
+    fn from(value: DayCount) -> Self {
         value.0
     }
 }
@@ -239,6 +250,8 @@ struct RawTokenPolicy {
     expiry_warning_days: ExpiryWarningDays,
     #[serde(default)]
     revoke_unused_after_days: Option<UnusedDays>,
+    #[serde(default)]
+    max_lineage_age_days: Option<LineageDays>,
 }
 
 fn yes() -> bool {
@@ -256,7 +269,8 @@ impl TryFrom<RawTokenPolicy> for TokenPolicy {
             raw.ip_allowlist,
         )?
         .with_self_rotation(raw.allow_self_rotation)
-        .with_lifecycle(raw.expiry_warning_days, raw.revoke_unused_after_days))
+        .with_lifecycle(raw.expiry_warning_days, raw.revoke_unused_after_days)
+        .with_max_lineage_age(raw.max_lineage_age_days))
     }
 }
 
@@ -271,6 +285,7 @@ impl Default for TokenPolicy {
             allow_self_rotation: true,
             expiry_warning_days: ExpiryWarningDays::default(),
             revoke_unused_after_days: None,
+            max_lineage_age_days: None,
         }
     }
 }
@@ -295,7 +310,19 @@ impl TokenPolicy {
             allow_self_rotation: true,
             expiry_warning_days: ExpiryWarningDays::default(),
             revoke_unused_after_days: None,
+            max_lineage_age_days: None,
         })
+    }
+
+    /// The same policy, with self-rotations renewing a lineage up to `days` from its first
+    /// token (`None`: never beyond the replaced token's expiry).
+    pub fn with_max_lineage_age(mut self, days: Option<LineageDays>) -> Self {
+        self.max_lineage_age_days = days;
+        self
+    }
+
+    pub fn max_lineage_age_days(&self) -> Option<LineageDays> {
+        self.max_lineage_age_days
     }
 
     /// The same policy, with these expiry warnings and this retirement of unused tokens.
@@ -386,6 +413,41 @@ impl TokenPolicy {
     }
 }
 
+impl TokenPolicy {
+    /// The expiry of the token a token rotates itself into at `now`, the old one expiring at
+    /// `expiry` (`None`: never), its lineage begun at `lineage_started` with its first token
+    /// made to live `lifetime`. Without `maxLineageAgeDays`, the old expiry: a self-rotation
+    /// never extends a lineage, so a stolen token cannot renew itself. With it, as long again
+    /// as the lineage's first token was made to live (at most the maximum lifetime), but never
+    /// past the lineage's age, and never shorter than the old expiry. A non-expiring token
+    /// stays so only while the policy allows it and sets no lineage age.
+    pub fn self_rotation_expiry(
+        &self,
+        expiry: Option<OffsetDateTime>,
+        lifetime: Option<Duration>,
+        lineage_started: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
+        let now = truncate_to_seconds(now);
+        let cap = self
+            .max_lineage_age_days
+            .map(|days| truncate_to_seconds(lineage_started + days.duration()));
+        let longest = now + self.max_lifetime.duration();
+        match (expiry, cap) {
+            (None, None) if self.allow_non_expiring => None,
+            (None, cap) => Some(cap.map_or(longest, |cap| cap.min(longest)).max(now)),
+            (Some(expiry), None) => Some(expiry),
+            (Some(expiry), Some(cap)) => {
+                let renewed = lifetime
+                    .map_or(longest, |lifetime| now + lifetime)
+                    .min(longest)
+                    .min(cap);
+                Some(renewed.max(expiry))
+            }
+        }
+    }
+}
+
 /// Drops sub-second precision (DynamoDB's TTL, and most clients, count whole seconds).
 pub fn truncate_to_seconds(at: OffsetDateTime) -> OffsetDateTime {
     at.replace_nanosecond(0).unwrap_or(at)
@@ -401,6 +463,61 @@ mod tests {
 
     fn policy(default: LifetimePreset, max: LifetimePreset, never: bool) -> TokenPolicy {
         TokenPolicy::new(default, max, never, IpAllowlist::default()).unwrap()
+    }
+
+    #[test]
+    fn a_self_rotation_keeps_the_expiry_unless_the_policy_lets_a_lineage_age() {
+        let started = NOW_SECONDS - Duration::days(10);
+        let expiry = Some(NOW_SECONDS + Duration::days(20));
+        let thirty = Some(Duration::days(30));
+        let strict = policy(LifetimePreset::ThirtyDays, LifetimePreset::OneYear, false);
+        // By default a self-rotation never extends its lineage, whenever it happens.
+        assert_eq!(
+            strict.self_rotation_expiry(expiry, thirty, started, NOW),
+            expiry
+        );
+        assert_eq!(
+            strict.self_rotation_expiry(expiry, thirty, started, NOW + Duration::days(19)),
+            expiry
+        );
+        // A lineage age renews by the first token's lifetime, up to the lineage's age.
+        let aging = strict
+            .clone()
+            .with_max_lineage_age(Some(LineageDays::parse(90).unwrap()));
+        assert_eq!(
+            aging.self_rotation_expiry(expiry, thirty, started, NOW),
+            Some(NOW_SECONDS + Duration::days(30))
+        );
+        let late = NOW_SECONDS + Duration::days(75);
+        assert_eq!(
+            aging.self_rotation_expiry(Some(late + Duration::days(2)), thirty, started, late),
+            Some(started + Duration::days(90))
+        );
+        // Past the lineage's age, nothing shortens or extends: the old expiry stays.
+        let long_ago = started - Duration::days(200);
+        assert_eq!(
+            aging.self_rotation_expiry(expiry, thirty, long_ago, NOW),
+            expiry
+        );
+        // Never beyond the maximum lifetime from now.
+        let short_max = policy(LifetimePreset::OneDay, LifetimePreset::OneDay, false)
+            .with_max_lineage_age(Some(LineageDays::parse(90).unwrap()));
+        assert_eq!(
+            short_max.self_rotation_expiry(Some(NOW_SECONDS), thirty, started, NOW),
+            Some(NOW_SECONDS + Duration::days(1))
+        );
+        // Non-expiring tokens stay so only while allowed and no lineage age is set.
+        let lax = policy(LifetimePreset::OneYear, LifetimePreset::OneYear, true);
+        assert_eq!(lax.self_rotation_expiry(None, None, started, NOW), None);
+        assert_eq!(
+            strict.self_rotation_expiry(None, None, started, NOW),
+            Some(NOW_SECONDS + Duration::days(365))
+        );
+        assert_eq!(
+            lax.with_max_lineage_age(Some(LineageDays::parse(90).unwrap()))
+                .self_rotation_expiry(None, None, started, NOW),
+            Some(started + Duration::days(90))
+        );
     }
 
     #[test]

@@ -48,6 +48,16 @@ impl RecordSource for FixedRecords {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         std::future::ready(Ok(()))
     }
+
+    /// The benchmark presents a live token: no reuse to answer.
+    fn revoke_reused(
+        &self,
+        _token: &Token,
+        _actor: &Actor,
+        _now: OffsetDateTime,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        std::future::ready(Ok(0))
+    }
 }
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/GET/items/42";

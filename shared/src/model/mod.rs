@@ -4,6 +4,7 @@
 //! that the store uses for optimistic concurrency (and the API exposes as an `ETag`).
 
 mod actor;
+pub mod lineage;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -242,6 +243,20 @@ pub struct Token {
     /// The token that replaced this one by rotation (this one dies at `revoked_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_to: Option<TokenId>,
+    /// When the lineage of a self-rotated token began (its first token's creation): a
+    /// self-rotation never extends a lineage past the organization's `maxLineageAgeDays`
+    /// from then. Absent on a lineage's first token (its `created_at`).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub lineage_started_at: Option<OffsetDateTime>,
+    /// How long the lineage's first token was made to live, in seconds (carried by
+    /// self-rotations: what a renewal under `maxLineageAgeDays` grants). Absent on a first
+    /// token (its `expires_at - created_at`) and on non-expiring ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage_lifetime_seconds: Option<i64>,
     /// For an OAuth2 access token: the client secret (a token of the same account) it was
     /// issued for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -345,6 +360,8 @@ impl Token {
             revoked_by: None,
             rotated_from: None,
             rotated_to: None,
+            lineage_started_at: None,
+            lineage_lifetime_seconds: None,
             issued_for: None,
             trust_policy: None,
             access_window: None,

@@ -8,11 +8,13 @@
 //!    tag) with no I/O: anything else is not ours, and costs no read;
 //! 2. its record is read and its hash compared (constant time): no record, or another hash,
 //!    is not ours either;
-//! 3. a token already revoked or expired is ours, and nothing is written (unless its leak was
-//!    recorded by an earlier report cut short: then its lineage's revocation is finished);
-//! 4. a live token gets its [`Leak`] recorded (one write, the audit trail's `token.leaked`,
-//!    the first report's only) and is then revoked with its lineage, as an admin's
-//!    revocation is (its `token.revoked`, by the same reporter).
+//! 3. a token of ours gets its [`Leak`] recorded (one write, the audit trail's
+//!    `token.leaked`, the first report's only), whether it is live, expired or already
+//!    revoked: a token rotated away is the lineage's credential as much as its successor,
+//!    which a thief who self-rotated it may hold;
+//! 4. its whole lineage is then revoked, as an admin's revocation is (`token.revoked`, by the
+//!    same reporter, for each member still usable): the successors it was rotated into, the
+//!    tokens it was rotated from still in their grace, and their access tokens.
 //!
 //! Every step is idempotent, so a report that failed half-way is finished by sending it
 //! again. The texts a reporter sends (where it found the token) are stored cut to length,
@@ -21,12 +23,12 @@
 use std::net::IpAddr;
 
 use futures_util::StreamExt;
-use shared::model::{Actor, Leak, TokenStatus};
+use shared::model::{Actor, Leak};
 use shared::text::sanitize_metadata;
 use shared::token::{ParsedToken, TokenSecret};
 use store::StoreError;
 use store::counters::Admission;
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::{UseCaseError, UseCases};
 
@@ -54,6 +56,34 @@ pub enum Verdict {
     Ours,
     /// Not a token this deployment minted: malformed, foreign, forged, or unknown.
     NotOurs,
+}
+
+/// The senders this container saw refused by the public revocation endpoint's limit, until
+/// when: their next requests in the window are refused with no write at all (counting a
+/// refused request is a conditional write that fails, and still costs a write unit). Bounded:
+/// past [`Self::MAX`] senders it starts over (the shared counter still refuses them).
+#[derive(Debug, Default)]
+pub struct RefusedSenders(std::sync::Mutex<std::collections::HashMap<String, OffsetDateTime>>);
+
+impl RefusedSenders {
+    const MAX: usize = 10_000;
+
+    /// How many more seconds `subject` is refused at `now`, if it is.
+    fn refused(&self, subject: &str, now: OffsetDateTime) -> Option<i64> {
+        let senders = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        senders
+            .get(subject)
+            .map(|until| (*until - now).whole_seconds())
+            .filter(|left| *left > 0)
+    }
+
+    fn refuse(&self, subject: String, until: OffsetDateTime) {
+        let mut senders = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if senders.len() >= Self::MAX {
+            senders.clear();
+        }
+        senders.insert(subject, until);
+    }
 }
 
 /// The public revocation endpoint's rate limit: at most `limit` requests per source address
@@ -111,14 +141,6 @@ impl UseCases {
                 return Ok(Verdict::NotOurs);
             }
             let now = self.now();
-            if token.status(now) != TokenStatus::Active {
-                if token.leak.is_some() {
-                    // Revoking what is already revoked writes nothing; what a cut-short
-                    // report left live (successors, access tokens) is revoked now.
-                    self.finish_revocation(reporter, &parsed).await?;
-                }
-                return Ok(Verdict::Ours);
-            }
             if token.leak.is_none() {
                 token.leak = Some(Box::new(Leak {
                     reported_at: now,
@@ -133,12 +155,15 @@ impl UseCases {
                     Err(error) => return Err(error.into()),
                 }
             }
+            // Revoking what is already revoked writes nothing; what is still usable in the
+            // lineage (successors, predecessors in their grace, access tokens) is revoked now.
             self.finish_revocation(reporter, &parsed).await?;
             tracing::warn!(
                 token = parsed.display_prefix(),
                 org = %org,
                 reporter = %reporter.id,
-                "revoked a token reported as leaked"
+                was = ?token.status(now),
+                "revoked a token reported as leaked, with its lineage"
             );
             return Ok(Verdict::Ours);
         }
@@ -164,25 +189,29 @@ impl UseCases {
     }
 
     /// Counts a request to the public revocation endpoint from `source` against its rate
-    /// limit, before its tokens are looked at.
+    /// limit, before its tokens are looked at. A sender this container already saw refused
+    /// in the window is refused again without a write.
     pub async fn admit_public_revocation(
         &self,
         source: Option<IpAddr>,
     ) -> Result<(), UseCaseError> {
         let PublicRevocationLimit { limit, window } = self.public_revocation;
+        let subject = rate_subject(source);
+        let now = self.now();
+        if let Some(retry_after) = self.refused_senders.refused(&subject, now) {
+            return Err(UseCaseError::RateLimited { retry_after });
+        }
         match self
             .store
-            .count_request(
-                PUBLIC_SCOPE,
-                &rate_subject(source),
-                window,
-                limit,
-                self.now(),
-            )
+            .count_request(PUBLIC_SCOPE, &subject, window, limit, now)
             .await?
         {
             Admission::Admitted => Ok(()),
-            Admission::Refused { retry_after } => Err(UseCaseError::RateLimited { retry_after }),
+            Admission::Refused { retry_after } => {
+                self.refused_senders
+                    .refuse(subject, now + Duration::seconds(retry_after));
+                Err(UseCaseError::RateLimited { retry_after })
+            }
         }
     }
 }

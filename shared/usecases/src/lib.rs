@@ -54,6 +54,9 @@ pub struct UseCases {
     pub access_tokens: AccessTokenSettings,
     pub workloads: WorkloadSettings,
     pub public_revocation: PublicRevocationLimit,
+    /// The senders the public revocation endpoint refused, shared by the clones of these use
+    /// cases in this container.
+    pub refused_senders: Arc<leaks::RefusedSenders>,
 }
 
 /// OAuth2 access tokens.
@@ -89,6 +92,7 @@ impl UseCases {
                 per_policy: 1000,
             },
             public_revocation: PublicRevocationLimit::default(),
+            refused_senders: Arc::default(),
             store,
         }
     }

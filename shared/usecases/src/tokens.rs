@@ -3,12 +3,16 @@
 //! * A mint resolves the lifetime against the organization's policy, refuses a disabled
 //!   account (so it never makes a token that silently does not work), and keeps scopes within
 //!   what the owner holds; an org-wide token needs at least one scope.
-//! * A revocation follows the token's lineage: the tokens it was rotated into, and the OAuth2
-//!   access tokens issued for each client secret on the way. Revoking a revoked token runs the
-//!   cascade again, so a sweep cut short is finished by repeating the request.
-//! * A rotation writes the new token and the changed old one in one transaction; the new one
-//!   lives as long as the old one was minted to live (capped by today's policy); the old one's
-//!   access tokens end with its grace period.
+//! * A revocation ends the token's whole lineage ([`shared::model::lineage`]): the tokens it
+//!   was rotated from and into, however many, and the OAuth2 access tokens issued for any of
+//!   them, found in one listing of the owner's tokens. Revoking a revoked token runs the sweep
+//!   again, so a sweep cut short is finished by repeating the request, and always finishes.
+//! * A rotation writes the new token and the changed old one in one transaction; the old
+//!   one's access tokens end with its grace period. An admin's rotation renews: the new token
+//!   lives as long as the old one was minted to live (capped by today's policy). A
+//!   self-rotation does not: the new token keeps the old one's expiry, unless the policy's
+//!   `maxLineageAgeDays` lets the lineage live longer
+//!   ([`shared::policy::TokenPolicy::self_rotation_expiry`]).
 
 use shared::access::Scopes;
 use shared::ids::{OrgId, TokenId};
@@ -24,9 +28,6 @@ use crate::{Caller, UseCaseError, UseCases};
 
 /// The most a rotation's grace period may be: 7 days.
 pub const MAX_GRACE: Duration = Duration::days(7);
-
-/// How many rotations one revocation follows forward at most.
-const MAX_LINEAGE: usize = 100;
 
 /// What a mint asks for. The lifetime is resolved against the organization's policy by the
 /// use case (`None`: the policy's default).
@@ -54,6 +55,15 @@ fn check_grace(grace: Duration) -> Result<(), UseCaseError> {
             "between 0 and 604800 (7 days)",
         ))
     }
+}
+
+/// Whether a rotation renews the lineage's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewal {
+    /// An admin's rotation: a fresh grant, as long as the old token was minted to live.
+    Admin,
+    /// The token's own: never beyond its lineage's expiry (or allowed age).
+    Own,
 }
 
 fn owner_of(token: &Token) -> TokenOwner {
@@ -215,32 +225,21 @@ impl UseCases {
         due: &(dyn Fn(&Token) -> bool + Send + Sync),
     ) -> Result<bool, UseCaseError> {
         let now = self.now();
-        let mut next = Some(id.clone());
-        for hop in 0..MAX_LINEAGE {
-            let Some(id) = next.take() else {
-                return Ok(true);
-            };
-            let (reason, due): (_, &(dyn Fn(&Token) -> bool + Send + Sync)) = match hop {
-                0 => (reason, due),
-                _ => (None, &|_| true),
-            };
-            let token = match self
-                .revoke_now(actor, reason, due, org, owner, &id, now)
-                .await
-            {
-                Ok(Some(token)) => token,
-                Ok(None) => return Ok(false),
-                // A successor already removed by its TTL ends the lineage.
-                Err(UseCaseError::NotFound(_)) if hop > 0 => return Ok(true),
-                Err(error) => return Err(error),
-            };
-            self.revoke_access_tokens_issued_for(&token, owner, actor, now)
-                .await?;
-            next = token.rotated_to.clone();
+        if self
+            .revoke_now(actor, reason, due, org, owner, id, now)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
         }
-        Err(UseCaseError::Conflict(
-            "the token's rotations go on beyond what one request revokes; revoke again".into(),
-        ))
+        let revoked = self
+            .store
+            .revoke_lineage(org, owner, id, actor, None, now, self.retention)
+            .await?;
+        if revoked > 0 {
+            tracing::info!(token = %id, revoked, "revoked the rest of its lineage");
+        }
+        Ok(true)
     }
 
     /// Revokes `id` now unless its revocation is already in force; the token as stored, or
@@ -331,7 +330,7 @@ impl UseCases {
     ) -> Result<Minted, UseCaseError> {
         check_grace(grace)?;
         let old = self.token(&org.id, owner, id).await?;
-        self.rotate(org, old, grace, caller.actor.clone(), None)
+        self.rotate(org, old, grace, caller.actor.clone(), None, Renewal::Admin)
             .await
     }
 
@@ -369,7 +368,8 @@ impl UseCases {
                 "this organization does not allow tokens to rotate themselves; ask an admin",
             ));
         }
-        self.rotate(&org, token, grace, actor, prepared).await
+        self.rotate(&org, token, grace, actor, prepared, Renewal::Own)
+            .await
     }
 
     /// Replaces `old` with a new token of the same owner, kind, name, description and
@@ -381,6 +381,7 @@ impl UseCases {
         grace: Duration,
         actor: Actor,
         prepared: Option<ParsedToken>,
+        renewal: Renewal,
     ) -> Result<Minted, UseCaseError> {
         let now = self.now();
         if old.kind == TokenKind::Access {
@@ -394,22 +395,37 @@ impl UseCases {
             ));
         }
         let owner = owner_of(&old);
-        // The new token lives as long as the old one was minted to live (capped by today's
-        // policy), so a rotation never turns a short-lived token into a long-lived one.
         let policy = &org.token_policy;
-        let lifetime = match old.expires_at {
-            None if policy.allow_non_expiring() => Some(TokenLifetime::NonExpiring),
-            None => None,
-            Some(expiry) => {
-                let length = (expiry - old.created_at).min(policy.max_lifetime().duration());
-                Some(TokenLifetime::ExpiresAt(
-                    now + length.max(Duration::minutes(1)),
-                ))
+        let (expires_at, lineage_started_at) = match renewal {
+            // The new token lives as long as the old one was minted to live (capped by
+            // today's policy), so a rotation never turns a short-lived token into a
+            // long-lived one; an admin's rotation starts a new lineage age.
+            Renewal::Admin => {
+                let lifetime = match old.expires_at {
+                    None if policy.allow_non_expiring() => Some(TokenLifetime::NonExpiring),
+                    None => None,
+                    Some(expiry) => {
+                        let length =
+                            (expiry - old.created_at).min(policy.max_lifetime().duration());
+                        Some(TokenLifetime::ExpiresAt(
+                            now + length.max(Duration::minutes(1)),
+                        ))
+                    }
+                };
+                let expires_at = policy
+                    .resolve_expiry(lifetime, now)
+                    .map_err(|violation| UseCaseError::Conflict(violation.to_string()))?;
+                (expires_at, None)
+            }
+            // A self-rotation keeps the lineage's expiry (or its allowed age).
+            Renewal::Own => {
+                let started = old.lineage_started();
+                let lifetime = old.lineage_lifetime();
+                let expires_at =
+                    policy.self_rotation_expiry(old.expires_at, lifetime, started, now);
+                (expires_at, Some((started, lifetime)))
             }
         };
-        let expires_at = policy
-            .resolve_expiry(lifetime, now)
-            .map_err(|violation| UseCaseError::Conflict(violation.to_string()))?;
         let parsed = match prepared {
             Some(parsed) if parsed.org() == &org.id && parsed.owner() == &owner => parsed,
             Some(_) => {
@@ -427,6 +443,10 @@ impl UseCases {
         };
         let mut new = Token::new(old.kind, &parsed, fields, actor.clone(), now);
         new.rotated_from = Some(old.id.clone());
+        if let Some((started, lifetime)) = lineage_started_at {
+            new.lineage_started_at = Some(started);
+            new.lineage_lifetime_seconds = lifetime.map(Duration::whole_seconds);
+        }
         old.rotated_to = Some(new.id.clone());
         old.revoke(actor.clone(), now + grace, self.retention);
         self.store.rotate_token(&old, &new).await?;

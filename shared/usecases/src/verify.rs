@@ -11,7 +11,9 @@
 //!    authorizer's: 1 s), else with the token in one consistent `BatchGetItem`; or everything
 //!    comes from the positive cache when one is configured (`POSITIVE_CACHE_TTL_SECONDS`;
 //!    never past the token's own end);
-//! 4. [`shared::authn::authenticate`] decides.
+//! 4. [`shared::authn::authenticate`] decides;
+//! 5. a token rotated away whose grace is over, presented with its right secret, is a reuse:
+//!    its whole lineage is revoked, with the reason (the refusal is the same 401).
 //!
 //! The authorizer, the admin functions (when no authorizer stands in front of them),
 //! self-rotation and OAuth2 client authentication all call [`Verifier::verify`]; each maps a
@@ -27,8 +29,8 @@ use shared::authn::{AuthorizationRecords, Denial, Principal, Unauthenticated, au
 use shared::clock::Clock;
 use shared::config::{ConfigError, bounded, seconds};
 use shared::ids::{OrgId, ServiceAccountId};
-use shared::model::{Organization, ServiceAccount, Token};
-use shared::token::{ParsedToken, TokenFormat, TokenFormatError, TokenSecret, bearer};
+use shared::model::{Actor, Organization, ServiceAccount, Token};
+use shared::token::{ParsedToken, TokenFormat, TokenFormatError, TokenOwner, TokenSecret, bearer};
 use store::{DynamoStore, StoreError, Wanted};
 use time::{Duration, OffsetDateTime};
 
@@ -50,6 +52,16 @@ pub trait RecordSource: fmt::Debug + Send + Sync {
         now: OffsetDateTime,
         interval: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends the lineage of `token`, presented at `now` after it was rotated away (a reuse:
+    /// a thief and its owner both hold the lineage), as `actor`, with the reason on every
+    /// member it revokes. How many tokens it revoked.
+    fn revoke_reused(
+        &self,
+        token: &Token,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 impl RecordSource for DynamoStore {
@@ -69,7 +81,41 @@ impl RecordSource for DynamoStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         DynamoStore::touch_last_used(self, token, now, interval)
     }
+
+    async fn revoke_reused(
+        &self,
+        token: &Token,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
+        let owner = match &token.account {
+            Some(account) => TokenOwner::Account(account.clone()),
+            None => TokenOwner::Org,
+        };
+        // The members keep the retention the presented token was given.
+        let retention = match (token.revoked_at, token.purge_after) {
+            (Some(revoked), Some(purge)) if purge > revoked => purge - revoked,
+            _ => Duration::days(30),
+        };
+        let reason = format!(
+            "reuse: {} was presented after it was rotated away",
+            token.display_prefix
+        );
+        self.revoke_lineage(
+            &token.org,
+            &owner,
+            &token.id,
+            actor,
+            Some(&reason),
+            now,
+            retention,
+        )
+        .await
+    }
 }
+
+/// The system actor's id when a reuse revokes a lineage.
+pub const REUSE_DETECTION: &str = "reuse-detection";
 
 /// How often the admin functions and the token endpoint write a token's last-used time, at
 /// most (the authorizer's `LAST_USED_INTERVAL_SECONDS` default).
@@ -298,6 +344,11 @@ impl<S: RecordSource> Verifier<S> {
             })?,
         };
         let outcome = authenticate(&presented, &records, source_ip, now);
+        if let Err(Denial::Unauthenticated(Unauthenticated::RevokedToken)) = outcome
+            && let Some(token) = records.token.as_ref().filter(|t| t.rotated_away(now))
+        {
+            self.answer_reuse(token, source_ip, now).await;
+        }
         self.remember(key, &outcome, &records, now, from_cache);
         match outcome {
             Ok(principal) => Ok(Verified {
@@ -378,6 +429,27 @@ impl<S: RecordSource> Verifier<S> {
             (None, None) => {}
         }
         Ok(records)
+    }
+
+    /// A token rotated away, past its grace, was presented (its hash matched): someone still
+    /// holds an old member of a lineage that goes on, so the thief and the owner cannot both
+    /// keep it. The whole lineage is revoked, with the reason, as the system detecting it from
+    /// `source_ip`. Once per container and token (the refusal is then cached); a failure is
+    /// logged, and the request is refused either way.
+    async fn answer_reuse(&self, token: &Token, source_ip: Option<IpAddr>, now: OffsetDateTime) {
+        let actor = Actor::system(REUSE_DETECTION).with_request(source_ip, None, None);
+        match self.source.revoke_reused(token, &actor, now).await {
+            Ok(0) => {}
+            Ok(revoked) => tracing::warn!(
+                token = %token.display_prefix,
+                org = %token.org,
+                revoked,
+                "a token rotated away was presented again: its lineage is revoked"
+            ),
+            Err(error) => {
+                tracing::error!(%error, token = %token.display_prefix, "revoking a reused token's lineage failed");
+            }
+        }
     }
 
     /// [`Self::record_use`] at [`LAST_USED_INTERVAL`], for a caller that must not fail on it

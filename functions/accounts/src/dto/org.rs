@@ -7,7 +7,7 @@ use shared::access::IpAllowlist;
 use shared::iac::{AwsAccountId, IacAccess, IacPrincipal};
 use shared::model::{OrgStatus, Organization};
 use shared::people::{DisplayClaim, IdentityProvider, Issuer, RoleMapping};
-use shared::policy::{ExpiryWarningDays, LifetimePreset, TokenPolicy, UnusedDays};
+use shared::policy::{ExpiryWarningDays, LifetimePreset, LineageDays, TokenPolicy, UnusedDays};
 use shared::text::DisplayName;
 use time::OffsetDateTime;
 use usecases::orgs::OrgChanges;
@@ -175,6 +175,27 @@ pub struct PatchPolicy {
     /// `null` turns the retirement of unused tokens off.
     #[serde(default, deserialize_with = "present")]
     revoke_unused_after_days: Option<Option<serde_json::Number>>,
+    /// `null`: a self-rotated token keeps the expiry of the token it replaces.
+    #[serde(default, deserialize_with = "present")]
+    max_lineage_age_days: Option<Option<serde_json::Number>>,
+}
+
+/// `maxLineageAgeDays` as patched (`None`: a field error was recorded).
+fn lineage_age(
+    errors: &mut Vec<FieldError>,
+    patch: &PatchPolicy,
+    current: &TokenPolicy,
+) -> Option<Option<LineageDays>> {
+    match &patch.max_lineage_age_days {
+        None => Some(current.max_lineage_age_days()),
+        Some(None) => Some(None),
+        Some(Some(days)) => check(
+            errors,
+            "tokenPolicy.maxLineageAgeDays",
+            LineageDays::parse(whole(days).unwrap_or(0)),
+        )
+        .map(Some),
+    }
 }
 
 /// A JSON number that is a whole number (`14.0` is 14, as in JSON Schema), else `None`.
@@ -258,29 +279,36 @@ impl PatchOrg {
                         IpAllowlist::parse(list),
                     ),
                 };
-                let lifecycle = lifecycle(&mut errors, patch, current);
+                let lifecycle = lifecycle(&mut errors, patch, current).zip(lineage_age(
+                    &mut errors,
+                    patch,
+                    current,
+                ));
                 match (default, max, allowlist, lifecycle) {
-                    (Some(default), Some(max), Some(allowlist), Some((windows, unused))) => check(
-                        &mut errors,
-                        "tokenPolicy.defaultLifetime",
-                        TokenPolicy::new(
-                            default,
-                            max,
-                            patch
-                                .allow_non_expiring
-                                .unwrap_or(current.allow_non_expiring()),
-                            allowlist,
-                        ),
-                    )
-                    .map(|policy| {
-                        policy
-                            .with_self_rotation(
+                    (Some(default), Some(max), Some(allowlist), Some(((windows, unused), age))) => {
+                        check(
+                            &mut errors,
+                            "tokenPolicy.defaultLifetime",
+                            TokenPolicy::new(
+                                default,
+                                max,
                                 patch
-                                    .allow_self_rotation
-                                    .unwrap_or(current.allow_self_rotation()),
-                            )
-                            .with_lifecycle(windows, unused)
-                    }),
+                                    .allow_non_expiring
+                                    .unwrap_or(current.allow_non_expiring()),
+                                allowlist,
+                            ),
+                        )
+                        .map(|policy| {
+                            policy
+                                .with_self_rotation(
+                                    patch
+                                        .allow_self_rotation
+                                        .unwrap_or(current.allow_self_rotation()),
+                                )
+                                .with_lifecycle(windows, unused)
+                                .with_max_lineage_age(age)
+                        })
+                    }
                     _ => None,
                 }
             }
@@ -345,6 +373,7 @@ struct PolicyView {
     allow_self_rotation: bool,
     expiry_warning_days: Vec<u16>,
     revoke_unused_after_days: Option<u16>,
+    max_lineage_age_days: Option<u16>,
 }
 
 impl From<&Organization> for OrgView {
@@ -366,6 +395,7 @@ impl From<&Organization> for OrgView {
                 allow_self_rotation: policy.allow_self_rotation(),
                 expiry_warning_days: policy.expiry_warning_days().days().to_vec(),
                 revoke_unused_after_days: policy.revoke_unused_after_days().map(UnusedDays::days),
+                max_lineage_age_days: policy.max_lineage_age_days().map(LineageDays::days),
             },
             identity_providers: org.identity_providers.clone(),
             iac_access: org.iac_access.principals().to_vec(),

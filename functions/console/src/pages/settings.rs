@@ -45,6 +45,10 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
         .revoke_unused_after_days()
         .map(|days| days.days().to_string())
         .unwrap_or_default();
+    let lineage_days = policy
+        .max_lineage_age_days()
+        .map(|days| days.days().to_string())
+        .unwrap_or_default();
     let iac_access = sent.get("iacAccess").map_or_else(
         || {
             org.iac_access
@@ -110,6 +114,11 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
                     }
                     label class="check" { input type="checkbox" name="allowNonExpiring" value="true" checked[policy.allow_non_expiring()]; "Allow tokens that never expire" }
                     label class="check" { input type="checkbox" name="allowSelfRotation" value="true" checked[policy.allow_self_rotation()]; "Let tokens rotate themselves" }
+                    div class="field" {
+                        label for="maxLineageAgeDays" { "Let a token's own rotations renew it up to this many days after its first token (empty: a rotated token keeps its expiry)" }
+                        input id="maxLineageAgeDays" name="maxLineageAgeDays" type="number" min="1" max="3650" value=(lineage_days);
+                        (field_errors(errors, "tokenPolicy.maxLineageAgeDays"))
+                    }
                     div class="field" {
                         label for="expiryWarningDays" { "Warn before a token expires, days before, comma-separated (for example 14, 3, 1; empty: no warnings)" }
                         input id="expiryWarningDays" name="expiryWarningDays" inputmode="numeric" value=(warning_days);
@@ -267,6 +276,7 @@ pub async fn policy(State(state): State<ConsoleState>, signed: Signed, form: For
             .map(day_count)
             .collect::<Vec<_>>(),
         "revokeUnusedAfterDays": form.text("revokeUnusedAfterDays").as_deref().map(day_count),
+        "maxLineageAgeDays": form.text("maxLineageAgeDays").as_deref().map(day_count),
     }});
     save(&state, &signed, &form, body, &|error| error).await
 }
