@@ -61,6 +61,22 @@ pub struct ConsoleConfig {
 }
 
 impl ConsoleConfig {
+    /// The `form-action` of the sign-in page: its form leads, through the console's redirect,
+    /// to whichever provider the organization uses, which the page does not name (it looks
+    /// the same for every organization). So any `https` origin, and for a run on this machine
+    /// (a plain `http` public URL) a provider on this machine too.
+    pub fn sign_in_form_action(&self) -> &'static str {
+        let local = self
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("http://"));
+        if local {
+            "form-action 'self' https: http://127.0.0.1:* http://localhost:*"
+        } else {
+            "form-action 'self' https:"
+        }
+    }
+
     /// From `CONSOLE_SESSION_KEY` (at least 64 characters of random text, from the
     /// deployment's secret) and `CONSOLE_PUBLIC_URL` (optional). Cookies are `Secure` unless
     /// the public URL is plain `http` (a local run).

@@ -76,8 +76,11 @@ pub async fn landing(
     )
 }
 
-/// `GET /console/sign-in?org=`: the organization's providers with a console client, and the
-/// admin token form.
+/// `GET /console/sign-in?org=`: a button to sign in with the organization's identity provider,
+/// and the admin token form. The page is the same for every organization id, whether it
+/// exists, has providers or not: like the admin API, it tells no one which organizations
+/// exist, nor which provider an organization uses (the provider is chosen once the person
+/// asks to sign in).
 pub async fn providers(
     State(state): State<ConsoleState>,
     meta: RequestMeta,
@@ -91,26 +94,6 @@ pub async fn providers(
     let Some(org) = query.org.as_deref().and_then(|org| OrgId::parse(org).ok()) else {
         return error_page(&frame, &ApiError::invalid("org", "an organization id"));
     };
-    let providers: Vec<(String, String)> = match state.accounts.admin.use_cases.org(&org).await {
-        Ok(stored) => stored
-            .identity_providers
-            .iter()
-            .filter(|provider| provider.console_client_id.is_some())
-            .map(|provider| {
-                let issuer = provider.issuer.as_str().to_owned();
-                let host = issuer
-                    .split("://")
-                    .nth(1)
-                    .and_then(|rest| rest.split('/').next())
-                    .unwrap_or(&issuer)
-                    .to_owned();
-                (issuer, host)
-            })
-            .collect(),
-        // An organization that does not exist looks like one without providers.
-        Err(UseCaseError::NotFound(_)) => Vec::new(),
-        Err(error) => return error_page(&frame, &error.into()),
-    };
     let now = state.accounts.admin.use_cases.now();
     let mut response = respond(
         StatusCode::OK,
@@ -118,35 +101,12 @@ pub async fn providers(
             &frame,
             &format!("Sign in to {org}"),
             html! {
-                @if providers.is_empty() {
-                    p { "This organization has no identity provider the console can sign you in with. Its admins can add one (with a console client id) in Settings." }
-                } @else {
-                    ul class="providers" {
-                        @for (issuer, host) in &providers {
-                            li {
-                                form method="post" action=(frame.url("/sign-in/start")) {
-                                    input type="hidden" name="csrf" value=(form_csrf);
-                                    input type="hidden" name="org" value=(org.as_str());
-                                    input type="hidden" name="issuer" value=(issuer);
-                                    button type="submit" { "Sign in with " (host) }
-                                }
-                            }
-                        }
-                    }
+                form id="provider-sign-in" method="post" action=(frame.url("/sign-in/start")) {
+                    input type="hidden" name="csrf" value=(form_csrf);
+                    input type="hidden" name="org" value=(org.as_str());
+                    button type="submit" { "Sign in with your organization's identity provider" }
                 }
-                section aria-labelledby="token-heading" {
-                    h2 id="token-heading" { "Or sign in with an admin token" }
-                    form method="post" action=(frame.url("/sign-in/token")) {
-                        input type="hidden" name="csrf" value=(form_csrf);
-                        input type="hidden" name="org" value=(org.as_str());
-                        div class="field" {
-                            label for="token" { "Admin token of " (org.as_str()) }
-                            input id="token" name="token" type="password" autocomplete="off" required;
-                        }
-                        button type="submit" { "Sign in" }
-                    }
-                    p class="muted" { "The token is checked and forgotten: the session remembers which token it was, never the token." }
-                }
+                (token_form(&frame, &org, &form_csrf))
             },
         ),
     );
@@ -155,6 +115,83 @@ pub async fn providers(
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, value);
     }
+    if let Ok(policy) = crate::views::CSP
+        .replace("form-action 'self'", state.config.sign_in_form_action())
+        .parse()
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}
+
+/// The admin token form of the sign-in page.
+fn token_form(frame: &Frame<'_>, org: &OrgId, csrf: &str) -> maud::Markup {
+    html! {
+        section aria-labelledby="token-heading" {
+            h2 id="token-heading" { "Or sign in with an admin token" }
+            form method="post" action=(frame.url("/sign-in/token")) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="org" value=(org.as_str());
+                div class="field" {
+                    label for="token" { "Admin token of " (org.as_str()) }
+                    input id="token" name="token" type="password" autocomplete="off" required;
+                }
+                button type="submit" { "Sign in" }
+            }
+            p class="muted" { "The token is checked and forgotten: the session remembers which token it was, never the token." }
+        }
+    }
+}
+
+/// The organization's providers with a console client, as (issuer, host).
+fn console_providers(org: &Organization) -> Vec<(String, String)> {
+    org.identity_providers
+        .iter()
+        .filter(|provider| provider.console_client_id.is_some())
+        .map(|provider| {
+            let issuer = provider.issuer.as_str().to_owned();
+            let host = issuer
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or(&issuer)
+                .to_owned();
+            (issuer, host)
+        })
+        .collect()
+}
+
+/// The page that lets a person choose among several providers of their organization (after
+/// they asked to sign in to it), with the providers' origins allowed as form actions.
+fn choose_provider(
+    frame: &Frame<'_>,
+    org: &OrgId,
+    csrf: &str,
+    providers: &[(String, String)],
+) -> Response {
+    let mut response = respond(
+        StatusCode::OK,
+        page(
+            frame,
+            &format!("Sign in to {org}"),
+            html! {
+                ul class="providers" {
+                    @for (issuer, host) in providers {
+                        li {
+                            form method="post" action=(frame.url("/sign-in/start")) {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="org" value=(org.as_str());
+                                input type="hidden" name="issuer" value=(issuer);
+                                button type="submit" { "Sign in with " (host) }
+                            }
+                        }
+                    }
+                }
+            },
+        ),
+    );
     // A form may lead to the providers' sign-in pages (`form-action` covers the redirect).
     let origins: Vec<String> = providers
         .iter()
@@ -163,13 +200,12 @@ pub async fn providers(
             Some(format!("{scheme}://{host}"))
         })
         .collect();
-    if !origins.is_empty()
-        && let Ok(policy) = crate::views::CSP
-            .replace(
-                "form-action 'self'",
-                &format!("form-action 'self' {}", origins.join(" ")),
-            )
-            .parse()
+    if let Ok(policy) = crate::views::CSP
+        .replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", origins.join(" ")),
+        )
+        .parse()
     {
         response
             .headers_mut()
@@ -306,12 +342,6 @@ async fn token_caller(
     Ok((caller, PersonRole::Admin, display))
 }
 
-#[derive(Debug)]
-struct StartQuery {
-    org: String,
-    issuer: String,
-}
-
 /// `POST /console/sign-in/start`: off to the provider.
 pub async fn start(
     State(state): State<ConsoleState>,
@@ -333,15 +363,10 @@ pub async fn start(
             &ApiError::Forbidden("the sign-in form is stale: reload the page"),
         );
     }
-    let (Some(org), Some(issuer)) = (form.get("org"), form.get("issuer")) else {
-        return error_page(&frame, &ApiError::invalid("issuer", "choose a provider"));
-    };
-    let query = StartQuery {
-        org: org.to_owned(),
-        issuer: issuer.to_owned(),
-    };
+    // The same answer for an organization that does not exist and for one without a
+    // provider the console can use.
     let not_offered = || error_page(&frame, &ApiError::NotFound("identity provider"));
-    let Ok(org) = OrgId::parse(&query.org) else {
+    let Some(org) = form.get("org").and_then(|org| OrgId::parse(org).ok()) else {
         return not_offered();
     };
     let stored = match admin.use_cases.org(&org).await {
@@ -349,8 +374,23 @@ pub async fn start(
         Err(UseCaseError::NotFound(_)) => return not_offered(),
         Err(error) => return error_page(&frame, &error.into()),
     };
+    let issuer = match form.get("issuer") {
+        Some(issuer) => issuer.to_owned(),
+        None => match console_providers(&stored).as_slice() {
+            [] => return not_offered(),
+            [(issuer, _)] => issuer.clone(),
+            several => {
+                return choose_provider(
+                    &frame,
+                    &org,
+                    form.get("csrf").unwrap_or_default(),
+                    several,
+                );
+            }
+        },
+    };
     let Some((provider, client_id)) = stored.identity_providers.iter().find_map(|provider| {
-        (provider.issuer.as_str() == query.issuer)
+        (provider.issuer.as_str() == issuer)
             .then_some(())
             .and(provider.console_client_id.as_ref().map(|c| (provider, c)))
     }) else {

@@ -28,7 +28,7 @@ async fn sign_in(browser: &Browser, system: &ConsoleWorld, person: &str) {
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
     check_page(browser, "sign-in").await;
-    browser.follow("ul.providers button").await.unwrap();
+    browser.follow("#provider-sign-in button").await.unwrap();
     // The provider's login page, then its consent page, then back.
     browser.fill("input[name=login]", person).await.unwrap();
     browser.fill("input[name=password]", "any").await.unwrap();
@@ -441,6 +441,29 @@ async fn an_auditor_sees_no_change_and_forged_stale_or_foreign_requests_change_n
     assert_eq!(forced.status, 403);
     assert!(forced.headers.get("location").is_none());
 
+    // The sign-in page is the same whether the organization exists and has a provider or
+    // not, and names no provider.
+    let mut pages = Vec::new();
+    for org in ["acme", "nosuchorg"] {
+        let page = system
+            .request("GET", &format!("/console/sign-in?org={org}"), &[], None)
+            .await
+            .unwrap();
+        assert_eq!(page.status, 200);
+        let provider_host = system.provider.issuer.split("://").nth(1).unwrap();
+        assert!(!page.body.contains(provider_host), "{}", page.body);
+        let csrf_value = |body: &str| {
+            let start = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+            body[start..start + 32].to_owned()
+        };
+        let csrf_value = csrf_value(&page.body);
+        pages.push((
+            page.body.replace(org, "ORG").replace(&csrf_value, "CSRF"),
+            page.headers["content-security-policy"].clone(),
+        ));
+    }
+    assert_eq!(pages[0], pages[1]);
+
     // A person may not set an allowlist that leaves their own address out.
     let before = system.world.tables.snapshot().await.unwrap();
     let lockout = post(
@@ -514,7 +537,7 @@ async fn a_sign_in_that_was_not_started_here_or_comes_back_with_another_state_is
         .goto(&system.url("/console/sign-in?org=acme"))
         .await
         .unwrap();
-    browser.follow("ul.providers button").await.unwrap();
+    browser.follow("#provider-sign-in button").await.unwrap();
     assert!(browser.exists("input[name=login]").await.unwrap());
     browser
         .goto(&system.url("/console/callback?code=stolen&state=guess"))
@@ -528,7 +551,7 @@ async fn a_sign_in_that_was_not_started_here_or_comes_back_with_another_state_is
     assert_eq!(browser.heading().await.unwrap(), "Sign in to acme");
     // A person the provider maps to no role gets no session.
     system.sync_clock();
-    browser.follow("ul.providers button").await.unwrap();
+    browser.follow("#provider-sign-in button").await.unwrap();
     browser.fill("input[name=login]", "eve").await.unwrap();
     browser.fill("input[name=password]", "any").await.unwrap();
     browser.follow("button[type=submit]").await.unwrap();
