@@ -173,17 +173,12 @@ pub async fn public(State(state): State<AdminState>, meta: RequestMeta, request:
             format!("at most {MAX_PUBLIC_TOKEN_CHARS} characters"),
         ));
     }
+    let reporter = reporter("public", &meta);
+    let texts = body.tokens.into_iter().map(TokenSecret::new).collect();
     state
         .use_cases
-        .admit_public_revocation(meta.source_ip)
+        .revoke_reported_publicly(&reporter, meta.source_ip, texts)
         .await?;
-    let reporter = reporter("public", &meta);
-    let wanted = body
-        .tokens
-        .into_iter()
-        .map(|token| (TokenSecret::new(token), Sighting::default()))
-        .collect();
-    state.use_cases.report_leaks(&reporter, wanted).await?;
     json(
         StatusCode::ACCEPTED,
         &Received {

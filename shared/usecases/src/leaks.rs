@@ -188,6 +188,32 @@ impl UseCases {
         }
     }
 
+    /// The public revocation endpoint's request from `source`: tokens of this deployment's
+    /// format among `texts` are revoked as reported by `reporter` (see
+    /// [`Self::report_leaks`]), once the request is counted against the sender's rate limit.
+    /// A request that holds none (garbage, another vendor's tokens, a forgery) is answered
+    /// at once: nothing is read, counted or written for it.
+    pub async fn revoke_reported_publicly(
+        &self,
+        reporter: &Actor,
+        source: Option<IpAddr>,
+        texts: Vec<TokenSecret>,
+    ) -> Result<(), UseCaseError> {
+        let ours: Vec<(TokenSecret, Sighting)> = texts
+            .into_iter()
+            .filter_map(|text| ParsedToken::parse(&self.token_format, text).ok())
+            .map(|parsed| {
+                let text = TokenSecret::new(parsed.secret().expose_secret().to_owned());
+                (text, Sighting::default())
+            })
+            .collect();
+        if ours.is_empty() {
+            return Ok(());
+        }
+        self.admit_public_revocation(source).await?;
+        self.report_leaks(reporter, ours).await.map(|_| ())
+    }
+
     /// Counts a request to the public revocation endpoint from `source` against its rate
     /// limit, before its tokens are looked at. A sender this container already saw refused
     /// in the window is refused again without a write.

@@ -760,6 +760,19 @@ async fn a_sender_over_the_public_limit_is_refused_without_another_write() {
         ));
     }
     assert!(counter.take().is_empty(), "no write once refused");
+    // A request that holds no token of this deployment's format costs nothing at all, from
+    // any sender: no read, no count, no write.
+    let reporter = shared::model::Actor::secret_scanning("public");
+    for source in [sender, Some("198.51.100.32".parse().unwrap())] {
+        let garbage = ["ghp_0123456789", "sat_garbage", ""]
+            .map(|text| shared::token::TokenSecret::new(text.to_owned()))
+            .into();
+        use_cases
+            .revoke_reported_publicly(&reporter, source, garbage)
+            .await
+            .unwrap();
+    }
+    assert!(counter.take().is_empty(), "nothing read or written");
     // Another sender is counted as before; the next window opens the address again.
     use_cases
         .admit_public_revocation(Some("198.51.100.31".parse().unwrap()))
