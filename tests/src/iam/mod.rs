@@ -13,6 +13,7 @@
 pub mod policy;
 pub mod recorder;
 pub mod requests;
+mod resolve;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap};

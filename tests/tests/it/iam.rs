@@ -324,3 +324,58 @@ fn events_go_to_the_deployments_bus_alone() {
     .unwrap()[0];
     assert!(matches!(tokens.decide(request), Decision::Denied(_)));
 }
+
+/// A token written into a secret under a customer managed key (`KmsKeyId`): the provider's
+/// create, reads and deletion are judged with the KMS calls Secrets Manager makes with its
+/// credentials (`kms:GenerateDataKey`, `kms:Decrypt` through `secretsmanager`), and its role
+/// allows them for a key of its account.
+#[tokio::test]
+async fn a_secret_under_a_customer_managed_key_stays_within_the_providers_role() {
+    use tests::iac::{AWS_ACCOUNT, IacWorld, stack_id};
+    let world = IacWorld::new().await;
+    let stack = stack_id(AWS_ACCOUNT, "payments-kms");
+    let send = |request: Value| {
+        let world = &world;
+        async move {
+            let body = world.send(&request).await;
+            assert_eq!(body["Status"], "SUCCESS", "{body}");
+            body
+        }
+    };
+    let account = send(world.request(
+        "Create",
+        "Custom::ServiceAccount",
+        "Bot",
+        &stack,
+        json!({"Organization": "acme", "Name": "kms-bot", "Role": "reader"}),
+    ))
+    .await["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key =
+        format!("arn:aws:kms:{REGION}:{AWS_ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let props = json!({
+        "Organization": "acme",
+        "ServiceAccount": account,
+        "Name": "ci",
+        "SecretName": "service-accounts/kms-ci",
+        "KmsKeyId": key,
+    });
+    let created = send(world.request(
+        "Create",
+        "Custom::ServiceToken",
+        "Token",
+        &stack,
+        props.clone(),
+    ))
+    .await;
+    assert_eq!(
+        world.current("service-accounts/kms-ci").await["organization"],
+        "acme"
+    );
+    let mut delete = world.request("Delete", "Custom::ServiceToken", "Token", &stack, props);
+    delete["PhysicalResourceId"] = created["PhysicalResourceId"].clone();
+    send(delete).await;
+    assert!(!world.secret_exists("service-accounts/kms-ci").await);
+}
