@@ -29,6 +29,7 @@ use usecases::verify::{CacheSettings, Verifier, VerifyError};
 
 use crate::TestTables;
 use crate::events::ApiCall;
+use crate::iam::{Deployment, Function};
 
 /// The IAM principal the test deployment lets administer.
 pub const IAM_ADMIN: &str = "arn:aws:iam::111122223333:role/platform-admin";
@@ -80,6 +81,9 @@ pub struct AdminWorld {
     pub identity: IdentitySources,
     pub clock: Arc<ManualClock>,
     pub acme: OrgAdmin,
+    /// The deployment the functions' calls are judged in (see [`crate::iam`]): the
+    /// functions' states below call through clients of their own; `context` is the test's.
+    pub iam: Deployment,
 }
 
 /// The test deployment's identity sources: IAM administration through the three fixture
@@ -110,6 +114,7 @@ impl AdminWorld {
             ..UseCases::new(tables.store.clone(), crate::test_token_format())
         };
         let mut world = Self {
+            iam: Deployment::for_tables(&tables),
             tables,
             context,
             identity,
@@ -242,8 +247,8 @@ impl AdminWorld {
             _ => None,
         })
         .unwrap();
-        let authorizer =
-            Authorizer::with_clock(self.context.store.clone(), config, self.clock.clone());
+        let store = self.iam.store(&self.context.store, Function::Authorizer);
+        let authorizer = Authorizer::with_clock(store, config, self.clock.clone());
         let event = crate::events::authorizer_event(
             crate::events::AuthorizerShape::HttpApi,
             Some(&format!("Bearer {token}")),
@@ -258,15 +263,31 @@ impl AdminWorld {
         }
     }
 
-    /// The admin functions' state, as their `main` builds it (with the test's clock).
+    /// The use cases as `function` runs them (the test's settings and clock, the function's
+    /// own client).
+    pub fn use_cases_as(&self, function: Function) -> UseCases {
+        self.iam.use_cases(&self.context, function)
+    }
+
+    /// The tokens function's state, as its `main` builds it (with the test's clock).
     pub fn admin_state(&self) -> AdminState {
-        AdminState::new(self.context.clone(), self.identity.clone())
+        self.admin_state_as(Function::Tokens)
+    }
+
+    /// The admin state of `function` (accounts, tokens or the console).
+    pub fn admin_state_as(&self, function: Function) -> AdminState {
+        AdminState::new(self.use_cases_as(function), self.identity.clone())
     }
 
     pub fn accounts_state(&self) -> AccountsState {
+        self.accounts_state_as(Function::Accounts)
+    }
+
+    /// The accounts function's state, or the console's (which is built alike).
+    pub fn accounts_state_as(&self, function: Function) -> AccountsState {
         AccountsState {
-            admin: self.admin_state(),
-            audit: self.tables.audit.clone(),
+            admin: self.admin_state_as(function),
+            audit: self.iam.audit_store(&self.tables, function),
         }
     }
 

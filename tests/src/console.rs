@@ -68,7 +68,9 @@ impl ConsoleWorld {
             configured.body
         );
         let authorizer = Arc::new(Authorizer::with_clock(
-            world.context.store.clone(),
+            world
+                .iam
+                .store(&world.context.store, crate::iam::Function::Authorizer),
             AuthorizerConfig::from_lookup(crate::test_token_format(), |_| None)?,
             world.clock.clone(),
         ));
@@ -78,8 +80,10 @@ impl ConsoleWorld {
             "CONSOLE_PUBLIC_URL" => Some(base.clone()),
             _ => None,
         })?);
+        // The listener serves the console's pages (the test reaches the admin API through
+        // `world`), so its calls are judged as the console's.
         let app = local::app_with_console(
-            world.accounts_state(),
+            world.accounts_state_as(crate::iam::Function::Console),
             world.admin_state(),
             authorizer,
             config,

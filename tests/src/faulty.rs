@@ -19,6 +19,7 @@ use usecases::UseCases;
 use crate::admin::{AdminWorld, Reply};
 use crate::events::{ApiCall, AuthorizerShape, Shape, authorizer_event};
 use crate::faults::{FaultProxy, refused_endpoint};
+use crate::iam::Function;
 
 /// The collection of the world's organization's accounts.
 pub const ACCOUNTS: &str = "/v1/orgs/acme/service-accounts";
@@ -29,6 +30,7 @@ pub const ACCOUNTS: &str = "/v1/orgs/acme/service-accounts";
 pub struct Faulty {
     pub world: AdminWorld,
     pub proxy: Option<FaultProxy>,
+    /// The use cases on the faulty client, as the test's own (see [`Self::use_cases_as`]).
     pub use_cases: UseCases,
     pub audit: AuditStore,
     pub authorizer: Arc<Authorizer>,
@@ -67,11 +69,12 @@ impl Faulty {
         };
         let audit_table = shared::config::TableName::parse(&world.tables.audit_table).unwrap();
         let config = AuthorizerConfig::from_lookup(crate::test_token_format(), |_| None).unwrap();
+        let authorizer_client = world.iam.dynamodb(
+            &client(ClientSettings::AUTHORIZER).await,
+            Function::Authorizer,
+        );
         let authorizer = Arc::new(Authorizer::with_clock(
-            DynamoStore::new(
-                client(ClientSettings::AUTHORIZER).await,
-                &world.tables.table,
-            ),
+            DynamoStore::new(authorizer_client, &world.tables.table),
             config,
             world.clock.clone(),
         ));
@@ -84,7 +87,10 @@ impl Faulty {
             )
             .await;
         Self {
-            audit: AuditStore::new(admin_client, &audit_table),
+            audit: AuditStore::new(
+                world.iam.dynamodb(&admin_client, Function::Accounts),
+                &audit_table,
+            ),
             world,
             proxy,
             use_cases,
@@ -98,13 +104,24 @@ impl Faulty {
         self.proxy.as_ref().unwrap()
     }
 
-    pub fn admin_state(&self) -> AdminState {
-        AdminState::new(self.use_cases.clone(), self.world.identity.clone())
+    /// The use cases on the faulty client as `function` runs them.
+    pub fn use_cases_as(&self, function: Function) -> UseCases {
+        self.world.iam.use_cases(&self.use_cases, function)
     }
 
+    /// The tokens function's state.
+    pub fn admin_state(&self) -> AdminState {
+        self.admin_state_as(Function::Tokens)
+    }
+
+    pub fn admin_state_as(&self, function: Function) -> AdminState {
+        AdminState::new(self.use_cases_as(function), self.world.identity.clone())
+    }
+
+    /// The accounts function's state (its audit reads on the faulty client).
     pub fn accounts_state(&self) -> AccountsState {
         AccountsState {
-            admin: self.admin_state(),
+            admin: self.admin_state_as(Function::Accounts),
             audit: self.audit.clone(),
         }
     }
@@ -192,7 +209,10 @@ pub async fn audit_events(world: &AdminWorld) -> anyhow::Result<Vec<serde_json::
         infra::stream::StreamReader::open(&config, world.tables.table.as_str()).await?;
     let mut event = aws_lambda_events::event::dynamodb::Event::default();
     event.records = reader.read().await?;
-    let writer = audit::AuditWriter::new(world.tables.audit.clone(), time::Duration::days(400));
+    let writer = audit::AuditWriter::new(
+        world.iam.audit_store(&world.tables, Function::Audit),
+        time::Duration::days(400),
+    );
     let response = writer.handle(event).await;
     anyhow::ensure!(
         response.batch_item_failures.is_empty(),

@@ -21,6 +21,7 @@ use store::client::ClientSettings;
 use crate::admin::Reply;
 use crate::events::{ApiCall, Shape};
 use crate::faulty::Faulty;
+use crate::iam::Function;
 use crate::moto::Moto;
 
 /// The AWS account of the test's stacks.
@@ -112,18 +113,26 @@ impl IacWorld {
         let config = ClientSettings::BACKGROUND
             .local_sdk_config(&moto.endpoint, "eu-west-1")
             .await;
-        let secretsmanager = aws_sdk_secretsmanager::Client::new(&config);
-        let secrets = Secrets::new(secretsmanager.clone());
+        let client = aws_sdk_secretsmanager::Client::new(&config);
+        // Each function's calls are judged against its role; the test's own are only
+        // observed (what they tell of the secrets' tags).
+        let iam = &faulty.world.iam;
+        let secretsmanager = iam.secretsmanager(&client, None);
+        let secrets_as = |function| Secrets::new(iam.secretsmanager(&client, Some(function)));
         let provider = Provisioner::new(
-            faulty.use_cases.clone(),
-            secrets.clone(),
+            faulty.use_cases_as(Function::Provisioner),
+            secrets_as(Function::Provisioner),
             provisioner::DEFAULT_SECRET_PREFIX.to_owned(),
         )
         .with_iac_accounts(vec![
             shared::iac::AwsAccountId::parse(OTHER_ACCOUNT).unwrap(),
         ])
         .answering_locally();
-        let rotation = Rotation::new(faulty.use_cases.clone(), secrets, time::Duration::hours(1));
+        let rotation = Rotation::new(
+            faulty.use_cases_as(Function::Rotation),
+            secrets_as(Function::Rotation),
+            time::Duration::hours(1),
+        );
         let responses = Listener::default();
         let app = Router::new()
             .route("/responses/{key}", put(take))

@@ -17,6 +17,7 @@ pub mod events;
 pub mod faults;
 pub mod faulty;
 pub mod iac;
+pub mod iam;
 pub mod issuer;
 pub mod logs;
 pub mod moto;

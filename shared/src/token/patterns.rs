@@ -6,9 +6,13 @@
 //! A token is `<prefix><16 base62>_<org slug as lowercase hex, 6–64>_<16 base62 or
 //! "org">_<72 base62>`; its last 6 characters are the CRC32 (IEEE) of everything before them,
 //! written as a base62 number (digits `0-9A-Za-z`, in that order, most significant first).
-//! The pattern uses only what Go's `regexp` (RE2: gitleaks, TruffleHog) and Hyperscan
-//! (GitHub) both accept: character classes, counted repetition, non-capturing groups, one
-//! capturing group for the token; no look-around, no back-references.
+//! The pattern uses only what Go's `regexp` (RE2: gitleaks, TruffleHog), Hyperscan (GitHub)
+//! and Python's `re` all accept: character classes, counted repetition, non-capturing groups,
+//! one capturing group for the token, and `\b`; no look-around, no back-references.
+//!
+//! The boundaries consume nothing (`\b`): a boundary that matched a character would make the
+//! separator between two tokens (`<t1>,<t2>`, one token per line) part of the first match,
+//! and scanners would find only every other token.
 
 use super::{CHECKSUM_LEN, TokenPrefix, decode_checksum};
 
@@ -34,10 +38,12 @@ impl DetectionPatterns {
         )
     }
 
-    /// What may precede a token: the start of the text, or a character no token holds.
-    pub const BEFORE: &'static str = r"(?:\A|[^0-9A-Za-z_])";
-    /// What may follow a token.
-    pub const AFTER: &'static str = r"(?:\z|[^0-9A-Za-z_])";
+    /// What precedes a token: a word boundary (the start of the text, or a character no
+    /// token holds), which consumes nothing, so the character before one token can end
+    /// another.
+    pub const BEFORE: &'static str = r"\b";
+    /// What follows a token: a word boundary, consuming nothing.
+    pub const AFTER: &'static str = r"\b";
 
     /// The whole regular expression, the token in its first group (gitleaks, TruffleHog).
     pub fn regex(&self) -> String {

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use shared::ids::ServiceAccountId;
 use tests::admin::{AdminWorld, IAM_ADMIN, OrgAdmin, Reply};
 use tests::events::{ApiCall, Shape};
+use tests::iam::Function;
 use tests::strings_in;
 use time::Duration;
 
@@ -36,7 +37,10 @@ impl AuditWorld {
         let reader = StreamReader::open(&config, world.tables.table.as_str())
             .await
             .unwrap();
-        let writer = AuditWriter::new(world.tables.audit.clone(), Duration::days(400));
+        let writer = AuditWriter::new(
+            world.iam.audit_store(&world.tables, Function::Audit),
+            Duration::days(400),
+        );
         Self {
             world,
             reader,
@@ -706,7 +710,13 @@ async fn the_local_poller_keeps_the_trail_live() {
     let reader = StreamReader::open(&config, audit.world.tables.table.as_str())
         .await
         .unwrap();
-    let writer = AuditWriter::new(audit.world.tables.audit.clone(), Duration::days(400));
+    let writer = AuditWriter::new(
+        audit
+            .world
+            .iam
+            .audit_store(&audit.world.tables, Function::Audit),
+        Duration::days(400),
+    );
     let poller = tokio::spawn(StreamPoller::new(reader, writer).run());
     let account = audit.create_account("live").await;
     let mut found = false;

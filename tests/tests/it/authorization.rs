@@ -47,6 +47,8 @@ fn authorizer(store: &DynamoStore, world: &AdminWorld, mode: &'static str) -> Au
 async fn fixture() -> Fixture {
     let world = AdminWorld::new().await;
     let (store, counter) = counted_store(&world.tables).await;
+    // The authorizer's store: its calls are judged against the authorizer's role.
+    let store = world.iam.store(&store, tests::iam::Function::Authorizer);
     let simple = authorizer(&store, &world, "simple");
     let iam = authorizer(&store, &world, "iam");
     Fixture {

@@ -157,6 +157,93 @@ fn the_published_patterns_find_every_token_and_the_checksum_drops_every_lookalik
     }
 }
 
+/// Texts that hold several tokens next to each other: a variable's comma list, a command line,
+/// one per line, a JSON array, and separators of one character (or none but a quote).
+fn lists(tokens: &[String]) -> Vec<String> {
+    let [a, b, ..] = tokens else {
+        panic!("two tokens at least")
+    };
+    let mut texts = vec![
+        format!("SA_TOKENS={a},{b}\n"),
+        format!("deploy --token {a} --token={b}"),
+        format!("tool {a} {b}"),
+        tokens.join("\n"),
+        format!("{}\n", tokens.join("\r\n")),
+        format!("[\"{}\"]", tokens.join("\",\"")),
+        format!("«{a}»«{b}»"),
+    ];
+    for separator in [",", ";", " ", "\t", ":", "|", "/", "'", "-", "."] {
+        texts.push(tokens.join(separator));
+    }
+    texts
+}
+
+/// What each text's matches are, through Python's `re`, for the whole regular expression
+/// (gitleaks', TruffleHog's) and for GitHub's before, format and after.
+fn python_matches(patterns: &DetectionPatterns, texts: &[String]) -> [Vec<Vec<String>>; 2] {
+    let script = r#"
+import json, re, sys
+spec = json.loads(sys.stdin.readline())
+def finder(pattern):
+    # Python's `re` spells the end of the text `\Z` (Hyperscan and RE2: `\z`).
+    pattern = re.compile(pattern.replace("\\z", "\\Z"))
+    return lambda text: [m.group(1) for m in pattern.finditer(text)]
+whole = finder(spec["regex"])
+github = finder(spec["before"] + "(" + spec["format"] + ")" + spec["after"])
+print(json.dumps([[whole(t) for t in spec["texts"]], [github(t) for t in spec["texts"]]]))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spec = serde_json::json!({
+        "regex": patterns.regex(),
+        "before": DetectionPatterns::BEFORE,
+        "after": DetectionPatterns::AFTER,
+        "format": patterns.secret_format(),
+        "texts": texts,
+    });
+    writeln!(child.stdin.take().unwrap(), "{spec}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "python3 failed");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A scanner finds every token of a list, a command line or a file of one token per line:
+/// the boundaries around a token consume nothing, so the character between two tokens
+/// serves both. Through each engine the tools' syntax runs on: Rust's `regex` (RE2, as
+/// gitleaks' and TruffleHog's Go `regexp`) and Python's `re` (for GitHub's Hyperscan).
+#[test]
+fn adjacent_tokens_in_lists_and_lines_are_each_found_by_every_engine() {
+    for prefix in ["svc_", "alk_svc_", "Acme_9_"] {
+        let patterns = DetectionPatterns::new(&TokenPrefix::parse(prefix).unwrap());
+        let tokens = minted(prefix);
+        let texts = lists(&tokens);
+        let re2 = regex::Regex::new(&patterns.regex()).unwrap();
+        let [whole, github] = python_matches(&patterns, &texts);
+        for (i, text) in texts.iter().enumerate() {
+            let expected: Vec<&str> = tokens
+                .iter()
+                .filter(|token| text.contains(token.as_str()))
+                .map(String::as_str)
+                .collect();
+            assert!(expected.len() >= 2, "{text}");
+            let found: Vec<&str> = re2
+                .captures_iter(text)
+                .map(|captures| captures.get(1).unwrap().as_str())
+                .collect();
+            assert_eq!(found, expected, "RE2, {prefix}: {text}");
+            assert_eq!(whole[i], expected, "Python re, {prefix}: {text}");
+            assert_eq!(github[i], expected, "GitHub's parts, {prefix}: {text}");
+        }
+        // Still nothing glued to other token characters, at either end of a list.
+        let glued = format!("x{},{}9", tokens[0], tokens[1]);
+        assert_eq!(re2.captures_iter(&glued).count(), 0, "{glued}");
+    }
+}
+
 /// The README's checksum check (its Python snippet) accepts minted tokens and refuses
 /// lookalikes.
 #[test]

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use store::client::ClientSettings;
 use tests::admin::AdminWorld;
 use tests::events::{ApiCall, Shape};
+use tests::iam::Function;
 use tests::moto::{Moto, python, repository};
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
@@ -69,15 +70,25 @@ async fn every_audit_event_reaches_the_bus_in_the_documented_schema_and_the_exam
         .json(json!({"tokens": [secrets[2]]}));
     assert_eq!(world.tokens(report).await.status, 202);
     world.clock.set(t0 + Duration::days(6) + Duration::hours(1));
-    assert_eq!(world.context.run_lifecycle().await.unwrap().warned, 1);
+    let lifecycle = world.use_cases_as(Function::Lifecycle);
+    assert_eq!(lifecycle.run_lifecycle().await.unwrap().warned, 1);
 
     // The audit writer takes the whole stream, publishing on a bus that does not exist: every
     // record with an event is reported failed (its event is in the trail), as Lambda would
     // see it; redelivered to a writer on the real bus, each event is published, once.
     let local = sdk_config_for(&moto.endpoint, &ClientSettings::BACKGROUND).await;
+    // A writer configured with `bus` is a deployment whose EventBusName is `bus`.
     let writer_on = |bus: &str| {
-        AuditWriter::new(world.tables.audit.clone(), Duration::days(400))
-            .with_bus(EventBus::new(aws_sdk_eventbridge::Client::new(&local), bus))
+        let deployment = world.iam.with_parameter("EventBusName", bus);
+        let events = aws_sdk_eventbridge::Client::new(&local);
+        AuditWriter::new(
+            deployment.audit_store(&world.tables, Function::Audit),
+            Duration::days(400),
+        )
+        .with_bus(EventBus::new(
+            deployment.eventbridge(&events, Function::Audit),
+            bus,
+        ))
     };
     let config = sdk_config_for(&world.tables.endpoint, &ClientSettings::BACKGROUND).await;
     let mut reader = infra::stream::StreamReader::open(&config, world.tables.table.as_str())

@@ -484,10 +484,11 @@ async fn audit_writes_failing_half_the_time_are_retried_into_exactly_one_event_e
     };
     let config = sdk_config_for(f.proxy().endpoint(), &once).await;
     let audit_table = shared::config::TableName::parse(&f.world.tables.audit_table).unwrap();
-    let writer = AuditWriter::new(
-        AuditStore::new(store::client::dynamodb_from(&config), &audit_table),
-        Duration::days(400),
+    let client = f.world.iam.dynamodb(
+        &store::client::dynamodb_from(&config),
+        tests::iam::Function::Audit,
     );
+    let writer = AuditWriter::new(AuditStore::new(client, &audit_table), Duration::days(400));
     let direct = sdk_config_for(&f.world.tables.endpoint, &ClientSettings::BACKGROUND).await;
     let reader = StreamReader::open(&direct, f.world.tables.table.as_str())
         .await
@@ -526,12 +527,15 @@ async fn a_follower_killed_mid_batch_is_resumed_by_the_next_without_loss_or_dupl
         let audit_table = audit_table.clone();
         let direct = direct.clone();
         let table = f.world.tables.table.clone();
+        let iam = f.world.iam.clone();
         async move {
             let reader = StreamReader::open(&direct, table.as_str()).await.unwrap();
-            let writer = AuditWriter::new(
-                AuditStore::new(store::client::dynamodb_from(&config), &audit_table),
-                Duration::days(400),
+            let client = iam.dynamodb(
+                &store::client::dynamodb_from(&config),
+                tests::iam::Function::Audit,
             );
+            let writer =
+                AuditWriter::new(AuditStore::new(client, &audit_table), Duration::days(400));
             StreamPoller::new(reader, writer)
         }
     };

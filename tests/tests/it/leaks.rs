@@ -147,7 +147,11 @@ fn state_with_keys(world: &AdminWorld, url: &str) -> AdminState {
         StdDuration::from_secs(60),
     )
     .unwrap();
-    AdminState::with_report_keys(world.context.clone(), world.identity.clone(), keys)
+    AdminState::with_report_keys(
+        world.use_cases_as(tests::iam::Function::Tokens),
+        world.identity.clone(),
+        keys,
+    )
 }
 
 async fn records(world: &AdminWorld) -> Vec<String> {

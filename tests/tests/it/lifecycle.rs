@@ -15,6 +15,7 @@ use tests::admin::AdminWorld;
 use tests::events::{ApiCall, Shape};
 use tests::faults::{Fault, Rule};
 use tests::faulty::Faulty;
+use tests::iam::Function;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use usecases::UseCases;
@@ -139,7 +140,7 @@ async fn each_window_warns_once_and_never_an_expired_revoked_or_rotated_token() 
     // The successor keeps the lifetime: it is warned like `live`.
     let successor = reply.body["id"].as_str().unwrap().to_owned();
 
-    let uc = &world.context;
+    let uc = &world.use_cases_as(Function::Lifecycle);
     assert_eq!(run(uc).await.warned, 0, "nothing is in a window yet");
     world.clock.set(expiry - DAY * 14 - Duration::SECOND);
     assert_eq!(run(uc).await.warned, 0, "a second before the window");
@@ -221,7 +222,7 @@ async fn unused_tokens_are_revoked_at_the_threshold_and_used_ones_are_not() {
     world.clock.set(t0 + DAY * 10);
     use_both().await;
 
-    let uc = &world.context;
+    let uc = &world.use_cases_as(Function::Lifecycle);
     world.clock.set(t0 + DAY * 30 - Duration::SECOND);
     assert_eq!(run(uc).await.retired, 0, "a second before the threshold");
     assert!(world.works(&unused_text).await);
@@ -303,16 +304,28 @@ async fn a_run_cut_short_is_finished_by_the_next_without_repeating_anything() {
     faulty
         .proxy()
         .set(Rule::on(Fault::Reset, &["PutItem", "UpdateItem"]).after(3));
-    let cut = faulty.use_cases.run_lifecycle().await.unwrap();
+    let cut = faulty
+        .use_cases_as(Function::Lifecycle)
+        .run_lifecycle()
+        .await
+        .unwrap();
     assert_eq!(cut.warned, 3, "{cut:?}");
     assert_eq!(cut.retired, 0, "{cut:?}");
     assert!(cut.failed >= 3, "{cut:?}");
     faulty.proxy().clear();
-    let finished = faulty.use_cases.run_lifecycle().await.unwrap();
+    let finished = faulty
+        .use_cases_as(Function::Lifecycle)
+        .run_lifecycle()
+        .await
+        .unwrap();
     assert_eq!(finished.failed, 0, "{finished:?}");
     assert_eq!(finished.warned, 3, "the other three: {finished:?}");
     assert!(finished.retired >= 6, "{finished:?}");
-    let again = faulty.use_cases.run_lifecycle().await.unwrap();
+    let again = faulty
+        .use_cases_as(Function::Lifecycle)
+        .run_lifecycle()
+        .await
+        .unwrap();
     assert_eq!((again.warned, again.retired, again.failed), (0, 0, 0));
     for token in &tokens {
         let events = trail_of(world, token).await;
@@ -335,7 +348,7 @@ async fn the_work_per_run_grows_with_the_tokens_concerned_not_the_table() {
     }
     let (store, counter) = tests::counting::counted_store(&world.tables).await;
     let uc = UseCases {
-        store,
+        store: world.iam.store(&store, Function::Lifecycle),
         ..world.context.clone()
     };
     run(&uc).await;
@@ -487,7 +500,7 @@ async fn a_policy_turned_on_late_or_changed_warns_once_and_a_disabled_organizati
     let world = AdminWorld::new().await;
     let t0 = world.clock_now();
     let (token, _) = mint_expiring(&world, t0 + DAY * 30).await;
-    let uc = &world.context;
+    let uc = &world.use_cases_as(Function::Lifecycle);
     // Turned on five days before the expiry: the token, already inside 14 days, is warned.
     world.clock.set(t0 + DAY * 25);
     set_policy(&world, json!({"expiryWarningDays": [14]})).await;

@@ -12,6 +12,7 @@ mod edge;
 mod event_bus;
 mod faults;
 mod functions_start;
+mod iam;
 mod leaks;
 mod lifecycle;
 mod lineage;

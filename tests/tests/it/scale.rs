@@ -28,6 +28,7 @@ struct Counted {
 async fn counted() -> Counted {
     let world = AdminWorld::new().await;
     let (store, counter) = counted_store(&world.tables).await;
+    let store = world.iam.store(&store, tests::iam::Function::Authorizer);
     Counted {
         world,
         store,

@@ -364,7 +364,10 @@ fn authorizer_with(
             .map(|(_, v)| (*v).to_owned())
     })
     .unwrap();
-    Authorizer::with_clock(world.context.store.clone(), config, world.clock.clone())
+    let store = world
+        .iam
+        .store(&world.context.store, tests::iam::Function::Authorizer);
+    Authorizer::with_clock(store, config, world.clock.clone())
 }
 
 fn bearer(token: &str) -> String {
