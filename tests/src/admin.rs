@@ -260,7 +260,7 @@ impl AdminWorld {
 
     /// The admin functions' state, as their `main` builds it (with the test's clock).
     pub fn admin_state(&self) -> AdminState {
-        AdminState::new(self.context.clone(), self.identity.clone())
+        AdminState::for_local_run(self.context.clone(), self.identity.clone())
     }
 
     pub fn accounts_state(&self) -> AccountsState {

@@ -99,7 +99,7 @@ impl Faulty {
     }
 
     pub fn admin_state(&self) -> AdminState {
-        AdminState::new(self.use_cases.clone(), self.world.identity.clone())
+        AdminState::for_local_run(self.use_cases.clone(), self.world.identity.clone())
     }
 
     pub fn accounts_state(&self) -> AccountsState {

@@ -2,6 +2,9 @@
 //! JWKS, fetched on first use and kept for the life of the container. A key id the cached set
 //! does not hold refetches the JWKS, at most once per refresh interval per issuer, so a key
 //! rotation is picked up at once while a flood of made-up key ids costs one fetch per interval.
+//! Every URL the documents name is checked against the configured issuer ([`crate::fetch`]):
+//! plain `http` only for a local issuer on a local run, never for a remote document naming
+//! loopback.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,7 +13,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use serde::Deserialize;
 
-use crate::fetch::{FetchError, Fetcher, checked_uri};
+use crate::fetch::{FetchError, Fetcher};
 
 /// The largest discovery document and JWKS read.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
@@ -130,7 +133,7 @@ impl KeyCache {
                 );
                 // Whatever the outcome, no new fetch before the interval is over.
                 cached.fetched_at = Instant::now();
-                cached.keys = self.jwks(&cached.jwks_uri).await?;
+                cached.keys = self.jwks(&cached.jwks_uri, issuer).await?;
                 cached
                     .keys
                     .find(kid)
@@ -182,7 +185,7 @@ impl KeyCache {
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
-        let discovery: Discovery = self.fetcher.json(&url, MAX_DOCUMENT_BYTES).await?;
+        let discovery: Discovery = self.fetcher.json(&url, issuer, MAX_DOCUMENT_BYTES).await?;
         // OpenID Connect Discovery §4.3: the issuer in the document is exactly the one asked.
         if discovery.issuer != issuer {
             return Err(KeyError::IssuerMismatch {
@@ -190,12 +193,13 @@ impl KeyCache {
                 discovered: discovery.issuer,
             });
         }
-        checked_uri(&discovery.jwks_uri)?;
+        self.fetcher.check(&discovery.jwks_uri, issuer)?;
         let fetched_at = Instant::now();
-        let keys = self.jwks(&discovery.jwks_uri).await?;
+        let keys = self.jwks(&discovery.jwks_uri, issuer).await?;
         let endpoints = match (discovery.authorization_endpoint, discovery.token_endpoint) {
             (Some(authorization), Some(token))
-                if checked_uri(&authorization).is_ok() && checked_uri(&token).is_ok() =>
+                if self.fetcher.check(&authorization, issuer).is_ok()
+                    && self.fetcher.check(&token, issuer).is_ok() =>
             {
                 Some(Endpoints {
                     authorization,
@@ -212,7 +216,8 @@ impl KeyCache {
         })
     }
 
-    async fn jwks(&self, url: &str) -> Result<JwkSet, KeyError> {
-        Ok(self.fetcher.json(url, MAX_DOCUMENT_BYTES).await?)
+    /// The key set at `url`, for `issuer`.
+    async fn jwks(&self, url: &str, issuer: &str) -> Result<JwkSet, KeyError> {
+        Ok(self.fetcher.json(url, issuer, MAX_DOCUMENT_BYTES).await?)
     }
 }

@@ -19,7 +19,7 @@ use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
 use serde::Deserialize;
 
-use crate::fetch::{FetchError, Fetcher, checked_uri};
+use crate::fetch::{FetchError, Fetcher};
 
 /// Where GitHub publishes the keys it signs secret-scanning reports with.
 pub const GITHUB_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
@@ -80,14 +80,15 @@ pub struct ReportKeys {
 }
 
 impl ReportKeys {
-    /// The keys published at `url` (an https URL, or http on this machine), fetched by
-    /// `fetcher`, refetched for an unknown key id at most once per `refresh_interval`.
+    /// The keys published at `url` (an https URL; plain http only to loopback on a local
+    /// run, see [`Fetcher::allowing_local`]), fetched by `fetcher`, refetched for an unknown
+    /// key id at most once per `refresh_interval`.
     pub fn new(
         fetcher: Fetcher,
         url: &str,
         refresh_interval: Duration,
     ) -> Result<Self, FetchError> {
-        checked_uri(url)?;
+        fetcher.check(url, url)?;
         Ok(Self {
             fetcher,
             url: url.to_owned(),
@@ -181,7 +182,10 @@ impl ReportKeys {
     /// The published set: every well-formed P-256 key by its id (a key that is not one is
     /// left out and logged, so one bad entry cannot take the others down).
     async fn fetch(&self) -> Result<HashMap<String, VerifyingKey>, FetchError> {
-        let document: KeyDocument = self.fetcher.json(&self.url, MAX_KEYS_BYTES).await?;
+        let document: KeyDocument = self
+            .fetcher
+            .json(&self.url, &self.url, MAX_KEYS_BYTES)
+            .await?;
         let mut keys = HashMap::new();
         for published in document.public_keys {
             match VerifyingKey::from_public_key_pem(published.key.trim()) {
@@ -205,7 +209,7 @@ mod tests {
     fn keys() -> ReportKeys {
         // Nothing listens on port 9: a lookup that gets as far as a fetch fails, fast.
         ReportKeys::new(
-            Fetcher::new(Duration::from_millis(500)),
+            Fetcher::new(Duration::from_millis(500)).allowing_local(),
             "http://127.0.0.1:9/keys",
             Duration::from_secs(60),
         )
@@ -243,9 +247,15 @@ mod tests {
     #[test]
     fn only_checked_urls_are_accepted() {
         let fetcher = Fetcher::new(Duration::from_secs(1));
-        assert!(
-            ReportKeys::new(fetcher.clone(), "http://example.com/keys", Duration::ZERO).is_err()
-        );
+        let local = fetcher.clone().allowing_local();
+        for url in ["http://example.com/keys", "http://127.0.0.1:9001/keys"] {
+            assert!(
+                ReportKeys::new(fetcher.clone(), url, Duration::ZERO).is_err(),
+                "{url}"
+            );
+        }
+        assert!(ReportKeys::new(local.clone(), "http://example.com/keys", Duration::ZERO).is_err());
+        assert!(ReportKeys::new(local, "http://127.0.0.1:9001/keys", Duration::ZERO).is_ok());
         assert!(ReportKeys::new(fetcher, GITHUB_KEYS_URL, Duration::ZERO).is_ok());
     }
 }

@@ -140,9 +140,10 @@ impl Scanning {
     }
 }
 
+/// The state of a run on this machine (the key endpoint is plain http on loopback).
 fn state_with_keys(world: &AdminWorld, url: &str) -> AdminState {
     let keys = ReportKeys::new(
-        Fetcher::new(StdDuration::from_secs(2)),
+        Fetcher::new(StdDuration::from_secs(2)).allowing_local(),
         url,
         StdDuration::from_secs(60),
     )
@@ -564,6 +565,47 @@ async fn bad_reports_change_nothing() {
     let answer = scan.report(&body).await;
     assert_eq!(answer.body[0]["label"], "true_positive", "{}", answer.body);
     assert!(!scan.world.works(&live).await);
+}
+
+#[tokio::test]
+async fn githubs_keys_are_fetched_over_plain_http_only_on_a_local_run() {
+    let key = signing_key();
+    let keys = KeyEndpoint::start(&[("github-key-1", &key)]).await;
+    // As deployed: refused at start, so a misconfigured URL is an error, not a fetch.
+    let deployed = ReportKeys::new(
+        Fetcher::new(StdDuration::from_secs(2)),
+        &keys.url,
+        StdDuration::from_secs(60),
+    );
+    assert!(deployed.is_err());
+    let world = AdminWorld::new().await;
+    let lookup = |allow: bool| {
+        let url = keys.url.clone();
+        move |name: &str| match name {
+            "GITHUB_SECRET_SCANNING_KEYS_URL" => Some(url.clone()),
+            "ALLOW_LOCAL_ISSUERS" if allow => Some("true".to_owned()),
+            _ => None,
+        }
+    };
+    let refused = AdminState::from_lookup(
+        world.tables.store.clone(),
+        tests::test_token_format(),
+        lookup(false),
+    );
+    let Err(error) = refused else {
+        panic!("a plain http keys URL was accepted as deployed");
+    };
+    assert_eq!(error.variable, "GITHUB_SECRET_SCANNING_KEYS_URL");
+    // On a local run (`ALLOW_LOCAL_ISSUERS=true`), it is.
+    assert!(
+        AdminState::from_lookup(
+            world.tables.store.clone(),
+            tests::test_token_format(),
+            lookup(true),
+        )
+        .is_ok()
+    );
+    assert_eq!(keys.fetches(), 0);
 }
 
 #[tokio::test]

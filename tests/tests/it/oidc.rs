@@ -17,11 +17,19 @@ use serde_json::{Value, json};
 use tests::issuer::{AUDIENCE, Idp, Mode, b64, fixture, sign};
 use time::OffsetDateTime;
 
+/// A verifier of a run on this machine (the test issuers are plain http on loopback).
 fn verifier(refresh: Duration) -> OidcVerifier {
     OidcVerifier::new(KeyCache::new(
-        Fetcher::new(Duration::from_millis(800)),
+        Fetcher::new(Duration::from_millis(800)).allowing_local(),
         refresh,
     ))
+}
+
+fn fetches(idp: &Idp) -> (usize, usize) {
+    (
+        idp.discovery_fetches.load(Ordering::SeqCst),
+        idp.jwks_fetches.load(Ordering::SeqCst),
+    )
 }
 
 async fn verify(v: &OidcVerifier, idp: &Idp, token: &str) -> Result<String, Rejection> {
@@ -323,4 +331,45 @@ async fn a_real_providers_tokens_are_verified_and_mapped_to_roles() {
         .await,
         Err(Rejection::Expired)
     );
+}
+
+#[tokio::test]
+async fn a_loopback_issuer_is_fetched_only_on_a_local_run() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    let token = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    // As deployed: plain http is never fetched, even to this machine (in Lambda, 127.0.0.1
+    // is the Runtime API), so nothing is asked of the address at all.
+    let deployed = OidcVerifier::new(KeyCache::new(
+        Fetcher::new(Duration::from_millis(800)),
+        Duration::from_secs(60),
+    ));
+    let refused = verify(&deployed, &idp, &token).await;
+    assert!(
+        matches!(
+            refused,
+            Err(Rejection::ProviderUnavailable(KeyError::Fetch(
+                FetchError::NotHttps(_)
+            )))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(fetches(&idp), (0, 0));
+    // On a local run, a local issuer is.
+    let local = verifier(Duration::from_secs(60));
+    assert_eq!(verify(&local, &idp, &token).await, Ok("ada".to_owned()));
+    assert_eq!(fetches(&idp), (1, 1));
+}
+
+#[test]
+fn the_stack_never_allows_plain_http_to_loopback() {
+    // `ALLOW_LOCAL_ISSUERS` (and the provisioner's `ALLOW_LOCAL_RESPONSE_URLS`) are for runs
+    // on this machine: in Lambda, 127.0.0.1:9001 is the Runtime API.
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml"),
+    )
+    .unwrap();
+    assert!(template.contains("GITHUB_SECRET_SCANNING_KEYS_URL"));
+    for variable in ["ALLOW_LOCAL_ISSUERS", "ALLOW_LOCAL_RESPONSE_URLS"] {
+        assert!(!template.contains(variable), "the template sets {variable}");
+    }
 }
