@@ -48,6 +48,8 @@ pub struct Idp {
     pub issuer: String,
     keys: Mutex<Vec<Value>>,
     mode: Mutex<Mode>,
+    /// The `Cache-Control` of the JWKS answer, if any.
+    cache_control: Mutex<Option<String>>,
     pub discovery_fetches: AtomicUsize,
     pub jwks_fetches: AtomicUsize,
 }
@@ -59,6 +61,7 @@ impl Idp {
             issuer: format!("http://{}", listener.local_addr().unwrap()),
             keys: Mutex::new(kids.iter().map(|kid| public_jwk(kid)).collect()),
             mode: Mutex::new(Mode::Serve),
+            cache_control: Mutex::new(None),
             discovery_fetches: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
         });
@@ -72,6 +75,11 @@ impl Idp {
 
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
+    }
+
+    /// The JWKS answer's `Cache-Control` from now on (`None`: no such header).
+    pub fn set_cache_control(&self, value: Option<&str>) {
+        *self.cache_control.lock().unwrap() = value.map(str::to_owned);
     }
 
     pub fn publish(&self, kids: &[&str]) {
@@ -129,7 +137,14 @@ async fn jwks(State(idp): State<Arc<Idp>>) -> Response {
         return response;
     }
     let keys = idp.keys.lock().unwrap().clone();
-    axum::Json(json!({ "keys": keys })).into_response()
+    let mut response = axum::Json(json!({ "keys": keys })).into_response();
+    if let Some(value) = idp.cache_control.lock().unwrap().as_deref() {
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    response
 }
 
 pub fn sign(kid: &str, alg: Algorithm, claims: &Value) -> String {

@@ -52,6 +52,16 @@ pub enum PlainHttp {
     Loopback,
 }
 
+/// A JSON document as fetched: its value, its size, and how long its publisher says it may be
+/// kept (`Cache-Control`).
+#[derive(Debug, Clone)]
+pub struct Document<T> {
+    pub value: T,
+    pub bytes: usize,
+    /// `max-age`, or zero for `no-cache` / `no-store`; `None` when the answer says nothing.
+    pub max_age: Option<Duration>,
+}
+
 /// Gets JSON documents with bounds.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -128,13 +138,31 @@ impl Fetcher {
         origin: &str,
         limit: usize,
     ) -> Result<T, FetchError> {
+        self.document(url, origin, limit)
+            .await
+            .map(|document| document.value)
+    }
+
+    /// [`Self::json`], with the document's size and the age its publisher allows.
+    pub async fn document<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        origin: &str,
+        limit: usize,
+    ) -> Result<Document<T>, FetchError> {
         let uri = self.check(url, origin)?;
         match tokio::time::timeout(self.timeout, self.get(uri, url, limit)).await {
-            Ok(body) => {
-                let body = body?;
-                serde_json::from_slice(&body).map_err(|error| FetchError::Malformed {
-                    url: url.to_owned(),
-                    reason: error.to_string(),
+            Ok(answer) => {
+                let (body, max_age) = answer?;
+                let value =
+                    serde_json::from_slice(&body).map_err(|error| FetchError::Malformed {
+                        url: url.to_owned(),
+                        reason: error.to_string(),
+                    })?;
+                Ok(Document {
+                    value,
+                    bytes: body.len(),
+                    max_age,
                 })
             }
             Err(_) => Err(FetchError::TimedOut {
@@ -164,10 +192,12 @@ impl Fetcher {
                 reason: error.to_string(),
             })?;
         match tokio::time::timeout(self.timeout, self.send(request, url, limit)).await {
-            Ok(body) => serde_json::from_slice(&body?).map_err(|error| FetchError::Malformed {
-                url: url.to_owned(),
-                reason: error.to_string(),
-            }),
+            Ok(answer) => {
+                serde_json::from_slice(&answer?.0).map_err(|error| FetchError::Malformed {
+                    url: url.to_owned(),
+                    reason: error.to_string(),
+                })
+            }
             Err(_) => Err(FetchError::TimedOut {
                 url: url.to_owned(),
                 timeout: self.timeout,
@@ -175,7 +205,12 @@ impl Fetcher {
         }
     }
 
-    async fn get(&self, uri: Uri, url: &str, limit: usize) -> Result<Bytes, FetchError> {
+    async fn get(
+        &self,
+        uri: Uri,
+        url: &str,
+        limit: usize,
+    ) -> Result<(Bytes, Option<Duration>), FetchError> {
         let request = hyper::Request::get(uri)
             .header("user-agent", USER_AGENT)
             .header("accept", "application/json")
@@ -192,7 +227,7 @@ impl Fetcher {
         request: hyper::Request<Full<Bytes>>,
         url: &str,
         limit: usize,
-    ) -> Result<Bytes, FetchError> {
+    ) -> Result<(Bytes, Option<Duration>), FetchError> {
         let client = self
             .client
             .as_ref()
@@ -213,6 +248,13 @@ impl Fetcher {
                 status: response.status().as_u16(),
             });
         }
+        let max_age = cache_max_age(
+            response
+                .headers()
+                .get_all(hyper::header::CACHE_CONTROL)
+                .iter()
+                .filter_map(|value| value.to_str().ok()),
+        );
         let body = Limited::new(response.into_body(), limit)
             .collect()
             .await
@@ -229,8 +271,39 @@ impl Fetcher {
                     }
                 }
             })?;
-        Ok(body.to_bytes())
+        Ok((body.to_bytes(), max_age))
     }
+}
+
+/// How long a response may be kept by its `Cache-Control` values (RFC 9111 §5.2.2):
+/// `max-age`, or zero for `no-cache` and `no-store` (the shortest wins when several are
+/// given); `None` when they say neither.
+pub fn cache_max_age<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Duration> {
+    let mut shortest: Option<Duration> = None;
+    for directive in values.into_iter().flat_map(|value| value.split(',')) {
+        let directive = directive.trim();
+        let (name, argument) = match directive.split_once('=') {
+            Some((name, argument)) => (name.trim(), Some(argument.trim().trim_matches('"'))),
+            None => (directive, None),
+        };
+        let age = if name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store")
+        {
+            Some(Duration::ZERO)
+        } else if name.eq_ignore_ascii_case("max-age") {
+            argument
+                .filter(|seconds| {
+                    !seconds.is_empty() && seconds.bytes().all(|b| b.is_ascii_digit())
+                })
+                // A number too large for `u64` is as good as forever; the caller bounds it.
+                .map(|seconds| Duration::from_secs(seconds.parse().unwrap_or(u64::MAX)))
+        } else {
+            None
+        };
+        if let Some(age) = age {
+            shortest = Some(shortest.map_or(age, |shortest| shortest.min(age)));
+        }
+    }
+    shortest
 }
 
 /// `url` as a URI, if it is `https`, or, where `plain_http` allows it, `http` to a loopback
@@ -319,5 +392,30 @@ mod tests {
                 )
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn cache_control_gives_the_shortest_age_it_states() {
+        let age = |values: &[&str]| cache_max_age(values.iter().copied());
+        assert_eq!(age(&[]), None);
+        assert_eq!(age(&["public"]), None);
+        assert_eq!(
+            age(&["public, max-age=300"]),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(age(&["Max-Age=\"60\""]), Some(Duration::from_secs(60)));
+        assert_eq!(
+            age(&["max-age=600, must-revalidate", "max-age=120"]),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(age(&["max-age=600, no-cache"]), Some(Duration::ZERO));
+        assert_eq!(age(&["no-store"]), Some(Duration::ZERO));
+        assert_eq!(age(&["max-age=-5", "max-age=", "max-age=1e3"]), None);
+        assert_eq!(
+            age(&["max-age=99999999999999999999999"]),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        // A shared cache's directive is not ours.
+        assert_eq!(age(&["s-maxage=10"]), None);
     }
 }

@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod keys;
 pub mod secret_scanning;
 pub mod signin;
+mod slots;
 
 use std::time::Duration;
 
