@@ -148,6 +148,11 @@ async fn jwks(State(idp): State<Arc<Idp>>) -> Response {
 }
 
 pub fn sign(kid: &str, alg: Algorithm, claims: &Value) -> String {
+    sign_typed(kid, alg, "JWT", claims)
+}
+
+/// [`sign`], with `typ` in the header (`at+jwt` for an RFC 9068 access token).
+pub fn sign_typed(kid: &str, alg: Algorithm, typ: &str, claims: &Value) -> String {
     let pem = fixture(&format!("{kid}.pem"));
     let key = match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
@@ -155,6 +160,7 @@ pub fn sign(kid: &str, alg: Algorithm, claims: &Value) -> String {
     };
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 

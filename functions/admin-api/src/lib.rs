@@ -6,7 +6,8 @@
 //! * [`meta`]: the request's envelope (source address, API id, authorizer context, IAM), from
 //!   Lambda or from a local listener;
 //! * [`identity`]: the caller, through the one verification path, and the extractor for "an
-//!   admin of the organization in the path";
+//!   admin of the organization in the path"; [`people`]: a person's access token or the
+//!   gateway's claims of it;
 //! * [`extract`]: JSON bodies, `If-Match`, path parameters and list queries with the
 //!   bad-input rules;
 //! * [`problem`]: every refusal as an RFC 9457 problem document;
@@ -20,6 +21,7 @@ pub mod identity;
 pub mod lambda;
 pub mod layers;
 pub mod meta;
+pub mod people;
 pub mod problem;
 pub mod response;
 

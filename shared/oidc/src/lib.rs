@@ -13,7 +13,11 @@
 //!    exactly that issuer and `aud` one of its configured audiences;
 //! 6. `exp`, `nbf` and `iat` against the injected clock, with [`LEEWAY`], and at most
 //!    [`MAX_AGE`] since `iat`; a subject (`sub`).
+//!
+//! What a `Bearer` credential must be beyond a verified token (an access token, never the
+//! console's ID token) is [`access_token`]'s.
 
+pub mod access_token;
 pub mod fetch;
 pub mod gateway;
 pub mod keys;
@@ -27,6 +31,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+pub use crate::access_token::TokenType;
 pub use crate::gateway::verify_gateway_claims;
 use crate::keys::{KeyCache, KeyError};
 
@@ -58,12 +63,14 @@ pub struct Provider {
     pub audiences: Vec<String>,
 }
 
-/// A verified token: who issued it, whom it names, and all its claims.
+/// A verified token: who issued it, whom it names, all its claims, and what its header says
+/// it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
     pub issuer: String,
     pub subject: String,
     pub claims: Map<String, Value>,
+    pub token_type: TokenType,
 }
 
 /// Why a token was refused. The texts name rules, never the token.
@@ -93,6 +100,10 @@ pub enum Rejection {
     TooOld,
     #[error("the token lacks the claim `{0}`")]
     MissingClaim(&'static str),
+    /// A bearer credential that is no access token: the console's ID token, or a token for
+    /// the console's client not typed `at+jwt` ([`access_token`]).
+    #[error("the token is not an access token (an ID token serves the console's sign-in alone)")]
+    NotAnAccessToken,
     /// Claims an API Gateway JWT authorizer passed on that cannot be read back for sure (a
     /// bracketed list with spaces): the token itself must be verified instead.
     #[error("the gateway's claims cannot be read back unambiguously")]
@@ -199,6 +210,7 @@ impl OidcVerifier {
             issuer: provider.issuer.clone(),
             subject,
             claims,
+            token_type: TokenType::of(header.typ.as_deref()),
         })
     }
 }
