@@ -3,18 +3,22 @@
 //!
 //! The exchange, in order (the first rule that fails is the answer, and nothing is written):
 //!
-//! 1. the account the request names exists, is not deleted or disabled, in an active
+//! 1. the token's shape, before anything is read: a JWT of at most 16 KiB with an asymmetric
+//!    algorithm and a key id, whose unverified `iss` is an issuer a trust policy could name
+//!    (a valid issuer URL that can be fetched from here: `https`, or plain `http` to loopback
+//!    on a local run), so garbage and made-up issuers cost no read;
+//! 2. the account the request names exists, is not deleted or disabled, in an active
 //!    organization, and has policies;
-//! 2. the token is verified by the `oidc` crate (the people sign-in's verifier: discovery,
+//! 3. the token is verified by the `oidc` crate (the people sign-in's verifier: discovery,
 //!    JWKS cache, asymmetric algorithms only, exact `iss`, `aud` one of the account's
 //!    policies' audiences, `exp`/`nbf`/`iat`, at most [`WorkloadSettings::max_age`] old)
 //!    against the issuers of the account's policies, and of no one else;
-//! 3. the first policy (oldest first) whose issuer, audience and every condition the token
+//! 4. the first policy (oldest first) whose issuer, audience and every condition the token
 //!    meets admits it; none: refused; then the caller's address must be inside both
 //!    allowlists;
-//! 4. the scopes: those asked for, which must lie within the policy's, or else the policy's;
+//! 5. the scopes: those asked for, which must lie within the policy's, or else the policy's;
 //!    either way within what the account holds now;
-//! 5. an ordinary `access` token, living the policy's lifetime capped by the organization's
+//! 6. an ordinary `access` token, living the policy's lifetime capped by the organization's
 //!    maximum, written in one transaction on the policy's version with a count per window
 //!    (so a deletion that lands meanwhile wins, and one policy's live tokens stay bounded).
 //!
@@ -31,6 +35,7 @@ use shared::access::{Grants, Roles, Scope, Scopes};
 use shared::authn::allowed_from;
 use shared::federation::{TrustPolicy, audiences};
 use shared::model::{AccountStatus, Actor, NewToken, OrgStatus, Organization, Token, TokenKind};
+use shared::people::Issuer;
 use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner};
 use store::{PageLimit, StoreError};
@@ -76,6 +81,14 @@ impl UseCases {
         request: &WorkloadExchange,
     ) -> Result<AccessToken, WorkloadError> {
         let refuse = |why: &str| Err(WorkloadError::InvalidGrant(why.to_owned()));
+        // The endpoint is unauthenticated: nothing is read for a token that is not a JWT
+        // from an issuer some policy could name.
+        let screened = verifier
+            .screen(&request.token)
+            .map_err(|rejection| WorkloadError::InvalidGrant(rejection.to_string()))?;
+        if Issuer::parse(&screened.issuer).is_err() {
+            return refuse("the token's issuer is none a trust policy could name");
+        }
         let (org, account) = futures_util::future::join(
             self.store.get_org(&request.org),
             self.store.get_account(&request.org, &request.account),
