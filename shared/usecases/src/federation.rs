@@ -2,7 +2,11 @@
 //! delete). The exchange of a workload's OpenID Connect token for an access token under them
 //! is [`crate::exchange`]'s.
 //!
-//! Deleting a policy revokes the live tokens it issued; disabling or deleting the account, or
+//! An account has at most [`MAX_POLICIES_PER_ACCOUNT`] policies and an organization at most
+//! [`MAX_POLICIES_PER_ORG`] (beyond, `409`): each policy may name another issuer, whose keys
+//! the deployment then fetches and caches for tokens that arrive unauthenticated. Deleting a
+//! policy revokes the live tokens it issued; deleting its account deletes it
+//! ([`UseCases::delete_account_trust_policies`]); disabling or deleting the account, or
 //! revoking its tokens, stops them as it stops any token.
 
 use std::net::IpAddr;
@@ -10,7 +14,7 @@ use std::time::Duration as StdDuration;
 
 use shared::access::Scopes;
 use shared::federation::{
-    ClaimCondition, MAX_POLICIES_PER_ACCOUNT, Preset, TrustPolicy, TrustRules,
+    ClaimCondition, MAX_POLICIES_PER_ACCOUNT, MAX_POLICIES_PER_ORG, Preset, TrustPolicy, TrustRules,
 };
 use shared::ids::{OrgId, ServiceAccountId, TrustPolicyId};
 use shared::people::Issuer;
@@ -156,6 +160,11 @@ impl UseCases {
                 "an account has at most {MAX_POLICIES_PER_ACCOUNT} trust policies; delete one first"
             )));
         }
+        if self.store.count_trust_policies(org).await? >= MAX_POLICIES_PER_ORG {
+            return Err(UseCaseError::Conflict(format!(
+                "an organization has at most {MAX_POLICIES_PER_ORG} trust policies; delete one first"
+            )));
+        }
         let id = TrustPolicyId::generate()
             .map_err(|error| UseCaseError::internal("generating an id", &error))?;
         let policy = TrustPolicy::new(
@@ -221,18 +230,7 @@ impl UseCases {
         let now = self.now();
         if !policy.is_deleted() {
             UseCaseError::check_version(expected, policy.version, "trust policy")?;
-            policy.deleted_at = Some(now);
-            policy.deleted_by = Some(caller.actor.clone());
-            policy.purge_after = Some(now + self.retention);
-            self.store
-                .update_trust_policy(&policy)
-                .await
-                .map_err(|error| match error {
-                    StoreError::VersionConflict { .. } => UseCaseError::Conflict(
-                        "the trust policy changed meanwhile; read it again and retry".into(),
-                    ),
-                    other => other.into(),
-                })?;
+            self.tombstone_trust_policy(caller, &mut policy).await?;
         }
         let revoked = self
             .store
@@ -251,6 +249,52 @@ impl UseCases {
         if revoked > 0 {
             tracing::info!(trust_policy = %id, revoked, "revoked the access tokens of a deleted trust policy");
         }
+        Ok(())
+    }
+
+    /// Deletes every live trust policy of `account` (being deleted by `caller`), so that
+    /// they stop counting against the organization's cap and leave with their retention;
+    /// the account's tokens, theirs included, are revoked with the account. Repeating it
+    /// finishes what was cut short. Returns how many it deleted.
+    pub async fn delete_account_trust_policies(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        account: &ServiceAccountId,
+    ) -> Result<usize, UseCaseError> {
+        // At most `MAX_POLICIES_PER_ACCOUNT` live ones: one full page holds them.
+        let policies = self
+            .store
+            .list_trust_policies(org, account, PageLimit::FULL, None)
+            .await?
+            .items;
+        let mut deleted = 0;
+        for mut policy in policies {
+            self.tombstone_trust_policy(caller, &mut policy).await?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Writes `policy` as deleted by `caller`, kept for the retention.
+    async fn tombstone_trust_policy(
+        &self,
+        caller: &Caller,
+        policy: &mut TrustPolicy,
+    ) -> Result<(), UseCaseError> {
+        let now = self.now();
+        policy.deleted_at = Some(now);
+        policy.deleted_by = Some(caller.actor.clone());
+        policy.purge_after = Some(now + self.retention);
+        self.store
+            .update_trust_policy(policy)
+            .await
+            .map_err(|error| match error {
+                StoreError::VersionConflict { .. } => UseCaseError::Conflict(
+                    "the trust policy changed meanwhile; read it again and retry".into(),
+                ),
+                other => other.into(),
+            })?;
         Ok(())
     }
 }

@@ -1135,3 +1135,90 @@ async fn an_assertion_that_is_not_a_jwt_of_a_possible_issuer_is_refused_before_a
     assert_eq!(admitted.status, 200, "{}", admitted.body);
     assert!(!counter.take().is_empty());
 }
+
+#[tokio::test]
+async fn an_organization_has_at_most_a_hundred_trust_policies() {
+    let world = AdminWorld::new().await;
+    let policy = |n: usize| {
+        json!({
+            "name": format!("job {n}"),
+            "issuer": "https://ci.example.com",
+            "conditions": [{"claim": "sub", "equals": format!("job-{n}")}],
+            "scopes": ["reader"],
+        })
+    };
+    let mut accounts = Vec::new();
+    let mut first = None;
+    for n in 0..100 {
+        if n % 20 == 0 {
+            accounts
+                .push(create_account(&world, &world.acme.token, "acme", &format!("ci-{n}")).await);
+        }
+        let created = create_policy(&world, "acme", accounts.last().unwrap(), policy(n)).await;
+        assert_eq!(created.status, 201, "{n}: {}", created.body);
+        first.get_or_insert_with(|| created.body["id"].as_str().unwrap().to_owned());
+    }
+    // The hundred and first, on an account with room for more: refused, nothing written.
+    let spare = create_account(&world, &world.acme.token, "acme", "spare").await;
+    let before = world.tables.snapshot().await.unwrap();
+    let refused = create_policy(&world, "acme", &spare, policy(100)).await;
+    refused.assert_problem(409, "conflict");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("100 trust policies"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(world.tables.snapshot().await.unwrap(), before);
+    // Another organization has its own hundred.
+    let globex = world.bootstrap_org("globex").await;
+    let theirs = create_account(&world, &globex.token, "globex", "ci").await;
+    let created = policy_as(&world, &globex.token, "globex", &theirs, policy(0)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    // A deleted policy makes room.
+    let deleted = world
+        .accounts(
+            ApiCall::new(
+                Shape::HttpV2,
+                "DELETE",
+                &format!(
+                    "/v1/orgs/acme/service-accounts/{}/trust-policies/{}",
+                    accounts[0],
+                    first.unwrap()
+                ),
+            )
+            .bearer(&world.acme.token),
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let created = create_policy(&world, "acme", &spare, policy(100)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    create_policy(&world, "acme", &spare, policy(101))
+        .await
+        .assert_problem(409, "conflict");
+    // So does a deleted account: its policies are deleted with it.
+    let gone = world
+        .accounts(
+            ApiCall::new(
+                Shape::HttpV2,
+                "DELETE",
+                &format!("/v1/orgs/acme/service-accounts/{}", accounts[1]),
+            )
+            .bearer(&world.acme.token),
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    let created = create_policy(&world, "acme", &spare, policy(101)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let events = tests::faulty::audit_events(&world).await.unwrap();
+    let deleted_with_it = events
+        .iter()
+        .filter(|event| {
+            event["action"] == "trust_policy.deleted"
+                && event["target"]["account"] == accounts[1].as_str()
+        })
+        .count();
+    assert_eq!(deleted_with_it, 20);
+}
