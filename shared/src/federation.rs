@@ -281,6 +281,9 @@ pub const DEFAULT_LIFETIME_SECONDS: u32 = 15 * 60;
 /// At most this many conditions per policy, and policies per account.
 pub const MAX_CONDITIONS: usize = 20;
 pub const MAX_POLICIES_PER_ACCOUNT: usize = 20;
+/// At most this many live policies per organization, all its accounts together: each may
+/// name another issuer, whose keys every container then fetches and caches.
+pub const MAX_POLICIES_PER_ORG: usize = 100;
 
 /// A trust policy as asked for, validated ([`TrustRules::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

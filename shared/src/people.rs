@@ -186,6 +186,16 @@ pub struct IdentityProvider {
 }
 
 impl IdentityProvider {
+    /// The audiences a `Bearer` credential of this provider may name: all but the console's
+    /// client, whose tokens are ID tokens for the console's sign-in alone.
+    pub fn api_audiences(&self) -> Vec<String> {
+        self.audiences
+            .iter()
+            .filter(|audience| Some(audience.as_str()) != self.console_client_id.as_deref())
+            .cloned()
+            .collect()
+    }
+
     /// How a verified token of this provider names its bearer: the display claim, else the
     /// subject.
     pub fn display_name(&self, subject: &str, claims: &Map<String, Value>) -> String {
@@ -276,6 +286,24 @@ mod tests {
         assert!(RoleMapping::new("groups", vec![String::new()], vec![]).is_err());
         assert!(RoleMapping::new("groups", vec!["a".into(); 51], vec![]).is_err());
         assert!(RoleMapping::new("groups", vec![], vec!["b".into()]).is_ok());
+    }
+
+    #[test]
+    fn the_consoles_client_is_no_api_audience() {
+        let provider = |console: Option<&str>| IdentityProvider {
+            console_client_id: console.map(str::to_owned),
+            issuer: Issuer::parse("https://acme.okta.com").unwrap(),
+            audiences: vec!["api".into(), "console".into()],
+            display_claim: DisplayClaim::Email,
+            roles: RoleMapping::new("groups", vec!["a".into()], vec![]).unwrap(),
+        };
+        assert_eq!(provider(None).api_audiences(), ["api", "console"]);
+        assert_eq!(provider(Some("console")).api_audiences(), ["api"]);
+        let console_only = IdentityProvider {
+            audiences: vec!["console".into()],
+            ..provider(Some("console"))
+        };
+        assert!(console_only.api_audiences().is_empty());
     }
 
     #[test]

@@ -276,7 +276,7 @@ impl AdminWorld {
 
     /// The admin state of `function` (accounts, tokens or the console).
     pub fn admin_state_as(&self, function: Function) -> AdminState {
-        AdminState::new(self.use_cases_as(function), self.identity.clone())
+        AdminState::for_local_run(self.use_cases_as(function), self.identity.clone())
     }
 
     pub fn accounts_state(&self) -> AccountsState {

@@ -115,7 +115,7 @@ impl Faulty {
     }
 
     pub fn admin_state_as(&self, function: Function) -> AdminState {
-        AdminState::new(self.use_cases_as(function), self.world.identity.clone())
+        AdminState::for_local_run(self.use_cases_as(function), self.world.identity.clone())
     }
 
     /// The accounts function's state (its audit reads on the faulty client).

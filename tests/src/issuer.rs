@@ -48,6 +48,8 @@ pub struct Idp {
     pub issuer: String,
     keys: Mutex<Vec<Value>>,
     mode: Mutex<Mode>,
+    /// The `Cache-Control` of the JWKS answer, if any.
+    cache_control: Mutex<Option<String>>,
     pub discovery_fetches: AtomicUsize,
     pub jwks_fetches: AtomicUsize,
 }
@@ -59,6 +61,7 @@ impl Idp {
             issuer: format!("http://{}", listener.local_addr().unwrap()),
             keys: Mutex::new(kids.iter().map(|kid| public_jwk(kid)).collect()),
             mode: Mutex::new(Mode::Serve),
+            cache_control: Mutex::new(None),
             discovery_fetches: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
         });
@@ -72,6 +75,11 @@ impl Idp {
 
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
+    }
+
+    /// The JWKS answer's `Cache-Control` from now on (`None`: no such header).
+    pub fn set_cache_control(&self, value: Option<&str>) {
+        *self.cache_control.lock().unwrap() = value.map(str::to_owned);
     }
 
     pub fn publish(&self, kids: &[&str]) {
@@ -129,10 +137,22 @@ async fn jwks(State(idp): State<Arc<Idp>>) -> Response {
         return response;
     }
     let keys = idp.keys.lock().unwrap().clone();
-    axum::Json(json!({ "keys": keys })).into_response()
+    let mut response = axum::Json(json!({ "keys": keys })).into_response();
+    if let Some(value) = idp.cache_control.lock().unwrap().as_deref() {
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    response
 }
 
 pub fn sign(kid: &str, alg: Algorithm, claims: &Value) -> String {
+    sign_typed(kid, alg, "JWT", claims)
+}
+
+/// [`sign`], with `typ` in the header (`at+jwt` for an RFC 9068 access token).
+pub fn sign_typed(kid: &str, alg: Algorithm, typ: &str, claims: &Value) -> String {
     let pem = fixture(&format!("{kid}.pem"));
     let key = match alg {
         Algorithm::ES256 => EncodingKey::from_ec_pem(&pem).unwrap(),
@@ -140,6 +160,7 @@ pub fn sign(kid: &str, alg: Algorithm, claims: &Value) -> String {
     };
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
+    header.typ = Some(typ.to_owned());
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 

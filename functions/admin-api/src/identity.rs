@@ -18,35 +18,34 @@
 //! who copies a trusted API id is still trusted: the template's IAM guidance limits
 //! `lambda:InvokeFunction` on these functions to function-URL calls.)
 //!
-//! A bearer credential that is a JWT is a person's token from an identity provider: it is
-//! verified against the providers of the organization in the path, and only those (so a
-//! provider configured for one organization can never grant anything in another), and the
-//! provider's role mapping makes the person an `admin` or an `auditor` of that organization.
-//! Behind an HTTP API JWT authorizer (`JWT_AUTHORIZER_API_IDS`, and only from those APIs),
-//! the claims the gateway verified stand for the token, and the same organization rules and
-//! role mapping apply to them ([`oidc::gateway`]).
+//! A bearer credential that is a JWT is a person's access token from an identity provider
+//! ([`crate::people`]): it is verified against the providers of the organization in the path,
+//! and only those (so a provider configured for one organization can never grant anything in
+//! another), and the provider's role mapping makes the person an `admin` or an `auditor` of
+//! that organization. Behind an HTTP API JWT authorizer (`JWT_AUTHORIZER_API_IDS`, and only
+//! from those APIs), the claims the gateway verified stand for the token, and the same
+//! organization rules and role mapping apply to them ([`oidc::gateway`]).
 //!
 //! No identity is `401`. A token of another organization is `404` (another organization's ids
 //! do not exist for it); a token of the organization without the `admin` role is `403`; a
 //! person whose provider maps them to no role is `403`, an auditor asking for a change `403`.
 
-use std::collections::HashMap;
-
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use oidc::Rejection;
 use shared::authn::{Denial, Principal, Unauthenticated};
 use shared::config::ConfigError;
 use shared::ids::OrgId;
 use shared::model::Organization;
 use usecases::verify::VerifyError;
-use usecases::{Caller, Identity, Person, UseCaseError};
+use usecases::{Caller, Identity};
 
 use crate::AdminState;
 use crate::extract::path_param;
 use crate::meta::RequestMeta;
+pub use crate::people::admit_person;
+use crate::people::{PersonProof, resolve_person};
 use crate::problem::ApiError;
 
 /// The IAM principals allowed to administer every organization: exact ARNs, or prefixes
@@ -257,145 +256,6 @@ where
             .await
             .map(Self)
     }
-}
-
-/// A bearer credential that is a JWT (three parts, a base64url JSON header): a person's token
-/// from an identity provider. This deployment's own tokens have no dots.
-fn bearer_jwt(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, credential) = value.trim().split_once(' ')?;
-    let credential = credential.trim();
-    (scheme.eq_ignore_ascii_case("bearer")
-        && credential.starts_with("eyJ")
-        && credential.split('.').count() == 3)
-        .then_some(credential)
-}
-
-/// What shows who a person is: their JWT, verified here, or the claims an HTTP API JWT
-/// authorizer of this deployment verified.
-enum PersonProof {
-    Jwt(String),
-    /// The gateway's claims, and the JWT they came from (in the header API Gateway passes
-    /// on), verified here when the claims cannot be read back unambiguously.
-    GatewayClaims(HashMap<String, String>, Option<String>),
-}
-
-impl PersonProof {
-    /// The proof a request carries, if any. The gateway's claims count only from the APIs the
-    /// deployment put behind its JWT authorizer; from any other, the JWT in the header is
-    /// verified here as if no gateway had seen it.
-    fn of(sources: &IdentitySources, meta: &RequestMeta, headers: &HeaderMap) -> Option<Self> {
-        if let Some(claims) = &meta.jwt_claims {
-            if sources.trusts_jwt_authorizer_of(meta.api_id.as_deref()) {
-                let jwt = bearer_jwt(headers).map(str::to_owned);
-                return Some(Self::GatewayClaims(claims.clone(), jwt));
-            }
-            tracing::warn!(
-                api_id = meta.api_id.as_deref(),
-                "ignored JWT claims from an API this deployment does not put behind a JWT authorizer"
-            );
-        }
-        bearer_jwt(headers).map(|jwt| Self::Jwt(jwt.to_owned()))
-    }
-}
-
-/// The person `proof` names, if one of `org`'s identity providers vouches for them and its
-/// role mapping gives them a role there (403 otherwise). A token of an issuer the organization
-/// does not trust is `404`, as a token of another organization is (whether the organization
-/// exists or not: nothing is learnt); a token of a trusted issuer that fails verification is
-/// `401`. The organization's IP allowlist applies to people as to its tokens.
-async fn resolve_person(
-    state: &AdminState,
-    meta: &RequestMeta,
-    proof: &PersonProof,
-    org: &OrgId,
-) -> Result<Caller, ApiError> {
-    let stored = match state.use_cases.org(org).await {
-        Ok(stored) => stored,
-        Err(UseCaseError::NotFound(what)) => return Err(ApiError::NotFound(what)),
-        Err(error) => return Err(error.into()),
-    };
-    let providers: Vec<oidc::Provider> = stored
-        .identity_providers
-        .iter()
-        .map(|provider| oidc::Provider {
-            issuer: provider.issuer.as_str().to_owned(),
-            audiences: provider.audiences.clone(),
-        })
-        .collect();
-    if providers.is_empty() {
-        return Err(ApiError::NotFound("organization"));
-    }
-    let now = state.use_cases.now();
-    let verified = match proof {
-        PersonProof::Jwt(jwt) => state.oidc.verify(jwt, &providers, now).await,
-        PersonProof::GatewayClaims(claims, jwt) => {
-            match (oidc::verify_gateway_claims(claims, &providers, now), jwt) {
-                (Err(Rejection::Ambiguous), Some(jwt)) => {
-                    state.oidc.verify(jwt, &providers, now).await
-                }
-                (outcome, _) => outcome,
-            }
-        }
-    };
-    let verified = match verified {
-        Ok(verified) => verified,
-        Err(Rejection::ProviderUnavailable(error)) => {
-            tracing::warn!(%error, %org, "an identity provider is unavailable");
-            return Err(ApiError::IdentityProviderUnavailable);
-        }
-        Err(Rejection::UnknownIssuer) => return Err(ApiError::NotFound("organization")),
-        Err(rejection) => {
-            tracing::info!(%rejection, %org, "a person's token was refused");
-            return Err(ApiError::Unauthenticated);
-        }
-    };
-    admit_person(&stored, verified, meta)
-}
-
-/// The caller a verified person is in `org` (whose providers verified them): their role by
-/// the provider's current mapping (`403` without one), through the organization's IP
-/// allowlist. The admin API and the console both admit people here.
-pub fn admit_person(
-    org: &Organization,
-    verified: oidc::Verified,
-    meta: &RequestMeta,
-) -> Result<Caller, ApiError> {
-    let stored = org;
-    let org = &org.id;
-    let Some(provider) = stored
-        .identity_providers
-        .iter()
-        .find(|provider| provider.issuer.as_str() == verified.issuer)
-    else {
-        return Err(ApiError::Unauthenticated);
-    };
-    let Some(role) = provider.roles.role_of(&verified.claims) else {
-        tracing::info!(issuer = %verified.issuer, subject = %verified.subject, %org, "a person with no role");
-        return Err(ApiError::Forbidden(
-            "your identity provider gives you no role in this organization",
-        ));
-    };
-    let allowlist = stored.token_policy.ip_allowlist();
-    if !allowlist.is_empty() && !meta.source_ip.is_some_and(|ip| allowlist.allows(ip)) {
-        return Err(ApiError::Forbidden(
-            "the organization's IP allowlist does not let this address in",
-        ));
-    }
-    let person = Person {
-        org: org.clone(),
-        display: provider.display_name(&verified.subject, &verified.claims),
-        issuer: verified.issuer,
-        subject: verified.subject,
-        role,
-        claims: verified.claims,
-    };
-    Ok(Caller::new(
-        Identity::Person(person),
-        meta.source_ip,
-        meta.user_agent.as_deref(),
-        meta.request_id.as_deref(),
-    ))
 }
 
 /// The caller of a request to the organization in the path, and that organization's id: a

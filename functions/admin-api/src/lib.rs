@@ -6,7 +6,8 @@
 //! * [`meta`]: the request's envelope (source address, API id, authorizer context, IAM), from
 //!   Lambda or from a local listener;
 //! * [`identity`]: the caller, through the one verification path, and the extractor for "an
-//!   admin of the organization in the path";
+//!   admin of the organization in the path"; [`people`]: a person's access token or the
+//!   gateway's claims of it;
 //! * [`extract`]: JSON bodies, `If-Match`, path parameters and list queries with the
 //!   bad-input rules;
 //! * [`problem`]: every refusal as an RFC 9457 problem document;
@@ -20,6 +21,7 @@ pub mod identity;
 pub mod lambda;
 pub mod layers;
 pub mod meta;
+pub mod people;
 pub mod problem;
 pub mod response;
 
@@ -72,8 +74,18 @@ impl Deref for AdminState {
 }
 
 impl AdminState {
+    /// The state as deployed: identity providers' and GitHub's documents over `https` only.
     pub fn new(use_cases: UseCases, identity: IdentitySources) -> Self {
         let fetcher = Fetcher::new(FETCH_TIMEOUT);
+        let report_keys = ReportKeys::github(fetcher.clone());
+        Self::build(use_cases, identity, fetcher, report_keys)
+    }
+
+    /// The state of a run on this machine (`local`, the tests): an identity provider or
+    /// workload issuer that is itself plain `http` on loopback is fetched there
+    /// ([`Fetcher::allowing_local`]). Never in the stack.
+    pub fn for_local_run(use_cases: UseCases, identity: IdentitySources) -> Self {
+        let fetcher = Fetcher::new(FETCH_TIMEOUT).allowing_local();
         let report_keys = ReportKeys::github(fetcher.clone());
         Self::build(use_cases, identity, fetcher, report_keys)
     }
@@ -117,9 +129,10 @@ impl AdminState {
 
     /// The admin functions' settings, read through `lookup`: the use cases' (see
     /// [`UseCases::from_lookup`]), the identity sources'
-    /// ([`IdentitySources::from_lookup`]), and `GITHUB_SECRET_SCANNING_KEYS_URL`, where
-    /// GitHub's secret-scanning keys are published (default
-    /// [`oidc::secret_scanning::GITHUB_KEYS_URL`]).
+    /// ([`IdentitySources::from_lookup`]), `GITHUB_SECRET_SCANNING_KEYS_URL`, where GitHub's
+    /// secret-scanning keys are published (default
+    /// [`oidc::secret_scanning::GITHUB_KEYS_URL`]), and `ALLOW_LOCAL_ISSUERS` (`true`: a run
+    /// on this machine, see [`Self::for_local_run`]; anything else: `https` only).
     pub fn from_lookup(
         store: DynamoStore,
         token_format: TokenFormat,
@@ -127,7 +140,16 @@ impl AdminState {
     ) -> Result<Self, ConfigError> {
         let use_cases = UseCases::from_lookup(store, token_format, &lookup)?;
         let identity = IdentitySources::from_lookup(&lookup)?;
-        let fetcher = Fetcher::new(FETCH_TIMEOUT);
+        let fetcher = match lookup("ALLOW_LOCAL_ISSUERS").as_deref() {
+            None | Some("false") => Fetcher::new(FETCH_TIMEOUT),
+            Some("true") => Fetcher::new(FETCH_TIMEOUT).allowing_local(),
+            Some(_) => {
+                return Err(ConfigError {
+                    variable: "ALLOW_LOCAL_ISSUERS",
+                    reason: "`true` (a run on this machine) or `false`".into(),
+                });
+            }
+        };
         let report_keys = match lookup("GITHUB_SECRET_SCANNING_KEYS_URL") {
             None => ReportKeys::github(fetcher.clone()),
             Some(url) => {

@@ -687,6 +687,8 @@ impl FromRequestParts<ConsoleState> for Signed {
                     issuer: issuer.clone(),
                     subject: subject.clone(),
                     claims: claims.clone(),
+                    // A session, not a token: its header is long gone.
+                    token_type: oidc::TokenType::Unseen,
                 };
                 let caller = match admit_person(&stored, verified, &meta) {
                     Ok(caller) => caller,

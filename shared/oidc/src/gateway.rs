@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::{MAX_TOKEN_BYTES, Provider, Rejection, Verified, check_times, subject};
+use crate::{MAX_TOKEN_BYTES, Provider, Rejection, TokenType, Verified, check_times, subject};
 
 /// The claims in `requestContext.authorizer.jwt.claims`, verified against `providers` (the
 /// organization's) at `now`.
@@ -69,6 +69,8 @@ pub fn verify_gateway_claims(
         issuer: provider.issuer.clone(),
         subject,
         claims,
+        // The gateway passes the claims, not the header.
+        token_type: TokenType::Unseen,
     })
 }
 

@@ -13,19 +13,27 @@
 //!    exactly that issuer and `aud` one of its configured audiences;
 //! 6. `exp`, `nbf` and `iat` against the injected clock, with [`LEEWAY`], and at most
 //!    [`MAX_AGE`] since `iat`; a subject (`sub`).
+//!
+//! Rules 1 to 3 need neither a key nor a record: [`OidcVerifier::screen`] applies them alone
+//! (with an issuer that can be fetched from here), for an unauthenticated endpoint to refuse
+//! garbage before it reads anything. What a `Bearer` credential must be beyond a verified
+//! token (an access token, never the console's ID token) is [`access_token`]'s.
 
+pub mod access_token;
 pub mod fetch;
 pub mod gateway;
 pub mod keys;
 pub mod secret_scanning;
 pub mod signin;
+mod slots;
 
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+pub use crate::access_token::TokenType;
 pub use crate::gateway::verify_gateway_claims;
 use crate::keys::{KeyCache, KeyError};
 
@@ -57,12 +65,21 @@ pub struct Provider {
     pub audiences: Vec<String>,
 }
 
-/// A verified token: who issued it, whom it names, and all its claims.
+/// A verified token: who issued it, whom it names, all its claims, and what its header says
+/// it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
     pub issuer: String,
     pub subject: String,
     pub claims: Map<String, Value>,
+    pub token_type: TokenType,
+}
+
+/// What a token shows before any key or record is looked at ([`OidcVerifier::screen`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screened {
+    /// The unverified `iss`: an issuer whose documents can be fetched from here.
+    pub issuer: String,
 }
 
 /// Why a token was refused. The texts name rules, never the token.
@@ -92,6 +109,10 @@ pub enum Rejection {
     TooOld,
     #[error("the token lacks the claim `{0}`")]
     MissingClaim(&'static str),
+    /// A bearer credential that is no access token: the console's ID token, or a token for
+    /// the console's client not typed `at+jwt` ([`access_token`]).
+    #[error("the token is not an access token (an ID token serves the console's sign-in alone)")]
+    NotAnAccessToken,
     /// Claims an API Gateway JWT authorizer passed on that cannot be read back for sure (a
     /// bracketed list with spaces): the token itself must be verified instead.
     #[error("the gateway's claims cannot be read back unambiguously")]
@@ -117,6 +138,19 @@ impl OidcVerifier {
         &self.keys
     }
 
+    /// Rules 1 to 3 alone, and an `iss` whose documents this verifier could fetch (`https`, or
+    /// plain `http` to loopback for a local issuer on a local run): what an unauthenticated
+    /// caller can be refused for before anything is read. An issuer that cannot be fetched
+    /// from here is no one's trusted issuer: [`Rejection::UnknownIssuer`].
+    pub fn screen(&self, token: &str) -> Result<Screened, Rejection> {
+        let (_, issuer) = header_and_issuer(token)?;
+        self.keys
+            .fetcher()
+            .check(&issuer, &issuer)
+            .map_err(|_| Rejection::UnknownIssuer)?;
+        Ok(Screened { issuer })
+    }
+
     /// `token`, verified as issued by one of `providers` (see the module's rules), at `now`.
     pub async fn verify(
         &self,
@@ -137,22 +171,8 @@ impl OidcVerifier {
         now: OffsetDateTime,
         max_age: Duration,
     ) -> Result<Verified, Rejection> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(Rejection::TooLarge);
-        }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| {
-            // A header that names an algorithm `jsonwebtoken` does not even know (`none`).
-            if declared_algorithm(token).is_some() {
-                Rejection::Algorithm
-            } else {
-                Rejection::Malformed
-            }
-        })?;
-        if !ALGORITHMS.contains(&header.alg) {
-            return Err(Rejection::Algorithm);
-        }
+        let (header, claimed_issuer) = header_and_issuer(token)?;
         let kid = header.kid.as_deref().ok_or(Rejection::MissingKeyId)?;
-        let claimed_issuer = unverified_issuer(token)?;
         let provider = providers
             .iter()
             .find(|provider| provider.issuer == claimed_issuer)
@@ -198,8 +218,33 @@ impl OidcVerifier {
             issuer: provider.issuer.clone(),
             subject,
             claims,
+            token_type: TokenType::of(header.typ.as_deref()),
         })
     }
+}
+
+/// Rules 1 to 3: a JWT of at most [`MAX_TOKEN_BYTES`], an accepted algorithm, a key id, and
+/// the unverified `iss`.
+fn header_and_issuer(token: &str) -> Result<(Header, String), Rejection> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Rejection::TooLarge);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| {
+        // A header that names an algorithm `jsonwebtoken` does not even know (`none`).
+        if declared_algorithm(token).is_some() {
+            Rejection::Algorithm
+        } else {
+            Rejection::Malformed
+        }
+    })?;
+    if !ALGORITHMS.contains(&header.alg) {
+        return Err(Rejection::Algorithm);
+    }
+    if header.kid.is_none() {
+        return Err(Rejection::MissingKeyId);
+    }
+    let issuer = unverified_issuer(token)?;
+    Ok((header, issuer))
 }
 
 /// The `alg` a token's header declares, whatever it is.

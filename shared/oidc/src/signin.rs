@@ -120,7 +120,12 @@ pub async fn finish(
     let answer: TokenAnswer = verifier
         .keys
         .fetcher()
-        .post_form(&endpoints.token, form, MAX_TOKEN_RESPONSE_BYTES)
+        .post_form(
+            &endpoints.token,
+            &pending.issuer,
+            form,
+            MAX_TOKEN_RESPONSE_BYTES,
+        )
         .await
         .map_err(|error| match error {
             crate::fetch::FetchError::Status { status, .. } if status < 500 => {

@@ -1,5 +1,6 @@
 //! Organizations, service accounts, tokens and trust policies: create, read, update, list.
 
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use shared::federation::TrustPolicy;
 use shared::ids::{OrgId, ServiceAccountId, TokenId, TrustPolicyId};
 use shared::model::{Organization, ServiceAccount, Token};
@@ -122,6 +123,41 @@ impl DynamoStore {
         policy: &TrustPolicy,
     ) -> Result<TrustPolicy, StoreError> {
         self.put_next_version(policy).await
+    }
+
+    /// How many live (not deleted) trust policies `org` has, all its accounts together:
+    /// counted by DynamoDB (`Select: COUNT`, consistent), so no policy is sent back.
+    pub async fn count_trust_policies(&self, org: &OrgId) -> Result<usize, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .filter_expression("attribute_not_exists(deletedAt)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", AttributeValue::S(keys::org_pk(org)))
+            .expression_attribute_values(
+                ":prefix",
+                AttributeValue::S(keys::TRUST_POLICY_SK_PREFIX.to_owned()),
+            )
+            .select(Select::Count)
+            .consistent_read(true);
+        let mut count = 0usize;
+        let mut start = None;
+        loop {
+            let output = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| StoreError::sdk("Query", error))?;
+            count = count.saturating_add(usize::try_from(output.count).unwrap_or(0));
+            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
     }
 
     /// One page of an account's trust policies, deleted ones left out.

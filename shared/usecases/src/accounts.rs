@@ -162,7 +162,8 @@ impl UseCases {
     }
 
     /// The account becomes a tombstone naming who deleted it; from that write on, neither it
-    /// nor any of its tokens authorizes anything. Its tokens are then revoked, for the record.
+    /// nor any of its tokens authorizes anything. Its tokens are then revoked, and its trust
+    /// policies deleted, for the record.
     pub async fn delete_account(
         &self,
         caller: &Caller,
@@ -176,7 +177,9 @@ impl UseCases {
             // the same request again: its tokens are revoked now. Once none is left, the
             // account is gone (404), as for any deleted account.
             Some(_) => {
-                return match self.revoke_account_tokens(caller, org, id).await? {
+                let revoked = self.revoke_account_tokens(caller, org, id).await?;
+                let deleted = self.delete_account_trust_policies(caller, org, id).await?;
+                return match revoked + deleted {
                     0 => Err(UseCaseError::NotFound("service account")),
                     _ => Ok(()),
                 };
@@ -188,6 +191,9 @@ impl UseCases {
         account.delete(caller.actor.clone(), self.now(), self.retention);
         self.store.update_account(&account).await?;
         self.revoke_account_tokens(caller, org, id).await?;
+        // Its trust policies go with it (they would otherwise count against the
+        // organization's cap for ever, with no account to delete them from).
+        self.delete_account_trust_policies(caller, org, id).await?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 //! | [`accounts`] | create, read, list, change, disable, enable and delete service accounts |
 //! | [`tokens`] | mint, read, list, revoke (with its cascades), revoke all, rotate, self-rotate |
 //! | [`oauth`] | issue an OAuth2 access token for client credentials |
-//! | [`federation`] | trust policies, and a workload's token exchanged for an access token |
+//! | [`federation`] | trust policies (a workload's token exchanged for an access token: `exchange`) |
 //! | [`leaks`] | a token reported as leaked is revoked, and its organization told where |
 //! | [`lifecycle`] | the scheduled run: expiry warnings and the retirement of unused tokens |
 //! | [`iac`] | who may manage an organization as code (a CloudFormation stack's caller) |
@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod bootstrap;
 mod caller;
 mod error;
+mod exchange;
 pub mod federation;
 pub mod iac;
 pub mod leaks;

@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration as StdDuration;
 
 use admin_api::AdminState;
@@ -46,29 +46,44 @@ fn signing_key() -> SigningKey {
 struct KeyEndpoint {
     url: String,
     fetches: Arc<AtomicUsize>,
+    /// While set, it answers 503.
+    failing: Arc<AtomicBool>,
 }
 
 impl KeyEndpoint {
     async fn start(keys: &[(&str, &SigningKey)]) -> Self {
+        let keys: Vec<(&str, &SigningKey, bool)> =
+            keys.iter().map(|(id, key)| (*id, *key, true)).collect();
+        Self::start_marked(&keys).await
+    }
+
+    /// Publishes each key with its `is_current` mark, as GitHub's document does.
+    async fn start_marked(keys: &[(&str, &SigningKey, bool)]) -> Self {
         let published: Vec<Value> = keys
             .iter()
-            .map(|(id, key)| {
+            .map(|(id, key, current)| {
                 json!({
                     "key_identifier": id,
                     "key": key.verifying_key().to_public_key_pem(LineEnding::LF).unwrap(),
-                    "is_current": true,
+                    "is_current": current,
                 })
             })
             .collect();
         let document = json!({"public_keys": published}).to_string();
         let fetches = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(AtomicBool::new(false));
         let counter = fetches.clone();
+        let fails = failing.clone();
         let app = Router::new().route(
             "/meta/public_keys/secret_scanning",
             get(move |headers: axum::http::HeaderMap| {
                 let document = document.clone();
                 counter.fetch_add(1, Ordering::SeqCst);
+                let fails = fails.load(Ordering::SeqCst);
                 async move {
+                    if fails {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
                     if headers.get("user-agent").is_none() {
                         return (axum::http::StatusCode::FORBIDDEN, String::new()).into_response();
                     }
@@ -82,6 +97,7 @@ impl KeyEndpoint {
         Self {
             url: format!("http://{address}/meta/public_keys/secret_scanning"),
             fetches,
+            failing,
         }
     }
 
@@ -140,9 +156,10 @@ impl Scanning {
     }
 }
 
+/// The state of a run on this machine (the key endpoint is plain http on loopback).
 fn state_with_keys(world: &AdminWorld, url: &str) -> AdminState {
     let keys = ReportKeys::new(
-        Fetcher::new(StdDuration::from_secs(2)),
+        Fetcher::new(StdDuration::from_secs(2)).allowing_local(),
         url,
         StdDuration::from_secs(60),
     )
@@ -569,6 +586,119 @@ async fn bad_reports_change_nothing() {
     let answer = scan.report(&body).await;
     assert_eq!(answer.body[0]["label"], "true_positive", "{}", answer.body);
     assert!(!scan.world.works(&live).await);
+}
+
+#[tokio::test]
+async fn a_report_signed_with_a_key_github_retired_is_refused() {
+    let world = AdminWorld::new().await;
+    let retired = signing_key();
+    let current = signing_key();
+    let keys = KeyEndpoint::start_marked(&[
+        ("github-key-old", &retired, false),
+        ("github-key-new", &current, true),
+    ])
+    .await;
+    let state = state_with_keys(&world, &keys.url);
+    let (live, _) = mint(&world, world.acme.account.as_ref(), "live").await;
+    let body = json!([{"token": live, "type": "service_accounts_token", "url": "https://github.com/a/b", "source": "content"}]).to_string();
+    let before = records(&world).await;
+
+    // GitHub signs with its current key only: a report under a retired one is refused, as
+    // PyPI's partner endpoint refuses it, and changes nothing.
+    let answer = world
+        .call(
+            tokens::router(state.clone()),
+            report(&body, "github-key-old", &sign(&retired, body.as_bytes())),
+        )
+        .await;
+    answer.assert_problem(401, "invalid-signature");
+    assert_eq!(records(&world).await, before);
+    assert!(world.works(&live).await);
+
+    let answer = world
+        .call(
+            tokens::router(state),
+            report(&body, "github-key-new", &sign(&current, body.as_bytes())),
+        )
+        .await;
+    assert_eq!(answer.body[0]["label"], "true_positive", "{}", answer.body);
+    assert!(!world.works(&live).await);
+    assert_eq!(keys.fetches(), 1);
+}
+
+#[tokio::test]
+async fn githubs_keys_in_hand_outlive_their_age_by_a_short_grace_only_while_github_fails() {
+    let world = AdminWorld::new().await;
+    let key = signing_key();
+    let keys = KeyEndpoint::start(&[("github-key-1", &key)]).await;
+    let report_keys = ReportKeys::new(
+        Fetcher::new(StdDuration::from_secs(2)).allowing_local(),
+        &keys.url,
+        StdDuration::from_millis(100),
+    )
+    .unwrap()
+    .with_ages(StdDuration::from_secs(1), StdDuration::from_secs(2));
+    let state =
+        AdminState::with_report_keys(world.context.clone(), world.identity.clone(), report_keys);
+    let signed = |body: &str| report(body, "github-key-1", &sign(&key, body.as_bytes()));
+    let nothing = json!([{"token": "sat_nothing", "type": "t"}]).to_string();
+    let post = |call: ApiCall| world.call(tokens::router(state.clone()), call);
+
+    assert_eq!(post(signed(&nothing)).await.status, 200);
+    // Older than its age, and GitHub fails: the set in hand serves, for the grace.
+    keys.failing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(StdDuration::from_millis(1100)).await;
+    assert_eq!(post(signed(&nothing)).await.status, 200);
+    assert_eq!(keys.fetches(), 2);
+    // Past the grace: 503 (GitHub retries), until GitHub answers again.
+    tokio::time::sleep(StdDuration::from_millis(2000)).await;
+    post(signed(&nothing))
+        .await
+        .assert_problem(503, "signer-unavailable");
+    keys.failing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(StdDuration::from_millis(150)).await;
+    assert_eq!(post(signed(&nothing)).await.status, 200);
+}
+
+#[tokio::test]
+async fn githubs_keys_are_fetched_over_plain_http_only_on_a_local_run() {
+    let key = signing_key();
+    let keys = KeyEndpoint::start(&[("github-key-1", &key)]).await;
+    // As deployed: refused at start, so a misconfigured URL is an error, not a fetch.
+    let deployed = ReportKeys::new(
+        Fetcher::new(StdDuration::from_secs(2)),
+        &keys.url,
+        StdDuration::from_secs(60),
+    );
+    assert!(deployed.is_err());
+    let world = AdminWorld::new().await;
+    let lookup = |allow: bool| {
+        let url = keys.url.clone();
+        move |name: &str| match name {
+            "GITHUB_SECRET_SCANNING_KEYS_URL" => Some(url.clone()),
+            "ALLOW_LOCAL_ISSUERS" if allow => Some("true".to_owned()),
+            _ => None,
+        }
+    };
+    let refused = AdminState::from_lookup(
+        world.tables.store.clone(),
+        tests::test_token_format(),
+        lookup(false),
+    );
+    let Err(error) = refused else {
+        panic!("a plain http keys URL was accepted as deployed");
+    };
+    assert_eq!(error.variable, "GITHUB_SECRET_SCANNING_KEYS_URL");
+    // On a local run (`ALLOW_LOCAL_ISSUERS=true`), it is.
+    assert!(
+        AdminState::from_lookup(
+            world.tables.store.clone(),
+            tests::test_token_format(),
+            lookup(true),
+        )
+        .is_ok()
+    );
+    assert_eq!(keys.fetches(), 0);
 }
 
 #[tokio::test]

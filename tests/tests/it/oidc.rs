@@ -11,17 +11,47 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use oidc::fetch::{FetchError, Fetcher};
-use oidc::keys::{KeyCache, KeyError};
+use oidc::keys::{KeyCache, KeyCacheLimits, KeyError};
 use oidc::{OidcVerifier, Provider, Rejection};
 use serde_json::{Value, json};
 use tests::issuer::{AUDIENCE, Idp, Mode, b64, fixture, sign};
 use time::OffsetDateTime;
 
+/// A verifier of a run on this machine (the test issuers are plain http on loopback).
 fn verifier(refresh: Duration) -> OidcVerifier {
     OidcVerifier::new(KeyCache::new(
-        Fetcher::new(Duration::from_millis(800)),
+        Fetcher::new(Duration::from_millis(800)).allowing_local(),
         refresh,
     ))
+}
+
+/// [`verifier`], with key-set ages and cache bounds a test can wait for.
+fn verifier_with(limits: KeyCacheLimits) -> OidcVerifier {
+    OidcVerifier::new(KeyCache::with_limits(
+        Fetcher::new(Duration::from_millis(800)).allowing_local(),
+        REFRESH,
+        limits,
+    ))
+}
+
+/// The refresh interval of [`verifier_with`].
+const REFRESH: Duration = Duration::from_millis(500);
+
+/// Short ages (long enough for a loaded machine to keep to them) and a roomy cache.
+const SHORT: KeyCacheLimits = KeyCacheLimits {
+    min_age: Duration::from_secs(1),
+    max_age: Duration::from_secs(3),
+    default_age: Duration::from_secs(2),
+    stale_grace: Duration::from_secs(2),
+    max_issuers: 16,
+    max_bytes: 1 << 20,
+};
+
+fn fetches(idp: &Idp) -> (usize, usize) {
+    (
+        idp.discovery_fetches.load(Ordering::SeqCst),
+        idp.jwks_fetches.load(Ordering::SeqCst),
+    )
 }
 
 async fn verify(v: &OidcVerifier, idp: &Idp, token: &str) -> Result<String, Rejection> {
@@ -167,7 +197,8 @@ async fn every_forged_expired_or_misdirected_token_is_refused() {
 #[tokio::test]
 async fn a_rotated_key_is_fetched_and_a_flood_of_unknown_key_ids_is_not() {
     let idp = Idp::start(&["rsa-1"]).await;
-    let v = verifier(Duration::from_millis(500));
+    // An interval the flood below cannot outlast, however loaded the machine.
+    let v = verifier(Duration::from_secs(2));
     let first = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
     assert_eq!(verify(&v, &idp, &first).await, Ok("ada".to_owned()));
     assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 1);
@@ -188,7 +219,7 @@ async fn a_rotated_key_is_fetched_and_a_flood_of_unknown_key_ids_is_not() {
 
     // The provider rotates to a new key; after the interval, its first token refetches.
     idp.publish(&["rsa-1", "rsa-2"]);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let rotated = sign("rsa-2", Algorithm::RS256, &idp.claims("ada"));
     assert_eq!(verify(&v, &idp, &rotated).await, Ok("ada".to_owned()));
     assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 2);
@@ -323,4 +354,175 @@ async fn a_real_providers_tokens_are_verified_and_mapped_to_roles() {
         .await,
         Err(Rejection::Expired)
     );
+}
+
+#[tokio::test]
+async fn a_loopback_issuer_is_fetched_only_on_a_local_run() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    let token = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    // As deployed: plain http is never fetched, even to this machine (in Lambda, 127.0.0.1
+    // is the Runtime API), so nothing is asked of the address at all.
+    let deployed = OidcVerifier::new(KeyCache::new(
+        Fetcher::new(Duration::from_millis(800)),
+        Duration::from_secs(60),
+    ));
+    let refused = verify(&deployed, &idp, &token).await;
+    assert!(
+        matches!(
+            refused,
+            Err(Rejection::ProviderUnavailable(KeyError::Fetch(
+                FetchError::NotHttps(_)
+            )))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(fetches(&idp), (0, 0));
+    // On a local run, a local issuer is.
+    let local = verifier(Duration::from_secs(60));
+    assert_eq!(verify(&local, &idp, &token).await, Ok("ada".to_owned()));
+    assert_eq!(fetches(&idp), (1, 1));
+}
+
+#[tokio::test]
+async fn a_key_the_issuer_withdrew_stops_verifying_once_the_key_set_is_older_than_its_max_age() {
+    let idp = Idp::start(&["rsa-1", "rsa-2"]).await;
+    idp.set_cache_control(Some("public, max-age=2"));
+    let v = verifier_with(SHORT);
+    let old = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    let new = sign("rsa-2", Algorithm::RS256, &idp.claims("ada"));
+    assert_eq!(verify(&v, &idp, &old).await, Ok("ada".to_owned()));
+    assert_eq!(fetches(&idp), (1, 1));
+
+    // The issuer withdraws rsa-1 (compromised, rotated out). Within the set's age (the JWKS
+    // answer's `max-age=2`) the cached set still stands: no fetch per token.
+    idp.publish(&["rsa-2"]);
+    assert_eq!(verify(&v, &idp, &old).await, Ok("ada".to_owned()));
+    assert_eq!(verify(&v, &idp, &new).await, Ok("ada".to_owned()));
+    assert_eq!(fetches(&idp), (1, 1));
+
+    // Once the set is older than that, discovery and keys are fetched again, and the
+    // withdrawn key verifies nothing more.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(verify(&v, &idp, &old).await, Err(Rejection::UnknownKey));
+    assert_eq!(fetches(&idp), (2, 2));
+    assert_eq!(verify(&v, &idp, &new).await, Ok("ada".to_owned()));
+    assert_eq!(fetches(&idp), (2, 2));
+}
+
+#[tokio::test]
+async fn a_key_sets_age_is_its_cache_control_within_bounds_or_the_default() {
+    let token_of = |idp: &Idp| sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    // (what the JWKS answer says, how long the set is kept within `SHORT`'s bounds)
+    for (cache_control, kept) in [
+        (None, SHORT.default_age),
+        (Some("no-store"), SHORT.min_age),
+        (Some("max-age=0"), SHORT.min_age),
+        (Some("max-age=86400"), SHORT.max_age),
+    ] {
+        let idp = Idp::start(&["rsa-1"]).await;
+        idp.set_cache_control(cache_control);
+        let v = verifier_with(SHORT);
+        let started = tokio::time::Instant::now();
+        assert_eq!(
+            verify(&v, &idp, &token_of(&idp)).await,
+            Ok("ada".to_owned())
+        );
+        // Halfway through its age the set stands; just past it, it is fetched again.
+        tokio::time::sleep_until(started + kept / 2).await;
+        assert_eq!(
+            verify(&v, &idp, &token_of(&idp)).await,
+            Ok("ada".to_owned())
+        );
+        assert_eq!(fetches(&idp), (1, 1), "{cache_control:?}");
+        tokio::time::sleep_until(started + kept + Duration::from_millis(300)).await;
+        assert_eq!(
+            verify(&v, &idp, &token_of(&idp)).await,
+            Ok("ada".to_owned())
+        );
+        assert_eq!(fetches(&idp), (2, 2), "{cache_control:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_issuer_unreachable_past_the_sets_age_is_trusted_for_a_short_grace_then_refused() {
+    let idp = Idp::start(&["rsa-1"]).await;
+    idp.set_cache_control(Some("max-age=0"));
+    let v = verifier_with(SHORT);
+    let token = sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    assert_eq!(verify(&v, &idp, &token).await, Ok("ada".to_owned()));
+
+    // The set is older than its age (`SHORT.min_age`) and the issuer fails: the keys it last
+    // published still verify for the grace, with one fetch per refresh interval, not per
+    // token.
+    idp.set_mode(Mode::Failing);
+    tokio::time::sleep(SHORT.min_age + Duration::from_millis(100)).await;
+    assert_eq!(verify(&v, &idp, &token).await, Ok("ada".to_owned()));
+    assert_eq!(verify(&v, &idp, &token).await, Ok("ada".to_owned()));
+    assert_eq!(fetches(&idp).0, 2);
+
+    // Past the grace: refused, fail closed, until the issuer answers again.
+    tokio::time::sleep(SHORT.stale_grace).await;
+    let refused = verify(&v, &idp, &token).await;
+    assert!(
+        matches!(refused, Err(Rejection::ProviderUnavailable(_))),
+        "{refused:?}"
+    );
+    idp.set_mode(Mode::Serve);
+    tokio::time::sleep(REFRESH + Duration::from_millis(100)).await;
+    assert_eq!(verify(&v, &idp, &token).await, Ok("ada".to_owned()));
+}
+
+#[tokio::test]
+async fn the_key_cache_holds_a_bounded_number_of_issuers_and_bytes() {
+    let a = Idp::start(&["rsa-1"]).await;
+    let b = Idp::start(&["rsa-1"]).await;
+    let c = Idp::start(&["rsa-1"]).await;
+    let token_of = |idp: &Idp| sign("rsa-1", Algorithm::RS256, &idp.claims("ada"));
+    let ages = KeyCacheLimits {
+        min_age: Duration::from_secs(600),
+        max_age: Duration::from_secs(600),
+        default_age: Duration::from_secs(600),
+        ..SHORT
+    };
+
+    // Two issuers at most: the least recently used one is forgotten for a third.
+    let v = verifier_with(KeyCacheLimits {
+        max_issuers: 2,
+        ..ages
+    });
+    for idp in [&a, &b, &a, &c] {
+        assert_eq!(verify(&v, idp, &token_of(idp)).await, Ok("ada".to_owned()));
+    }
+    assert_eq!(fetches(&a), (1, 1), "a was used more recently than b");
+    assert_eq!(verify(&v, &b, &token_of(&b)).await, Ok("ada".to_owned()));
+    assert_eq!(fetches(&b), (2, 2), "b was forgotten for c");
+    assert_eq!(v.keys().issuers(), 2);
+
+    // Bytes too: one issuer's documents (an RSA key and a discovery document, about 500
+    // bytes) fit, two do not.
+    let v = verifier_with(KeyCacheLimits {
+        max_issuers: 100,
+        max_bytes: 800,
+        ..ages
+    });
+    for idp in [&a, &b, &a] {
+        assert_eq!(verify(&v, idp, &token_of(idp)).await, Ok("ada".to_owned()));
+    }
+    assert_eq!(fetches(&a), (3, 3), "a was forgotten for b's bytes");
+    assert_eq!(v.keys().issuers(), 1);
+    assert!(v.keys().bytes() <= 800);
+}
+
+#[test]
+fn the_stack_never_allows_plain_http_to_loopback() {
+    // `ALLOW_LOCAL_ISSUERS` (and the provisioner's `ALLOW_LOCAL_RESPONSE_URLS`) are for runs
+    // on this machine: in Lambda, 127.0.0.1:9001 is the Runtime API.
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/template.yaml"),
+    )
+    .unwrap();
+    assert!(template.contains("GITHUB_SECRET_SCANNING_KEYS_URL"));
+    for variable in ["ALLOW_LOCAL_ISSUERS", "ALLOW_LOCAL_RESPONSE_URLS"] {
+        assert!(!template.contains(variable), "the template sets {variable}");
+    }
 }

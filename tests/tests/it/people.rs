@@ -417,3 +417,157 @@ async fn behind_an_http_api_jwt_authorizer_the_gateways_claims_name_the_person()
         .assert_problem(401, "unauthenticated");
     assert_eq!(world.tables.snapshot().await.unwrap(), before);
 }
+
+/// A provider that also signs people in to the console: its console client is one of its
+/// audiences, as the console requires.
+fn providers_with_console(issuer: &str) -> Value {
+    json!({"identityProviders": [{
+        "issuer": issuer,
+        "audiences": ["service-accounts-admin", "service-accounts-console"],
+        "consoleClientId": "service-accounts-console",
+        "displayClaim": "email",
+        "roles": {"claim": "groups", "admin": ["sa-admins"], "auditor": ["sa-auditors"]},
+    }]})
+}
+
+#[tokio::test]
+async fn a_bearer_jwt_must_be_an_access_token_and_the_consoles_id_token_is_not_one() {
+    use jsonwebtoken::Algorithm;
+    use tests::issuer::{Idp, sign_typed};
+
+    let mut identity = tests::admin::iam_only();
+    identity.jwt_authorizer_api_ids = vec![FIXTURE_API_IDS[1].to_owned()];
+    let world = AdminWorld::with_identity(identity).await;
+    let idp = Idp::start(&["rsa-1"]).await;
+    let configured = configure(&world, providers_with_console(&idp.issuer)).await;
+    assert_eq!(configured.status, 200, "{:?}", configured.body);
+    let claims = |aud: Value| {
+        let mut claims = idp.claims("ada");
+        claims["aud"] = aud;
+        claims
+    };
+    // The console's ID token, exactly as a provider hands it to the console's sign-in.
+    let mut id_token = claims(json!("service-accounts-console"));
+    id_token["azp"] = json!("service-accounts-console");
+    id_token["nonce"] = json!("n-0S6_WzA2Mj");
+    let both = json!(["service-accounts-admin", "service-accounts-console"]);
+    let before = world.tables.snapshot().await.unwrap();
+    for (case, token, status) in [
+        (
+            "the console's ID token",
+            sign_typed("rsa-1", Algorithm::RS256, "JWT", &id_token),
+            401,
+        ),
+        (
+            "a token for the console's client alone, even typed as an access token",
+            sign_typed(
+                "rsa-1",
+                Algorithm::RS256,
+                "at+jwt",
+                &claims(json!("service-accounts-console")),
+            ),
+            401,
+        ),
+        (
+            "an untyped token naming the console's client beside the API",
+            sign_typed("rsa-1", Algorithm::RS256, "JWT", &claims(both.clone())),
+            401,
+        ),
+        (
+            "an access token by its type (RFC 9068)",
+            sign_typed(
+                "rsa-1",
+                Algorithm::RS256,
+                "at+jwt",
+                &claims(json!("service-accounts-admin")),
+            ),
+            200,
+        ),
+        (
+            "an access token by its media type",
+            sign_typed(
+                "rsa-1",
+                Algorithm::RS256,
+                "application/at+jwt",
+                &claims(json!(["service-accounts-admin"])),
+            ),
+            200,
+        ),
+        (
+            "a token for the API's audience",
+            sign_typed(
+                "rsa-1",
+                Algorithm::RS256,
+                "JWT",
+                &claims(json!("service-accounts-admin")),
+            ),
+            200,
+        ),
+        (
+            "an access token naming the console's client beside the API",
+            sign_typed("rsa-1", Algorithm::RS256, "at+jwt", &claims(both)),
+            200,
+        ),
+    ] {
+        let reply = call(&world, "GET", ACCOUNTS, &token, None).await;
+        if status == 200 {
+            assert_eq!(reply.status, 200, "{case}: {:?}", reply.body);
+            continue;
+        }
+        reply.assert_problem(status, "unauthenticated");
+        // Nor may it change anything.
+        call(
+            &world,
+            "POST",
+            ACCOUNTS,
+            &token,
+            Some(json!({"name": "by-a-jwt", "roles": ["reader"]})),
+        )
+        .await
+        .assert_problem(status, "unauthenticated");
+        assert_eq!(world.tables.snapshot().await.unwrap(), before, "{case}");
+    }
+
+    // Behind an HTTP API JWT authorizer: the console's ID token's claims are refused too;
+    // the API's audience is accepted.
+    let via_gateway = |aud: &str| {
+        let mut claims = gateway_claims(&sign_typed(
+            "rsa-1",
+            Algorithm::RS256,
+            "JWT",
+            &idp.claims("ada"),
+        ));
+        claims.insert("aud".into(), json!(aud));
+        ApiCall::new(Shape::HttpV2, "GET", ACCOUNTS).jwt_claims(claims)
+    };
+    world
+        .accounts(via_gateway("service-accounts-console"))
+        .await
+        .assert_problem(401, "unauthenticated");
+    assert_eq!(
+        world
+            .accounts(via_gateway("service-accounts-admin"))
+            .await
+            .status,
+        200
+    );
+
+    // The real provider's access token (RFC 9068, for the API's audience) still works when
+    // the console is configured.
+    let op = LocalProvider::start().unwrap();
+    assert_eq!(
+        configure(&world, providers_with_console(&op.issuer))
+            .await
+            .status,
+        200
+    );
+    let ada = op.token_for("ada").await.unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(ada.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(call(&world, "GET", ACCOUNTS, &ada, None).await.status, 200);
+}

@@ -9,6 +9,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -1038,4 +1039,186 @@ async fn a_policys_quota_is_a_429_and_an_allowlist_is_checked_only_for_an_admitt
         "admitted, outside",
     );
     assert_eq!(from(jwt, "192.0.2.7").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_assertion_that_is_not_a_jwt_of_a_possible_issuer_is_refused_before_any_read() {
+    let ci = Ci::new().await;
+    let (store, counter) = tests::counting::counted_store(&ci.world.tables).await;
+    let use_cases = usecases::UseCases {
+        store,
+        ..ci.world.context.clone()
+    };
+    // A run on this machine (the test issuer is plain http on loopback), and as deployed.
+    let local = admin_api::AdminState::for_local_run(use_cases.clone(), ci.world.identity.clone());
+    let deployed = admin_api::AdminState::new(use_cases, ci.world.identity.clone());
+    let id = ci.client_id();
+    let post = |state: &admin_api::AdminState, jwt: &str| {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("grant_type", TOKEN_EXCHANGE),
+                ("subject_token", jwt),
+                ("subject_token_type", JWT_TYPE),
+                ("client_id", id.as_str()),
+            ])
+            .finish();
+        ci.world.call(
+            tokens::router(state.clone()),
+            ApiCall::new(Shape::HttpV2, "POST", "/oauth2/token")
+                .raw_body(&body, Some("application/x-www-form-urlencoded")),
+        )
+    };
+    let signed_as = |iss: Value| sign("rsa-1", Algorithm::RS256, &ci.github(json!({ "iss": iss })));
+    let claims = ci.github(json!({}));
+    let mut hs_header = Header::new(Algorithm::HS256);
+    hs_header.kid = Some("rsa-1".into());
+    let cases: Vec<(&str, String)> = vec![
+        ("not a JWT", "not-a-jwt".to_owned()),
+        ("two parts", "eyJhbGciOiJSUzI1NiJ9.eyJ9".to_owned()),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "kid": "rsa-1"})),
+                b64(&claims)
+            ),
+        ),
+        (
+            "HS256",
+            jsonwebtoken::encode(
+                &hs_header,
+                &claims,
+                &EncodingKey::from_secret(&fixture("rsa-1.pub.pem")),
+            )
+            .unwrap(),
+        ),
+        (
+            "no key id",
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::RS256),
+                &claims,
+                &EncodingKey::from_rsa_pem(&fixture("rsa-1.pem")).unwrap(),
+            )
+            .unwrap(),
+        ),
+        ("no issuer", signed_as(Value::Null)),
+        ("an issuer that is no URL", signed_as(json!("octo-org"))),
+        ("a number as issuer", signed_as(json!(42))),
+        (
+            "a plain http issuer elsewhere",
+            signed_as(json!("http://token.example.com")),
+        ),
+        (
+            "an issuer with a query",
+            signed_as(json!("https://token.example.com?x=1")),
+        ),
+    ];
+    for (case, jwt) in &cases {
+        assert_oauth_error(&post(&local, jwt).await, 400, "invalid_grant", case);
+        assert_eq!(
+            counter.take(),
+            BTreeMap::new(),
+            "{case}: read before refusing"
+        );
+    }
+    // As deployed, a loopback issuer is none a policy could be trusted for.
+    let valid = sign("rsa-1", Algorithm::RS256, &ci.github(json!({})));
+    assert_oauth_error(
+        &post(&deployed, &valid).await,
+        400,
+        "invalid_grant",
+        "a loopback issuer, deployed",
+    );
+    assert_eq!(counter.take(), BTreeMap::new());
+    // A well-formed token of a possible issuer is looked into (and, here, admitted).
+    let admitted = post(&local, &valid).await;
+    assert_eq!(admitted.status, 200, "{}", admitted.body);
+    assert!(!counter.take().is_empty());
+}
+
+#[tokio::test]
+async fn an_organization_has_at_most_a_hundred_trust_policies() {
+    let world = AdminWorld::new().await;
+    let policy = |n: usize| {
+        json!({
+            "name": format!("job {n}"),
+            "issuer": "https://ci.example.com",
+            "conditions": [{"claim": "sub", "equals": format!("job-{n}")}],
+            "scopes": ["reader"],
+        })
+    };
+    let mut accounts = Vec::new();
+    let mut first = None;
+    for n in 0..100 {
+        if n % 20 == 0 {
+            accounts
+                .push(create_account(&world, &world.acme.token, "acme", &format!("ci-{n}")).await);
+        }
+        let created = create_policy(&world, "acme", accounts.last().unwrap(), policy(n)).await;
+        assert_eq!(created.status, 201, "{n}: {}", created.body);
+        first.get_or_insert_with(|| created.body["id"].as_str().unwrap().to_owned());
+    }
+    // The hundred and first, on an account with room for more: refused, nothing written.
+    let spare = create_account(&world, &world.acme.token, "acme", "spare").await;
+    let before = world.tables.snapshot().await.unwrap();
+    let refused = create_policy(&world, "acme", &spare, policy(100)).await;
+    refused.assert_problem(409, "conflict");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("100 trust policies"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(world.tables.snapshot().await.unwrap(), before);
+    // Another organization has its own hundred.
+    let globex = world.bootstrap_org("globex").await;
+    let theirs = create_account(&world, &globex.token, "globex", "ci").await;
+    let created = policy_as(&world, &globex.token, "globex", &theirs, policy(0)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    // A deleted policy makes room.
+    let deleted = world
+        .accounts(
+            ApiCall::new(
+                Shape::HttpV2,
+                "DELETE",
+                &format!(
+                    "/v1/orgs/acme/service-accounts/{}/trust-policies/{}",
+                    accounts[0],
+                    first.unwrap()
+                ),
+            )
+            .bearer(&world.acme.token),
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let created = create_policy(&world, "acme", &spare, policy(100)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    create_policy(&world, "acme", &spare, policy(101))
+        .await
+        .assert_problem(409, "conflict");
+    // So does a deleted account: its policies are deleted with it.
+    let gone = world
+        .accounts(
+            ApiCall::new(
+                Shape::HttpV2,
+                "DELETE",
+                &format!("/v1/orgs/acme/service-accounts/{}", accounts[1]),
+            )
+            .bearer(&world.acme.token),
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    let created = create_policy(&world, "acme", &spare, policy(101)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let events = tests::faulty::audit_events(&world).await.unwrap();
+    let deleted_with_it = events
+        .iter()
+        .filter(|event| {
+            event["action"] == "trust_policy.deleted"
+                && event["target"]["account"] == accounts[1].as_str()
+        })
+        .count();
+    assert_eq!(deleted_with_it, 20);
 }
