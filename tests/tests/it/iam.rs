@@ -145,7 +145,23 @@ fn conditions_on_attributes_and_indexes_are_applied() {
     )));
     let wider = json!({"#pk": "pk", "#used": "lastUsedAt", "#v": "version"});
     assert!(!allowed(&stamp("SET #used = :now, #v = :v", wider, None)));
-    assert!(!allowed(&stamp("SET revokedAt = :now", names, None)));
+    // It may revoke (a reused token's lineage), and write nothing else of a token.
+    assert!(allowed(&stamp("SET revokedAt = :now", names.clone(), None)));
+    for other in ["scopes", "hash", "expiresAt", "account"] {
+        let widened = json!({"#pk": "pk", "#other": other});
+        assert!(
+            !allowed(&stamp("SET #other = :x", widened, None)),
+            "{other}"
+        );
+    }
+    let put = json!({"TableName": TABLE, "Item": {"pk": {"S": "ORG#acme"}, "sk": {"S": "TK#x"}}});
+    assert!(!allowed(&decide(
+        Function::Authorizer,
+        &dynamodb("PutItem"),
+        &put,
+        None
+    )));
+    let _ = names;
 
     // The accounts function queries the audit trail's two indexes, and no other.
     let query = |index: Option<&str>, table: &str| {
