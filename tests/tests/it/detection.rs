@@ -276,3 +276,29 @@ fn the_readmes_checksum_snippet_tells_tokens_from_lookalikes() {
     assert!(verdicts[..tokens.len()].iter().all(|ok| *ok));
     assert!(verdicts[tokens.len()..].iter().all(|ok| !ok));
 }
+
+/// Every token the README shows (the sample admin token of `scripts/run-local`'s output) has
+/// the shape the published patterns find and a valid checksum: documentation that scanners
+/// would miss would teach the wrong shape.
+#[test]
+fn the_readmes_sample_tokens_are_found_by_the_published_pattern() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let samples: Vec<&str> = readme
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("export ADMIN_TOKEN="))
+        .filter(|value| value.starts_with("svc_"))
+        .collect();
+    assert!(!samples.is_empty(), "the README shows a sample admin token");
+    let pattern = DetectionPatterns::new(&TokenPrefix::parse("svc_").unwrap()).regex();
+    let re2 = regex::Regex::new(&pattern).unwrap();
+    for sample in samples {
+        let found: Vec<&str> = re2
+            .captures_iter(sample)
+            .filter_map(|captures| captures.get(1))
+            .map(|token| token.as_str())
+            .collect();
+        assert_eq!(found, [sample], "the pattern finds {sample}");
+        assert!(has_valid_checksum(sample), "{sample}");
+    }
+}
