@@ -5,6 +5,7 @@
 
 pub mod gateway;
 pub mod local;
+pub mod process;
 pub mod stream;
 pub mod template;
 

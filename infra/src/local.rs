@@ -6,14 +6,14 @@
 //! `tools/dynamodb-local/node_modules`. `DYNAMODB_LOCAL_DIR` overrides where to find it.
 //!
 //! The Java process must not outlive whoever started it, even when that process is killed or
-//! a test binary exits without running destructors. So Java is started by a small `sh` that
-//! waits on a pipe from us: when the pipe closes (on drop, or because our process died), the
-//! shell stops Java.
+//! a test binary exits without running destructors: it is started guarded by a lifeline
+//! ([`crate::process`]), which stops it when the pipe from us closes (on drop, or because our
+//! process died).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -57,26 +57,17 @@ impl DynamoDbLocal {
             }
             None => vec!["-inMemory".to_owned()],
         };
-        let script = r#"
-            java_bin="$0"; dir="$1"; port="$2"; shift 2
-            "$java_bin" -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
-                "$@" -sharedDb -disableTelemetry -port "$port" </dev/null &
-            java=$!
-            trap 'kill $java 2>/dev/null; exit 0' TERM INT
-            read -r _ignored
-            kill $java 2>/dev/null
-            wait $java 2>/dev/null
-        "#;
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg(&java)
-            .arg(&dir)
-            .arg(port.to_string())
+        let mut child = crate::process::guarded(&java)
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
+            .arg("-jar")
+            .arg(dir.join("DynamoDBLocal.jar"))
             .args(&storage)
+            .args(["-sharedDb", "-disableTelemetry", "-port", &port.to_string()])
             // DynamoDB Local writes a metadata file into its working directory.
             .current_dir(std::env::temp_dir())
-            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -131,7 +122,7 @@ impl DynamoDbLocal {
 
 impl Drop for DynamoDbLocal {
     fn drop(&mut self) {
-        // Closing the pipe tells the shell to stop Java.
+        // Closing the lifeline stops Java.
         drop(self.lifeline.take());
         let _ = self.child.wait();
     }
@@ -273,6 +264,8 @@ impl Drop for LocalStack {
 pub struct Moto {
     pub endpoint: String,
     _child: tokio::process::Child,
+    /// Dropping it stops the server ([`crate::process`]).
+    _lifeline: Option<tokio::process::ChildStdin>,
 }
 
 impl Moto {
@@ -290,12 +283,12 @@ impl Moto {
             "{} is missing: run scripts/setup",
             server.display()
         );
-        let child = tokio::process::Command::new(server)
+        let mut child = tokio::process::Command::from(crate::process::guarded(server))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()?;
+        let lifeline = child.stdin.take();
         let endpoint = format!("http://127.0.0.1:{port}");
         for _ in 0..300 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -305,6 +298,7 @@ impl Moto {
                 return Ok(Self {
                     endpoint,
                     _child: child,
+                    _lifeline: lifeline,
                 });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

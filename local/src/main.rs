@@ -332,6 +332,8 @@ async fn start_replay(
 struct LocalIdentityProvider {
     issuer: String,
     _child: tokio::process::Child,
+    /// Dropping it (or `local` ending, however) stops the provider ([`infra::process`]).
+    _lifeline: Option<tokio::process::ChildStdin>,
 }
 
 /// Starts `tools/oidc-provider/provider.mjs` (installed by `scripts/setup`) on a free port.
@@ -342,15 +344,15 @@ async fn start_identity_provider(console_callback: &str) -> anyhow::Result<Local
     let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port();
-    let mut child = tokio::process::Command::new("node")
+    let mut child = tokio::process::Command::from(infra::process::guarded("node"))
         .arg(&script)
         .arg(port.to_string())
         .env("CONSOLE_REDIRECT_URIS", console_callback)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .context("starting the local OpenID Provider with node (scripts/setup installs both)")?;
+    let lifeline = child.stdin.take();
     let stdout = child
         .stdout
         .take()
@@ -373,6 +375,7 @@ async fn start_identity_provider(console_callback: &str) -> anyhow::Result<Local
     Ok(LocalIdentityProvider {
         issuer,
         _child: child,
+        _lifeline: lifeline,
     })
 }
 

@@ -4,7 +4,7 @@
 //! under `target/console-screenshots/`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -21,10 +21,19 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Stops chromedriver and the Chromium it started (one process group: closing the
+    /// lifeline stops it all, see `infra::process`), then removes the profile folder. Runs on
+    /// success, failure and a panicking test alike; and should this process die without
+    /// dropping anything, the kernel closes the lifeline and the browser stops all the same.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let processes = self.processes();
+        drop(self.driver.stdin.take());
         let _ = self.driver.wait();
+        // Chromium's helpers may outlive chromedriver by a moment: the folder goes once they
+        // are gone.
+        crate::processes::still_running_after(&processes, Duration::from_secs(10));
         let _ = std::fs::remove_dir_all(&self.profile);
+        let _ = std::fs::remove_file(self.profile.with_extension("log"));
     }
 }
 
@@ -38,17 +47,22 @@ impl Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let driver =
-            Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context(
-                    "starting chromedriver (scripts/setup installs chromium and chromium-driver)",
-                )?;
-        let profile = std::env::temp_dir().join(format!("console-test-{}", uuid::Uuid::new_v4()));
+        // The profile is under the clone's target folder, so that the browser's command line
+        // names the clone (scripts/test finds what a run left behind by that).
+        let profile = root()
+            .canonicalize()?
+            .join("target/console-profiles")
+            .join(format!("console-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&profile)?;
+        let driver = infra::process::guarded(
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
+        )
+        .arg(format!("--port={port}"))
+        .arg(format!("--log-path={}.log", profile.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting chromedriver (scripts/setup installs chromium and chromium-driver)")?;
         let mut browser_args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -91,6 +105,16 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Err(anyhow!("no WebDriver session: {last:?}"))
+    }
+
+    /// The processes behind this browser (chromedriver, Chromium and its helpers), as now.
+    pub fn processes(&self) -> Vec<u32> {
+        crate::processes::descendants(self.driver.id())
+    }
+
+    /// The browser's profile folder (removed when the browser is dropped).
+    pub fn profile(&self) -> &Path {
+        &self.profile
     }
 
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {

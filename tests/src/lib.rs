@@ -22,6 +22,7 @@ pub mod issuer;
 pub mod logs;
 pub mod moto;
 pub mod oidc_provider;
+pub mod processes;
 pub mod runtime_api;
 
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use anyhow::{Context, anyhow};
 use bytes::Bytes;
@@ -20,7 +20,9 @@ pub struct LocalProvider {
 
 impl Drop for LocalProvider {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Closing the lifeline stops the provider (infra::process); it also closes when this
+        // process dies without dropping anything.
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
@@ -38,7 +40,7 @@ impl LocalProvider {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let mut child = Command::new("node")
+        let mut child = infra::process::guarded("node")
             .arg(root.join("tools/oidc-provider/provider.mjs"))
             .arg(port.to_string())
             .arg(root.join("tests/fixtures/oidc/rsa-1.pem"))

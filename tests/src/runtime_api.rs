@@ -101,7 +101,8 @@ impl LocalFunction {
         tokio::spawn(async move { axum::serve(listener, app).await });
 
         let started_at = std::time::Instant::now();
-        let child = Command::new(binary)
+        // Killed on drop, and by the kernel should its parent (the test's thread) end first.
+        let child = Command::from(infra::process::ended_with_parent(binary))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", address.to_string())

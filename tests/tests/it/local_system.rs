@@ -13,8 +13,8 @@ use serde_json::Value;
 use tests::runtime_api::workspace_binary;
 
 /// The running system: the process, its base URL, the admin token and DynamoDB's endpoint.
-struct LocalSystem {
-    child: Child,
+pub(crate) struct LocalSystem {
+    pub(crate) child: Child,
     api: String,
     /// Printed by a run that bootstrapped the demo organization (not by one that kept it).
     admin_token: Option<String>,
@@ -23,12 +23,14 @@ struct LocalSystem {
 
 impl LocalSystem {
     /// Starts `local` on free ports and reads its banner up to `ready`.
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(&[])
     }
 
     fn start_with(args: &[&str]) -> Self {
-        let mut child = Command::new(workspace_binary("local").unwrap())
+        // Killed on drop, and by the kernel when its parent ends, however it ends (the test's
+        // thread, or the test binary); `local` stops what it started itself.
+        let mut child = infra::process::ended_with_parent(workspace_binary("local").unwrap())
             .args(["--port", "0"])
             .args(args)
             .env("DYNAMODB_PORT", "0")
@@ -359,9 +361,9 @@ async fn the_readme_ci_snippets_exchange_job_tokens_and_call_hello_locally() {
     use jsonwebtoken::Algorithm;
     use serde_json::json;
     let idp = tests::issuer::Idp::start(&["rsa-1", "ec-1"]).await;
-    let system = tokio::task::spawn_blocking(LocalSystem::start)
-        .await
-        .unwrap();
+    // On the test's own thread (where the runtime's `block_on` runs this body): `local`
+    // may die with the thread that started it, and a blocking-pool thread ends when idle.
+    let system = LocalSystem::start();
     let admin = system.admin_token.clone().unwrap();
     let curl = |method: &str, path: &str, body: Option<String>| {
         tokio::task::block_in_place(|| system.curl(method, path, Some(&admin), body.as_deref()))

@@ -21,6 +21,7 @@ mod lockout;
 mod oidc;
 mod openapi;
 mod people;
+mod processes;
 mod provisioner;
 mod provisioner_trust;
 mod scale;
