@@ -166,6 +166,8 @@ mod tests {
     #[test]
     fn a_program_that_exits_ends_the_wrapper_with_its_status() {
         let mut child = guarded("sh").args(["-c", "exit 3"]).spawn().unwrap();
+        // Held while waiting (`Child::wait` would close it first, and stop the program).
+        let _lifeline = child.stdin.take();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(3));
     }
