@@ -1,7 +1,7 @@
-//! The authorizer's in-process path per event shape: the real `Authorizer::handle` (read the
-//! event, parse the token and check its checksum, hash it, verify, decide, build the policy or
+//! The authorizer's in-process path per event shape: the real `Authorizer::handle_json`, from
+//! the event's JSON text as Lambda hands it over to the answer's (read the event, parse the token and check its checksum, hash it, verify, decide, build the policy or
 //! simple response with its context), over a record source that hands back fixed records
-//! instead of making the one `BatchGetItem`. Last-used writes are off (an interval of a day,
+//! instead of making the one read. Last-used writes are off (an interval of a day,
 //! and the records say the token was just used).
 //!
 //! `cargo bench -p authorizer --bench decision`
@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use authorizer::{Authorizer, AuthorizerConfig};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles, Scopes};
 use shared::authn::AuthorizationRecords;
@@ -27,7 +27,7 @@ use store::{StoreError, Wanted};
 use time::{Duration, OffsetDateTime};
 use usecases::verify::RecordSource;
 
-/// The records of the one token the benchmark presents, as a `BatchGetItem` would return them.
+/// The records of the one token the benchmark presents, as the read would return them.
 #[derive(Debug)]
 struct FixedRecords(AuthorizationRecords);
 
@@ -105,8 +105,8 @@ fn world(now: OffsetDateTime, format: &TokenFormat) -> Option<(String, Authoriza
     );
     token.last_used_at = Some(now);
     let records = AuthorizationRecords {
-        org: Some(org),
-        account: Some(account),
+        org: Some(Arc::new(org)),
+        account: Some(Arc::new(account)),
         token: Some(token),
     };
     Some((parsed.secret().expose_secret().to_owned(), records))
@@ -177,19 +177,17 @@ fn bench(c: &mut Criterion) {
                 config,
                 Arc::new(ManualClock::new(now)),
             );
+            // As Lambda hands it over: the event's JSON text, answered with the answer's.
+            let text = event.to_string();
             // Answered with a policy (a `TOKEN` event carries no address, so the account's
             // allowlist refuses it: the Deny path, as costly as the Allow one).
-            let answered = runtime.block_on(authorizer.handle(event.clone()));
+            let answered = runtime.block_on(authorizer.handle_json(&text));
             assert!(
                 answered.is_ok(),
                 "{name}: the benchmarked request must be answered"
             );
             c.bench_function(name, |b| {
-                b.iter_batched(
-                    || event.clone(),
-                    |event| black_box(runtime.block_on(authorizer.handle(event))),
-                    BatchSize::SmallInput,
-                )
+                b.iter(|| black_box(runtime.block_on(authorizer.handle_json(black_box(&text)))))
             });
         }
     }

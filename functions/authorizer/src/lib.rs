@@ -5,8 +5,10 @@
 //!
 //! 1. [`event`]: the event is read, whatever its shape;
 //! 2. the token goes through the one verification path ([`usecases::verify::Verifier`]): no
-//!    I/O for a malformed token or one this container saw refused for good, else one strongly
-//!    consistent `BatchGetItem` (or the positive cache, when configured);
+//!    I/O for a malformed token or one this container saw refused for good, else one
+//!    consistent `GetItem` of the token (its account and organization come from the owner
+//!    cache, read with it in one `BatchGetItem` at most once a second), or the positive cache
+//!    when configured;
 //! 3. [`shared::decision::decide`]: 401, 403 (a Deny policy / `isAuthorized: false`) or allow;
 //! 4. [`respond`]: the answer for the event's shape;
 //! 5. on allow, the token's and account's last-used time, at most once per interval.
@@ -15,19 +17,22 @@ mod config;
 mod event;
 mod respond;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use lambda_runtime::Error;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use shared::authn::{Denial, Unauthenticated};
 use shared::clock::{Clock, SystemClock};
 use shared::decision::{Decision, RequestFacts, decide};
+use shared::token::TokenSecret;
 use store::DynamoStore;
 use usecases::verify::{RecordSource, Verified, Verifier, VerifyError};
 
 pub use crate::config::{AuthorizerConfig, DEFAULT_ROUTE_MAP, HttpApiResponse};
 pub use crate::event::{Incoming, Shape};
-pub use crate::respond::respond;
+pub use crate::respond::{Answer, respond};
 
 /// The authorizer, built once per container.
 #[derive(Debug)]
@@ -52,17 +57,21 @@ impl<S: RecordSource> Authorizer<S> {
         &self.config
     }
 
-    /// Lambda's entry point: an authorizer event in, a policy or simple response out, or the
-    /// error `Unauthorized` (API Gateway's 401). A failure to read the table is an ordinary
-    /// error (API Gateway answers 500): a valid caller is never told its token is bad.
-    pub async fn handle(&self, event: Value) -> Result<Value, Error> {
+    /// Lambda's entry point: an authorizer event's JSON text in, the JSON text of a policy
+    /// or simple response out, or the error `Unauthorized` (API Gateway's 401). A failure to
+    /// read the table is an ordinary error (API Gateway answers 500): a valid caller is never
+    /// told its token is bad.
+    pub async fn handle_json(&self, event: &str) -> Result<Box<RawValue>, Error> {
         // The parse error is not logged: serde quotes the value it refused, which can be a
         // header holding a token.
-        let incoming = Incoming::from_event(event, &self.config.identity_header).map_err(|_| {
-            tracing::warn!("refused an event that is not an API Gateway authorizer event");
-            Error::from("Unauthorized")
-        })?;
-        let verified = self.verify(&incoming).await?;
+        let mut incoming =
+            Incoming::from_json(event, &self.config.identity_header).map_err(|_| {
+                tracing::warn!("refused an event that is not an API Gateway authorizer event");
+                Error::from("Unauthorized")
+            })?;
+        let verified = self
+            .verify(incoming.token.take(), incoming.source_ip)
+            .await?;
         let facts = RequestFacts {
             method: &incoming.method,
             path: &incoming.path,
@@ -83,16 +92,27 @@ impl<S: RecordSource> Authorizer<S> {
             }
             _ => {}
         }
-        respond(&incoming, &decision, &self.config)
+        let answer = respond(&incoming, &decision, &self.config)?;
+        Ok(serde_json::value::to_raw_value(&answer)?)
+    }
+
+    /// [`Self::handle_json`] for an event already parsed (`local`, the tests).
+    pub async fn handle(&self, event: Value) -> Result<Value, Error> {
+        let answer = self.handle_json(&event.to_string()).await?;
+        Ok(serde_json::from_str(answer.get())?)
     }
 
     /// The one verification path, and API Gateway's cache: a token whose life ends within
     /// the cache's TTL is refused, since a cached Allow would outlive it.
-    async fn verify(&self, incoming: &Incoming) -> Result<Result<Verified, Denial>, Error> {
-        let Some(secret) = incoming.token.clone() else {
+    async fn verify(
+        &self,
+        token: Option<TokenSecret>,
+        source_ip: Option<IpAddr>,
+    ) -> Result<Result<Verified, Denial>, Error> {
+        let Some(secret) = token else {
             return Ok(Err(Denial::Unauthenticated(Unauthenticated::NoCredential)));
         };
-        match self.verifier.verify(secret, incoming.source_ip).await {
+        match self.verifier.verify(secret, source_ip).await {
             Ok(verified) => {
                 let ttl = self.config.gateway_cache_ttl;
                 let ends_within_cache = ttl > time::Duration::ZERO

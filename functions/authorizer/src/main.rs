@@ -4,6 +4,7 @@
 
 use authorizer::{Authorizer, AuthorizerConfig};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::value::RawValue;
 use shared::config::{Settings, env};
 use store::DynamoStore;
 use store::client::ClientSettings;
@@ -25,9 +26,11 @@ async fn main() -> Result<(), Error> {
     if warm_up {
         authorizer.warm_up().await;
     }
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+    // The event is kept as its JSON text and read once, borrowed, by the authorizer; the
+    // answer is written as text too.
+    run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let authorizer = &authorizer;
-        async move { authorizer.handle(event.payload).await }
+        async move { authorizer.handle_json(event.payload.get()).await }
     }))
     .await
 }

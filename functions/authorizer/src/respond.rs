@@ -4,25 +4,132 @@
 //! A policy lists every route the principal may call (and, on a 403 for a route, denies the
 //! requested one; on a 403 for the address, everything), so API Gateway's cache, keyed on the
 //! token, the address and the route, can neither widen nor narrow access.
+//!
+//! The answer is a plain structure that serializes itself straight to the JSON API Gateway
+//! reads (no intermediate `Value`); its context is the principal's, written as it is
+//! serialized.
 
-use aws_lambda_events::event::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerResponse,
-    ApiGatewayV2CustomAuthorizerIamPolicyResponse, ApiGatewayV2CustomAuthorizerSimpleResponse,
-};
-use aws_lambda_events::event::iam::{IamPolicyEffect, IamPolicyStatement};
 use lambda_runtime::Error;
-use serde_json::Value;
+use serde::Serialize;
+use shared::authn::{Context, Principal};
 use shared::decision::Decision;
+use shared::routes::AllowedRoute;
 
 use crate::config::{AuthorizerConfig, HttpApiResponse};
 use crate::event::{Incoming, Shape};
 
+/// The authorizer's answer to API Gateway, as it serializes.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer<'a> {
+    /// HTTP API simple response: `{"isAuthorized": ..., "context": {...}}`.
+    Simple(SimpleResponse<'a>),
+    /// An IAM policy (REST APIs; HTTP APIs configured for it).
+    Policy(PolicyResponse<'a>),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimpleResponse<'a> {
+    is_authorized: bool,
+    #[serde(serialize_with = "context_or_empty")]
+    context: Option<Context<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyResponse<'a> {
+    principal_id: PrincipalId<'a>,
+    policy_document: PolicyDocument<'a>,
+    #[serde(serialize_with = "context_or_empty")]
+    context: Option<Context<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyDocument<'a> {
+    version: &'static str,
+    statement: Vec<Statement<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Statement<'a> {
+    action: [&'static str; 1],
+    effect: &'static str,
+    resource: Resources<'a>,
+}
+
+/// A statement's resources, written as they are serialized (no string per route).
+#[derive(Debug)]
+enum Resources<'a> {
+    /// `{base}/{method}/{path}` of each allowed route.
+    Routes {
+        base: &'a str,
+        routes: &'a [AllowedRoute],
+    },
+    One(String),
+}
+
+/// `{base}/{method}/{path}`, written as a string.
+struct RouteResource<'a> {
+    base: &'a str,
+    route: &'a AllowedRoute,
+}
+
+impl Serialize for RouteResource<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self { base, route } = self;
+        serializer.collect_str(&format_args!("{base}/{}/{}", route.method, route.path))
+    }
+}
+
+impl Serialize for Resources<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Routes { base, routes } => {
+                serializer.collect_seq(routes.iter().map(|route| RouteResource { base, route }))
+            }
+            Self::One(resource) => serializer.collect_seq([resource]),
+        }
+    }
+}
+
+/// The policy's principal: the account, else the organization of an org-wide token, else
+/// `anonymous`.
+#[derive(Debug)]
+struct PrincipalId<'a>(Option<&'a Principal>);
+
+impl Serialize for PrincipalId<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => serializer.serialize_str("anonymous"),
+            Some(principal) => match &principal.account {
+                Some(account) => serializer.collect_str(account),
+                None => serializer.collect_str(&principal.org),
+            },
+        }
+    }
+}
+
+/// Writes `None` as an empty object: API Gateway's context is always an object.
+fn context_or_empty<S: serde::Serializer>(
+    context: &Option<Context<'_>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    match context {
+        Some(context) => context.serialize(serializer),
+        None => serializer.serialize_map(Some(0))?.end(),
+    }
+}
+
 /// Renders a decision for the event's shape.
-pub fn respond(
-    incoming: &Incoming,
-    decision: &Decision,
+pub fn respond<'a>(
+    incoming: &'a Incoming<'_>,
+    decision: &'a Decision,
     config: &AuthorizerConfig,
-) -> Result<Value, Error> {
+) -> Result<Answer<'a>, Error> {
     let (principal, allowed, deny) = match decision {
         Decision::Unauthorized(_) => return Err(Error::from("Unauthorized")),
         Decision::Allow { principal, allowed } => (Some(principal), allowed, None),
@@ -32,72 +139,45 @@ pub fn respond(
             // A refused address denies everything (the cache should then be keyed on the
             // address too); a refused route denies that route only.
             let denied = if principal.is_some() {
-                incoming.request_arn.clone()
+                incoming.request_arn.clone().into_owned()
             } else {
                 format!("{}/*", incoming.arn_base)
             };
             (principal.as_ref(), allowed, Some(denied))
         }
     };
-    let context: serde_json::Map<String, Value> = principal
-        .map(|p| {
-            p.to_context()
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let context = principal.map(Principal::context);
     if incoming.shape == Shape::HttpApi && config.http_api_response == HttpApiResponse::Simple {
-        let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::<Value>::default();
-        response.is_authorized = deny.is_none();
-        response.context = if deny.is_none() {
-            Value::Object(context)
-        } else {
-            Value::Object(Default::default())
-        };
-        return Ok(serde_json::to_value(response)?);
+        let authorized = deny.is_none();
+        return Ok(Answer::Simple(SimpleResponse {
+            is_authorized: authorized,
+            context: context.filter(|_| authorized),
+        }));
     }
-
-    let mut statements = Vec::new();
+    let mut statements = Vec::with_capacity(2);
     if !allowed.is_empty() {
-        let mut allow = IamPolicyStatement::default();
-        allow.action = vec!["execute-api:Invoke".into()];
-        allow.effect = IamPolicyEffect::Allow;
-        allow.resource = allowed
-            .iter()
-            .map(|route| format!("{}/{}/{}", incoming.arn_base, route.method, route.path))
-            .collect();
-        statements.push(allow);
+        statements.push(Statement {
+            action: ["execute-api:Invoke"],
+            effect: "Allow",
+            resource: Resources::Routes {
+                base: &incoming.arn_base,
+                routes: allowed,
+            },
+        });
     }
     if let Some(denied) = deny {
-        let mut statement = IamPolicyStatement::default();
-        statement.action = vec!["execute-api:Invoke".into()];
-        statement.effect = IamPolicyEffect::Deny;
-        statement.resource = vec![denied];
-        statements.push(statement);
+        statements.push(Statement {
+            action: ["execute-api:Invoke"],
+            effect: "Deny",
+            resource: Resources::One(denied),
+        });
     }
-    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
-    policy.version = Some("2012-10-17".into());
-    policy.statement = statements;
-    let principal_id = principal.map_or_else(
-        || "anonymous".to_owned(),
-        |p| {
-            p.account
-                .as_ref()
-                .map_or_else(|| p.org.to_string(), ToString::to_string)
+    Ok(Answer::Policy(PolicyResponse {
+        principal_id: PrincipalId(principal),
+        policy_document: PolicyDocument {
+            version: "2012-10-17",
+            statement: statements,
         },
-    );
-    if incoming.shape == Shape::HttpApi {
-        let mut response = ApiGatewayV2CustomAuthorizerIamPolicyResponse::<Value>::default();
-        response.principal_id = Some(principal_id);
-        response.policy_document = policy;
-        response.context = Value::Object(context);
-        Ok(serde_json::to_value(response)?)
-    } else {
-        let mut response = ApiGatewayCustomAuthorizerResponse::<Value>::default();
-        response.principal_id = Some(principal_id);
-        response.policy_document = policy;
-        response.context = Value::Object(context);
-        Ok(serde_json::to_value(response)?)
-    }
+        context,
+    }))
 }

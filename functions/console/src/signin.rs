@@ -7,6 +7,8 @@
 //! the ID token verified against the organization's providers (the rules of the admin API),
 //! and the session starts. No token is kept: the session holds who the person is.
 
+use std::sync::Arc;
+
 use admin_api::identity::admit_person;
 use admin_api::meta::RequestMeta;
 use admin_api::problem::ApiError;
@@ -322,8 +324,8 @@ async fn token_caller(
     };
     let display = format!("admin token {}", record.display_prefix);
     let records = AuthorizationRecords {
-        org: Some(org.clone()),
-        account: account_record,
+        org: Some(Arc::new(org.clone())),
+        account: account_record.map(Arc::new),
         token: Some(record),
     };
     let claim = TokenClaim {

@@ -1,5 +1,5 @@
 //! Who is calling: a presented token checked against what the store holds, and the
-//! permissions it carries. Pure: it takes the records one `BatchGetItem` returned and decides,
+//! permissions it carries. Pure: it takes the records the one read returned and decides,
 //! so the authorizer and the admin functions (which verify bearer tokens themselves when no
 //! authorizer stands in front of them) share one decision, tested without I/O.
 //!
@@ -11,9 +11,11 @@ mod context;
 mod denial;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+pub use context::{Context, ContextValue};
 pub use denial::{Denial, Forbidden, Unauthenticated};
 
 use crate::access::{Grant, Grants, Role, Roles, Scope, Scopes};
@@ -25,12 +27,14 @@ use crate::model::{
 use crate::token::{ParsedToken, TokenOwner};
 
 /// What deciding on a token needs: the token's record, its account's (none for an org-wide
-/// token) and its organization's, as the store found them (`None`: not found).
+/// token) and its organization's, as the store found them (`None`: not found). The owners are
+/// shared (`Arc`): a container's owner cache hands the same records to every request of an
+/// organization without copying them.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorizationRecords {
-    pub org: Option<Organization>,
+    pub org: Option<Arc<Organization>>,
     /// Always `None` for org-wide tokens.
-    pub account: Option<ServiceAccount>,
+    pub account: Option<Arc<ServiceAccount>>,
     pub token: Option<Token>,
 }
 
@@ -327,8 +331,8 @@ mod tests {
         World {
             presented,
             records: AuthorizationRecords {
-                org: Some(org),
-                account: owner_is_account.then_some(account),
+                org: Some(Arc::new(org)),
+                account: owner_is_account.then(|| Arc::new(account)),
                 token: Some(token),
             },
         }
@@ -379,16 +383,23 @@ mod tests {
             ("no org", Box::new(|w| w.records.org = None)),
             (
                 "org disabled",
-                Box::new(|w| w.records.org.as_mut().unwrap().status = OrgStatus::Disabled),
+                Box::new(|w| {
+                    Arc::make_mut(w.records.org.as_mut().unwrap()).status = OrgStatus::Disabled
+                }),
             ),
             ("no account", Box::new(|w| w.records.account = None)),
             (
                 "account disabled",
-                Box::new(|w| w.records.account.as_mut().unwrap().status = AccountStatus::Disabled),
+                Box::new(|w| {
+                    Arc::make_mut(w.records.account.as_mut().unwrap()).status =
+                        AccountStatus::Disabled
+                }),
             ),
             (
                 "account deleted",
-                Box::new(|w| w.records.account.as_mut().unwrap().deleted_at = Some(NOW)),
+                Box::new(|w| {
+                    Arc::make_mut(w.records.account.as_mut().unwrap()).deleted_at = Some(NOW)
+                }),
             ),
         ];
         for (name, change) in cases {
@@ -420,7 +431,7 @@ mod tests {
     #[test]
     fn allowlists_of_the_org_and_the_account_both_apply() {
         let mut w = world(true, Scopes::default());
-        w.records.account.as_mut().unwrap().ip_allowlist =
+        Arc::make_mut(w.records.account.as_mut().unwrap()).ip_allowlist =
             IpAllowlist::parse(&["10.0.0.0/8", "2001:db8::/32"]).unwrap();
         assert!(decide(&w, Some("10.1.1.1"), NOW).is_ok());
         assert!(decide(&w, Some("2001:db8::5"), NOW).is_ok());
@@ -437,7 +448,7 @@ mod tests {
             IpAllowlist::parse(&["10.1.0.0/16"]).unwrap(),
         )
         .unwrap();
-        w.records.org.as_mut().unwrap().token_policy = policy;
+        Arc::make_mut(w.records.org.as_mut().unwrap()).token_policy = policy;
         assert!(decide(&w, Some("10.1.1.1"), NOW).is_ok());
         assert!(matches!(
             decide(&w, Some("10.2.1.1"), NOW),
@@ -466,5 +477,22 @@ mod tests {
         let mut broken = context.clone();
         broken.insert("roles".into(), "superuser".into());
         assert!(Principal::from_context(|key| broken.get(key).cloned()).is_err());
+    }
+
+    #[test]
+    fn the_context_view_writes_the_same_object_as_the_map() {
+        for scoped in [scopes(&["reader", "brain-1:read"]), Scopes::default()] {
+            let w = world(true, scoped);
+            let principal = decide(&w, None, NOW).unwrap();
+            let written = serde_json::to_value(principal.context()).unwrap();
+            assert_eq!(
+                written,
+                serde_json::to_value(principal.to_context()).unwrap()
+            );
+            let keys: Vec<&str> = principal.context().entries().map(|(k, _)| k).to_vec();
+            let mut sorted = keys.clone();
+            sorted.sort_unstable();
+            assert_eq!(keys, sorted, "in the map's order");
+        }
     }
 }

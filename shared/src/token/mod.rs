@@ -9,7 +9,7 @@
 //! * The **prefix** is configurable per deployment (`alk_svc_`, `ghp_`, ...), so secret
 //!   scanners can recognise the deployment's tokens.
 //! * The **ids** (token, org, owner) give every key the authorizer must read, so verifying a
-//!   well-formed token is one `BatchGetItem`. The org slug is written as lowercase hex of its
+//!   well-formed token is one read (a `GetItem`, or a `BatchGetItem` with its owners). The org slug is written as lowercase hex of its
 //!   bytes because a slug may contain `-`, which is not in the token alphabet.
 //! * The **secret** is 43 base62 characters from the OS CSPRNG: 43 × log2(62) ≈ 256.03 bits.
 //! * The **tag** is an HMAC-SHA256 (128 bits, as 22 base62 characters) of everything before it

@@ -2,6 +2,7 @@
 //! caller has no fresh copy of, in one consistent read (a `GetItem` for the token alone, else
 //! a `BatchGetItem`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
@@ -64,8 +65,8 @@ impl DynamoStore {
         let mut records = AuthorizationRecords::default();
         for item in self.batch_get(wanted_keys).await? {
             match entity_of(&item) {
-                Some(Organization::ENTITY) => records.org = Some(decode(item)?),
-                Some(ServiceAccount::ENTITY) => records.account = Some(decode(item)?),
+                Some(Organization::ENTITY) => records.org = Some(Arc::new(decode(item)?)),
+                Some(ServiceAccount::ENTITY) => records.account = Some(Arc::new(decode(item)?)),
                 Some(Token::ENTITY) => records.token = Some(decode(item)?),
                 _ => {
                     return Err(StoreError::Corrupt {

@@ -8,7 +8,8 @@
 //! * every list the admin API offers is one `Query` of that partition, with `ConsistentRead`
 //!   (a list right after a create shows it), and needs no secondary index;
 //! * a token names all three keys the authorizer needs (org, owner, token id), so authorizing
-//!   it is one `BatchGetItem`.
+//!   it is one read: a `GetItem` of the token (a `BatchGetItem` with its owners when the
+//!   owner cache is stale).
 //!
 //! | item | `pk` | `sk` | `ttl` |
 //! | --- | --- | --- | --- |

@@ -249,8 +249,8 @@ struct Caches {
     records: HashMap<Key, (OffsetDateTime, AuthorizationRecords)>,
     /// Organizations and accounts, reused for the owner TTL while the token is read every
     /// time: one read of each per container and TTL, however many requests use them.
-    orgs: HashMap<OrgId, Read<Organization>>,
-    accounts: HashMap<(OrgId, ServiceAccountId), Read<ServiceAccount>>,
+    orgs: HashMap<OrgId, Read<Arc<Organization>>>,
+    accounts: HashMap<(OrgId, ServiceAccountId), Read<Arc<ServiceAccount>>>,
 }
 
 /// The verification path, built once per container.

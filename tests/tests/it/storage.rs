@@ -440,12 +440,12 @@ async fn one_batch_read_fetches_what_the_authorizer_needs() -> anyhow::Result<()
     store.create_token(&org_token).await?;
 
     let records = store.fetch_for_authorization(&parsed).await?;
-    assert_eq!(records.org, Some(acme.clone()));
-    assert_eq!(records.account, Some(ci));
+    assert_eq!(records.org.as_deref(), Some(&acme));
+    assert_eq!(records.account.as_deref(), Some(&ci));
     assert!(records.token.unwrap().accepts(&parsed, NOW));
 
     let records = store.fetch_for_authorization(&org_parsed).await?;
-    assert_eq!(records.org, Some(acme));
+    assert_eq!(records.org.as_deref(), Some(&acme));
     assert_eq!(records.account, None);
     assert!(records.token.unwrap().accepts(&org_parsed, NOW));
 
