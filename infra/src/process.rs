@@ -71,22 +71,23 @@ pub fn ended_with_parent(program: impl AsRef<OsStr>) -> Command {
     }
 }
 
+/// Whether the process `pid` runs, from `/proc` (a zombie, dead but not yet reaped, does
+/// not; `comm` in `stat` may hold spaces and parentheses, so the state follows the last `) `).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .map(|(_, rest)| !rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::{BufRead, BufReader};
     use std::time::{Duration, Instant};
-
-    /// Whether a process with `pid` is alive (not a zombie), from `/proc`.
-    fn alive(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                stat.rsplit_once(") ")
-                    .map(|(_, rest)| !rest.starts_with('Z'))
-            })
-            .unwrap_or(false)
-    }
 
     fn gone_within(pids: &[u32], limit: Duration) -> bool {
         let started = Instant::now();

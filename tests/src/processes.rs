@@ -36,16 +36,7 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
-/// Whether `pid` runs (a zombie, dead but not yet reaped, does not).
-pub fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(") ")
-                .map(|(_, rest)| !rest.starts_with('Z'))
-        })
-        .unwrap_or(false)
-}
+pub use infra::process::alive;
 
 /// The pids of `pids` still running after waiting up to `limit` for them to end.
 pub fn still_running_after(pids: &[u32], limit: Duration) -> Vec<u32> {
