@@ -28,29 +28,30 @@ pub struct RequestFacts<'a> {
     pub source_ip: Option<IpAddr>,
 }
 
+/// A decision, borrowing the principal and the route map it was made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Decision<'a> {
     /// 401: no valid token.
     Unauthorized(Unauthenticated),
     /// Refused with a 403. `allowed` lists what the principal may call (empty when the
     /// source address was refused), so the policy answered is right for every route.
     Forbidden {
-        principal: Option<Principal>,
-        allowed: Vec<AllowedRoute>,
+        principal: Option<&'a Principal>,
+        allowed: Vec<AllowedRoute<'a>>,
         reason: Forbidden,
     },
     Allow {
-        principal: Principal,
-        allowed: Vec<AllowedRoute>,
+        principal: &'a Principal,
+        allowed: Vec<AllowedRoute<'a>>,
     },
 }
 
 /// Decides on a request, given what verifying its credential came to.
-pub fn decide(
-    authenticated: Result<Principal, Denial>,
+pub fn decide<'a>(
+    authenticated: Result<&'a Principal, Denial>,
     facts: &RequestFacts<'_>,
-    routes: &RouteMap,
-) -> Decision {
+    routes: &'a RouteMap,
+) -> Decision<'a> {
     let principal = match authenticated {
         Ok(principal) => principal,
         Err(Denial::Unauthenticated(reason)) => return Decision::Unauthorized(reason),

@@ -77,10 +77,7 @@ impl<S: RecordSource> Authorizer<S> {
             path: &incoming.path,
             source_ip: incoming.source_ip,
         };
-        let principal = verified
-            .as_ref()
-            .map(|v| v.principal.clone())
-            .map_err(|d| *d);
+        let principal = verified.as_ref().map(|v| &v.principal).map_err(|d| *d);
         let decision = decide(principal, &facts, &self.config.routes);
         match (&decision, &verified) {
             (Decision::Allow { .. }, Ok(verified)) => {

@@ -66,7 +66,7 @@ enum Resources<'a> {
     /// `{base}/{method}/{path}` of each allowed route.
     Routes {
         base: &'a str,
-        routes: &'a [AllowedRoute],
+        routes: &'a [AllowedRoute<'a>],
     },
     One(String),
 }
@@ -74,7 +74,7 @@ enum Resources<'a> {
 /// `{base}/{method}/{path}`, written as a string.
 struct RouteResource<'a> {
     base: &'a str,
-    route: &'a AllowedRoute,
+    route: &'a AllowedRoute<'a>,
 }
 
 impl Serialize for RouteResource<'_> {
@@ -127,12 +127,12 @@ fn context_or_empty<S: serde::Serializer>(
 /// Renders a decision for the event's shape.
 pub fn respond<'a>(
     incoming: &'a Incoming<'_>,
-    decision: &'a Decision,
+    decision: &'a Decision<'a>,
     config: &AuthorizerConfig,
 ) -> Result<Answer<'a>, Error> {
     let (principal, allowed, deny) = match decision {
         Decision::Unauthorized(_) => return Err(Error::from("Unauthorized")),
-        Decision::Allow { principal, allowed } => (Some(principal), allowed, None),
+        Decision::Allow { principal, allowed } => (Some(*principal), allowed, None),
         Decision::Forbidden {
             principal, allowed, ..
         } => {
@@ -143,7 +143,7 @@ pub fn respond<'a>(
             } else {
                 format!("{}/*", incoming.arn_base)
             };
-            (principal.as_ref(), allowed, Some(denied))
+            (*principal, allowed, Some(denied))
         }
     };
     let context = principal.map(Principal::context);

@@ -29,6 +29,7 @@
 //! pattern can cover another route, [`RouteMap::parse`] refuses maps where one route's
 //! pattern matches another route with different requirements.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::ParseError;
@@ -54,6 +55,9 @@ pub struct RouteRule {
     /// The organization the route acts on, when the map says.
     pub org: Option<OrgBinding>,
     path: String,
+    /// The resource path with every parameter `*`: what most allowed routes are, computed
+    /// once so that listing them copies nothing.
+    wildcard: String,
 }
 
 /// Which organization a route acts on: the value of a path parameter, or a fixed one.
@@ -83,14 +87,14 @@ pub enum GrantResource {
 }
 
 /// A route a principal may call, as the method and resource path of an `execute-api` ARN
-/// (`GET`, `items/*`).
+/// (`GET`, `items/*`), borrowed from the map unless a parameter is bound to a value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct AllowedRoute {
-    pub method: String,
-    pub path: String,
+pub struct AllowedRoute<'m> {
+    pub method: &'m str,
+    pub path: Cow<'m, str>,
 }
 
-impl fmt::Display for AllowedRoute {
+impl fmt::Display for AllowedRoute<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.method, self.path)
     }
@@ -165,7 +169,7 @@ impl RouteMap {
     /// method and resource paths. A route bound to an organization by a path parameter is
     /// listed with the principal's organization in that segment, so the policy covers no
     /// other organization's paths.
-    pub fn allowed(&self, org: &OrgId, permissions: &Permissions) -> Vec<AllowedRoute> {
+    pub fn allowed(&self, org: &OrgId, permissions: &Permissions) -> Vec<AllowedRoute<'_>> {
         let mut allowed = Vec::new();
         for rule in &self.rules {
             let org_parameter = match &rule.org {
@@ -173,15 +177,20 @@ impl RouteMap {
                 Some(OrgBinding::Parameter(name)) => Some((name.as_str(), org.as_str())),
                 _ => None,
             };
-            let bound: Vec<(&str, &str)> = org_parameter.into_iter().collect();
+            let bound = org_parameter.as_slice();
+            let route = |bound: &[(&str, &str)]| AllowedRoute {
+                method: &rule.method,
+                path: if bound.is_empty() {
+                    Cow::Borrowed(rule.wildcard.as_str())
+                } else {
+                    Cow::Owned(RouteRule::glob_of(&rule.segments, bound))
+                },
+            };
             let by_role = rule
                 .role
                 .is_some_and(|role| permissions.roles.at_least(role));
             if by_role {
-                allowed.push(AllowedRoute {
-                    method: rule.method.clone(),
-                    path: rule.glob(&bound),
-                });
+                allowed.push(route(bound));
                 continue;
             }
             let Some(grant) = &rule.grant else { continue };
@@ -192,22 +201,16 @@ impl RouteMap {
                         .level_on(resource)
                         .is_some_and(|l| l >= grant.level)
                     {
-                        allowed.push(AllowedRoute {
-                            method: rule.method.clone(),
-                            path: rule.glob(&bound),
-                        });
+                        allowed.push(route(bound));
                     }
                 }
                 GrantResource::Parameter(name) => {
                     for held in permissions.grants.iter() {
                         // A path parameter is one segment: resources with `/` cannot be it.
                         if held.level >= grant.level && !held.resource.as_str().contains('/') {
-                            let mut bound = bound.clone();
+                            let mut bound = bound.to_vec();
                             bound.push((name, held.resource.as_str()));
-                            allowed.push(AllowedRoute {
-                                method: rule.method.clone(),
-                                path: rule.glob(&bound),
-                            });
+                            allowed.push(route(&bound));
                         }
                     }
                 }
@@ -285,19 +288,21 @@ impl RouteRule {
     }
 
     /// The resource path in an ARN: parameters become `*`, or their value in `bound`.
-    fn glob(&self, bound: &[(&str, &str)]) -> String {
-        let parts: Vec<String> = self
-            .segments
-            .iter()
-            .map(|segment| match segment {
-                Segment::Literal(literal) => literal.clone(),
+    fn glob_of(segments: &[Segment], bound: &[(&str, &str)]) -> String {
+        let mut glob = String::new();
+        for (i, segment) in segments.iter().enumerate() {
+            if i > 0 {
+                glob.push('/');
+            }
+            glob.push_str(match segment {
+                Segment::Literal(literal) => literal,
                 Segment::Parameter(name) => bound
                     .iter()
                     .find(|(wanted, _)| wanted == name)
-                    .map_or_else(|| "*".to_owned(), |(_, value)| (*value).to_owned()),
-            })
-            .collect();
-        parts.join("/")
+                    .map_or("*", |(_, value)| value),
+            });
+        }
+        glob
     }
 }
 

@@ -136,6 +136,7 @@ pub(super) fn parse_rule(raw: RawRule) -> Result<RouteRule, String> {
             None => OrgBinding::Fixed(OrgId::parse(&text).map_err(|e| format!("`org`: {e}"))?),
         }),
     };
+    let wildcard = RouteRule::glob_of(&segments, &[]);
     Ok(RouteRule {
         method,
         segments,
@@ -143,5 +144,6 @@ pub(super) fn parse_rule(raw: RawRule) -> Result<RouteRule, String> {
         grant,
         org,
         path: raw.path,
+        wildcard,
     })
 }

@@ -259,6 +259,11 @@ impl ParsedToken {
         &self.display_prefix
     }
 
+    /// [`Self::display_prefix`], keeping nothing else (the secret is dropped, and zeroed).
+    pub fn into_display_prefix(self) -> String {
+        self.display_prefix
+    }
+
     pub fn secret(&self) -> &TokenSecret {
         &self.secret
     }
@@ -270,7 +275,7 @@ impl ParsedToken {
 }
 
 fn display_prefix(prefix: &TokenPrefix, id: &TokenId) -> String {
-    format!("{}{}", prefix.as_str(), id.as_str())
+    [prefix.as_str(), id.as_str()].concat()
 }
 
 fn min_len(prefix: &TokenPrefix) -> usize {

@@ -14,6 +14,14 @@
 //! The endpoint, region and credentials come from the standard AWS variables
 //! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_REGION`, ...), read by `aws-config`.
 //!
+//! **Trusted roots.** AWS's endpoints (DynamoDB, Secrets Manager, EventBridge, STS, their VPC
+//! and FIPS endpoints) present certificates of Amazon Trust Services, so the clients trust
+//! exactly its roots (Amazon Root CA 1–4 and the Starfield Services Root CA G2 that
+//! cross-signs them, embedded at build time) and read no system store: loading the system's
+//! ~150 certificate files cost a cold start 7 ms. `AWS_CA_BUNDLE` (the AWS tools' variable)
+//! names a PEM file of more roots, for an endpoint behind a proxy or a private CA; a file that
+//! cannot be read is logged, and the clients keep Amazon's roots only.
+//!
 //! Every client counts its throttled attempts (retried by the SDK with backoff, within the
 //! bounds above): in Lambda each one is a CloudWatch metric, `DynamoDbThrottledAttempts` in
 //! the namespace `METRICS_NAMESPACE` (the stack sets `ServiceAccounts/<stack>`; default
@@ -31,7 +39,10 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryPartition;
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -157,6 +168,7 @@ impl ClientSettings {
     /// The SDK configuration from the standard AWS environment, with these bounds.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client(|key| std::env::var(key).ok()))
             .timeout_config(self.timeouts())
             .retry_config(self.retries())
             .load()
@@ -167,6 +179,7 @@ impl ClientSettings {
     /// credentials it accepts and these bounds.
     pub async fn local_sdk_config(&self, endpoint: &str, region: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client(|key| std::env::var(key).ok()))
             .region(Region::new(region.to_owned()))
             .endpoint_url(endpoint)
             .credentials_provider(Credentials::new(
@@ -181,6 +194,45 @@ impl ClientSettings {
             .load()
             .await
     }
+}
+
+/// The roots of Amazon Trust Services, which every AWS endpoint's certificate chains to.
+const AMAZON_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
+
+/// The roots the clients trust, as PEM: Amazon's, and the file `AWS_CA_BUNDLE` names.
+fn roots(lookup: impl Fn(&str) -> Option<String>) -> Vec<Cow<'static, [u8]>> {
+    let mut roots = vec![Cow::Borrowed(AMAZON_ROOTS)];
+    if let Some(path) = lookup("AWS_CA_BUNDLE").filter(|path| !path.is_empty()) {
+        match std::fs::read(&path) {
+            Ok(pem) => roots.push(Cow::Owned(pem)),
+            Err(error) => tracing::error!(
+                %path,
+                %error,
+                "AWS_CA_BUNDLE cannot be read: trusting Amazon's roots only"
+            ),
+        }
+    }
+    roots
+}
+
+/// The HTTPS client of every AWS client: rustls on aws-lc, trusting [`roots`] and no system
+/// store.
+fn https_client(lookup: impl Fn(&str) -> Option<String>) -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(
+                    roots(lookup)
+                        .into_iter()
+                        .fold(TrustStore::empty(), |store, pem| {
+                            store.with_pem_certificate(pem)
+                        }),
+                )
+                .build()
+                .unwrap_or_default(),
+        )
+        .build_https()
 }
 
 /// A DynamoDB client from the standard AWS environment, with `settings`.
@@ -308,6 +360,56 @@ fn throttle_metric_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
+    fn certificates(pem: &[u8]) -> usize {
+        CertificateDer::pem_slice_iter(pem)
+            .map(|certificate| certificate.expect("a PEM certificate"))
+            .filter(|certificate| !certificate.is_empty())
+            .count()
+    }
+
+    #[test]
+    fn the_clients_trust_amazons_five_roots_and_no_system_store() {
+        let roots = roots(|_| None);
+        assert_eq!(roots.len(), 1);
+        assert_eq!(certificates(&roots[0]), 5);
+        let text = std::str::from_utf8(AMAZON_ROOTS).unwrap();
+        for name in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            assert!(text.contains(&format!("# {name}\n")), "{name}");
+        }
+    }
+
+    #[test]
+    fn aws_ca_bundle_adds_its_roots_and_an_unreadable_one_adds_none() {
+        let dir = std::env::temp_dir().join(format!("ca-bundle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bundle = dir.join("proxy.pem");
+        // Any certificate will do: the first of Amazon's stands for a proxy's root.
+        let one = &AMAZON_ROOTS[AMAZON_ROOTS.windows(5).position(|w| w == b"-----").unwrap()..];
+        std::fs::write(&bundle, one).unwrap();
+        let path = bundle.to_str().unwrap().to_owned();
+        let with_bundle = roots(|key| (key == "AWS_CA_BUNDLE").then(|| path.clone()));
+        assert_eq!(with_bundle.len(), 2);
+        assert!(certificates(&with_bundle[1]) >= 1);
+        let missing = dir.join("missing.pem").to_str().unwrap().to_owned();
+        assert_eq!(
+            roots(|key| (key == "AWS_CA_BUNDLE").then(|| missing.clone())).len(),
+            1
+        );
+        assert_eq!(
+            roots(|key| (key == "AWS_CA_BUNDLE").then(String::new)).len(),
+            1
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn throttling_bodies_are_recognised_and_others_are_not() {

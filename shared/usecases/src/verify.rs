@@ -354,7 +354,7 @@ impl<S: RecordSource> Verifier<S> {
             Ok(principal) => Ok(Verified {
                 principal,
                 records,
-                display_prefix: presented.display_prefix().to_owned(),
+                display_prefix: presented.into_display_prefix(),
             }),
             Err(denial) => {
                 tracing::info!(token = presented.display_prefix(), %denial, "refused a token");
