@@ -165,13 +165,21 @@ fn bench(c: &mut Criterion) {
         }) else {
             return;
         };
-        // The HTTP API event answered with an IAM policy, too.
-        let variants = if name == "http_api_simple" {
-            vec![(name, config.clone()), ("http_api_iam", with_iam(&config))]
-        } else {
-            vec![(name, config)]
+        // The HTTP API event answered with an IAM policy, too; the REST `REQUEST` event (an
+        // Allow) also with the functions' JSON log subscriber, writing its lines to nowhere:
+        // what logging the decision costs.
+        let variants = match name {
+            "http_api_simple" => vec![
+                (name, config.clone(), false),
+                ("http_api_iam", with_iam(&config), false),
+            ],
+            "rest_request" => vec![
+                (name, config.clone(), false),
+                ("rest_request_logged", config, true),
+            ],
+            _ => vec![(name, config, false)],
         };
-        for (name, config) in variants {
+        for (name, config, logged) in variants {
             let authorizer = Authorizer::with_clock(
                 FixedRecords(records.clone()),
                 config,
@@ -186,9 +194,20 @@ fn bench(c: &mut Criterion) {
                 answered.is_ok(),
                 "{name}: the benchmarked request must be answered"
             );
-            c.bench_function(name, |b| {
-                b.iter(|| black_box(runtime.block_on(authorizer.handle_json(black_box(&text)))))
-            });
+            let mut measure = || {
+                c.bench_function(name, |b| {
+                    b.iter(|| black_box(runtime.block_on(authorizer.handle_json(black_box(&text)))))
+                });
+            };
+            if logged {
+                let subscriber = shared::telemetry::subscriber(
+                    tracing::level_filters::LevelFilter::INFO,
+                    std::io::sink,
+                );
+                tracing::subscriber::with_default(subscriber, measure);
+            } else {
+                measure();
+            }
         }
     }
 }

@@ -129,12 +129,15 @@ impl<S: RecordSource> Authorizer<S> {
         }
     }
 
-    /// Writes the last-used time, bounded so it never slows an authorization noticeably, and
-    /// never fails one.
+    /// Writes the last-used time when it is due, bounded so it never slows an authorization
+    /// noticeably, and never fails one. (Boxed, as it is rare: at most once per token and
+    /// interval, so the write's future is not part of every request's.)
     async fn record_use(&self, verified: &Verified) {
-        let write = self
-            .verifier
-            .record_use(verified, self.config.last_used_interval);
+        let interval = self.config.last_used_interval;
+        if !self.verifier.use_is_due(verified, interval) {
+            return;
+        }
+        let write = Box::pin(self.verifier.record_use(verified, interval));
         match tokio::time::timeout(std::time::Duration::from_millis(250), write).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "last-used write failed"),

@@ -204,6 +204,11 @@ impl Verified {
     }
 }
 
+/// Whether `token`'s last use was recorded `interval` before `now` or earlier (or never).
+fn use_is_due(token: &Token, now: OffsetDateTime, interval: Duration) -> bool {
+    token.last_used_at.is_none_or(|at| now - at >= interval)
+}
+
 fn token_end(token: &Token) -> Option<OffsetDateTime> {
     [token.expires_at, token.revoked_at]
         .into_iter()
@@ -347,7 +352,8 @@ impl<S: RecordSource> Verifier<S> {
         if let Err(Denial::Unauthenticated(Unauthenticated::RevokedToken)) = outcome
             && let Some(token) = records.token.as_ref().filter(|t| t.rotated_away(now))
         {
-            self.answer_reuse(token, source_ip, now).await;
+            // Boxed: the rare path keeps its future out of every verification's.
+            Box::pin(self.answer_reuse(token, source_ip, now)).await;
         }
         self.remember(key, &outcome, &records, now, from_cache);
         match outcome {
@@ -470,14 +476,27 @@ impl<S: RecordSource> Verifier<S> {
         interval: Duration,
     ) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let Some(token) = &verified.records.token else {
+        let Some(token) = verified
+            .records
+            .token
+            .as_ref()
+            .filter(|token| use_is_due(token, now, interval))
+        else {
             return Ok(false);
         };
-        let stale = token.last_used_at.is_none_or(|at| now - at >= interval);
-        if stale {
-            self.source.touch_last_used(token, now, interval).await?;
-        }
-        Ok(stale)
+        self.source.touch_last_used(token, now, interval).await?;
+        Ok(true)
+    }
+
+    /// Whether [`Self::record_use`] would write: the token's last use was recorded `interval`
+    /// ago or more (or never).
+    pub fn use_is_due(&self, verified: &Verified, interval: Duration) -> bool {
+        let now = self.clock.now();
+        verified
+            .records
+            .token
+            .as_ref()
+            .is_some_and(|token| use_is_due(token, now, interval))
     }
 
     /// Updates the caches after a decision. Records are cached only when they were just read,
