@@ -88,6 +88,24 @@ pub fn default_template_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml")
 }
 
+/// `sam build`'s makefile builder for the template's functions (`CodeUri: lambda`).
+pub fn functions_makefile_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("lambda/Makefile")
+}
+
+/// The workspace binary each function of the template is built from, by logical id: the
+/// Makefile's `build-<LogicalId>: BINARY = <binary>` lines.
+pub fn function_binaries() -> std::io::Result<std::collections::BTreeMap<String, String>> {
+    let makefile = std::fs::read_to_string(functions_makefile_path())?;
+    Ok(makefile
+        .lines()
+        .filter_map(|line| {
+            let (target, binary) = line.strip_prefix("build-")?.split_once(": BINARY = ")?;
+            Some((target.to_owned(), binary.trim().to_owned()))
+        })
+        .collect())
+}
+
 impl Template {
     pub fn load(path: &Path) -> Result<Self, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {

@@ -34,8 +34,8 @@ pub const ACCOUNT: &str = "123456789012";
 /// The test deployment's stack name.
 pub const STACK: &str = "service-accounts";
 
-/// A function of the stack, by the binary it is built from (`Metadata.BuildProperties.Binary`
-/// in the template, which leads to its role).
+/// A function of the stack, by the binary it is built from (`infra/lambda/Makefile` names
+/// it; the template leads from the function to its role).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Function {
     Accounts,

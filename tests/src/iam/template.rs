@@ -2,8 +2,8 @@
 //! deployment (`super::resolve`: `!Ref`, `!Sub`, `!GetAtt`, `!If`, ...), over the
 //! deployment's [`Binding`] (the test's table names, its
 //! region, account and parameters). Each function of the template (an
-//! `AWS::Serverless::Function` with `Metadata.BuildProperties.Binary`) is found by its binary
-//! and leads to its role (`Role: !GetAtt <Role>.Arn`), so a new function or role needs no
+//! `AWS::Serverless::Function`, whose binary `infra/lambda/Makefile` names) is found by its
+//! binary and leads to its role (`Role: !GetAtt <Role>.Arn`), so a new function or role needs no
 //! change here.
 
 use std::collections::BTreeMap;
@@ -18,6 +18,8 @@ use super::resolve::Resolved;
 #[derive(Debug)]
 pub struct Template {
     pub(super) root: Value,
+    /// The binary of each function, by logical id (`infra/lambda/Makefile`).
+    binaries: BTreeMap<String, String>,
 }
 
 /// What a deployment names: its region, account, stack, parameters (beyond the template's
@@ -38,7 +40,10 @@ pub fn template() -> &'static Template {
         let path = infra::template::default_template_path();
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
-        Template::parse(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        let binaries = infra::template::function_binaries()
+            .unwrap_or_else(|error| panic!("reading the functions' Makefile: {error}"));
+        Template::parse(&text, binaries)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
     })
 }
 
@@ -72,9 +77,10 @@ pub(super) fn intrinsic(value: &Value) -> Option<(String, &Value)> {
 }
 
 impl Template {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// The template `text`, its functions built from `binaries` (by logical id).
+    pub fn parse(text: &str, binaries: BTreeMap<String, String>) -> Result<Self, String> {
         let root: Value = serde_yaml_ng::from_str(text).map_err(|error| error.to_string())?;
-        Ok(Self { root })
+        Ok(Self { root, binaries })
     }
 
     fn resources(&self) -> impl Iterator<Item = (&str, &Value)> {
@@ -94,9 +100,10 @@ impl Template {
             {
                 continue;
             }
-            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
-                .as_str()
-                .ok_or_else(|| format!("{name} names no Metadata.BuildProperties.Binary"))?;
+            let binary = self
+                .binaries
+                .get(name)
+                .ok_or_else(|| format!("infra/lambda/Makefile does not build {name}"))?;
             let role = &resource["Properties"]["Role"];
             let role = match intrinsic(role) {
                 Some((function, value)) if function == "Fn::GetAtt" => match value {

@@ -188,8 +188,9 @@ fn the_stack_routes_every_admin_route_to_the_function_that_serves_it() {
     ] {
         let resource = function(logical_id);
         assert_eq!(resource["Type"], "AWS::Serverless::Function");
-        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
-        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], binary);
+        assert_eq!(resource["Metadata"]["BuildMethod"], "makefile");
+        assert_eq!(resource["Properties"]["CodeUri"], "lambda");
+        assert!(built_by_the_makefile(logical_id, binary), "{logical_id}");
         let properties = &resource["Properties"];
         let runtime = properties
             .get("Runtime")
@@ -479,10 +480,7 @@ async fn the_lifecycle_indexes_schedule_roles_and_bus_are_declared() -> anyhow::
     let resources = &template["Resources"];
     let text = |value: &serde_yaml_ng::Value| serde_yaml_ng::to_string(value).unwrap();
     let lifecycle = &resources["LifecycleFunction"];
-    assert_eq!(
-        lifecycle["Metadata"]["BuildProperties"]["Binary"],
-        "lifecycle"
-    );
+    assert!(built_by_the_makefile("LifecycleFunction", "lifecycle"));
     let schedule = &lifecycle["Properties"]["Events"]["Schedule"];
     assert_eq!(schedule["Type"], "ScheduleV2");
     assert!(text(&schedule["Properties"]["ScheduleExpression"]).contains("LifecycleSchedule"));
@@ -577,8 +575,9 @@ fn the_provisioner_and_rotation_are_declared_least_privilege() {
     ] {
         let resource = &resources[function];
         assert_eq!(resource["Type"], "AWS::Serverless::Function");
-        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
-        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], binary);
+        assert_eq!(resource["Metadata"]["BuildMethod"], "makefile");
+        assert_eq!(resource["Properties"]["CodeUri"], "lambda");
+        assert!(built_by_the_makefile(function, binary), "{function}");
         let properties = &resource["Properties"];
         assert!(text(&properties["Role"]).contains(role), "{function}");
         assert!(
@@ -810,4 +809,73 @@ fn the_provisioner_and_rotation_are_declared_least_privilege() {
             "{export}"
         );
     }
+}
+
+/// Whether infra/lambda/Makefile (sam build's makefile builder) builds `logical_id` from the
+/// workspace binary `binary`.
+fn built_by_the_makefile(logical_id: &str, binary: &str) -> bool {
+    infra::template::function_binaries()
+        .unwrap()
+        .get(logical_id)
+        == Some(&binary.to_owned())
+}
+
+fn makefile_dir() -> std::path::PathBuf {
+    infra::template::functions_makefile_path()
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// sam build runs `make build-<LogicalId>` with ARTIFACTS_DIR: every function of the template
+/// gets its own binary's bootstrap from the one build, and an unknown function is an error.
+#[test]
+fn the_makefile_copies_each_functions_bootstrap_from_the_one_build() {
+    let (_, template) = infra_template();
+    let scratch = std::env::temp_dir().join(format!("sam-makefile-{}", std::process::id()));
+    let built = scratch.join("built");
+    let binaries = infra::template::function_binaries().unwrap();
+    let functions: Vec<(String, String)> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function")
+        .map(|(id, _)| {
+            let id = id.as_str().unwrap().to_owned();
+            let binary = binaries
+                .get(&id)
+                .unwrap_or_else(|| panic!("the Makefile does not build {id}"))
+                .clone();
+            (id, binary)
+        })
+        .collect();
+    assert_eq!(functions.len(), 8);
+    for (_, binary) in &functions {
+        std::fs::create_dir_all(built.join(binary)).unwrap();
+        std::fs::write(built.join(binary).join("bootstrap"), binary).unwrap();
+    }
+    let make = |target: &str, artifacts: &std::path::Path| {
+        std::process::Command::new("make")
+            .arg("--no-print-directory")
+            .arg(target)
+            .current_dir(makefile_dir())
+            .env("LAMBDA_BUILT", &built)
+            .env("ARTIFACTS_DIR", artifacts)
+            .output()
+            .unwrap()
+    };
+    for (id, binary) in &functions {
+        let artifacts = scratch.join(id);
+        std::fs::create_dir_all(&artifacts).unwrap();
+        let output = make(&format!("build-{id}"), &artifacts);
+        assert!(output.status.success(), "{id}: {output:?}");
+        assert_eq!(
+            std::fs::read_to_string(artifacts.join("bootstrap")).unwrap(),
+            *binary
+        );
+    }
+    let output = make("build-NoSuchFunction", &scratch);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no function NoSuchFunction"));
+    std::fs::remove_dir_all(&scratch).unwrap();
 }
