@@ -127,6 +127,17 @@ impl LocalFunction {
         })
     }
 
+    /// The process's peak resident set so far (`VmHWM` in `/proc/<pid>/status`), in KiB.
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("the function has ended")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmHWM in the process's status")
+    }
+
     /// How long the function took from spawn to its first request for work (its init), once
     /// it has asked.
     pub async fn init_duration(&self) -> anyhow::Result<std::time::Duration> {

@@ -9,7 +9,8 @@
 //!
 //! The authorizer is measured with and without its warm-up read during init; the admin
 //! functions answer an IAM administrator's list request (HTTP API payload 2.0), with the
-//! reads it takes.
+//! reads it takes. Then one process of the first variant answers 1,000 invocations, and its
+//! peak resident set (`VmHWM`) is printed.
 
 use std::time::{Duration, Instant};
 
@@ -72,38 +73,32 @@ async fn main() -> anyhow::Result<()> {
         "{:<16} {:>12} {:>16} {:>16}",
         "variant", "init p50", "1st request p50", "2nd request p50"
     );
-    for (name, warm_up) in variants {
+    let env_of = |warm_up: &'static str| {
+        [
+            ("TABLE_NAME", world.tables.table.as_str()),
+            ("AUDIT_TABLE_NAME", world.tables.audit_table.as_str()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", world.tables.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
+            ("ADMIN_IAM_PRINCIPALS", tests::admin::IAM_ADMIN),
+            ("IAM_API_IDS", "aaaaaaaaaa"),
+            ("LAST_USED_INTERVAL_SECONDS", "86400"),
+            ("RUST_LOG", "warn"),
+            ("WARM_UP", warm_up),
+        ]
+    };
+    for &(name, warm_up) in &variants {
         let (mut init, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
-            let env = [
-                ("TABLE_NAME", world.tables.table.as_str()),
-                ("AUDIT_TABLE_NAME", world.tables.audit_table.as_str()),
-                ("AWS_ENDPOINT_URL_DYNAMODB", world.tables.endpoint.as_str()),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "local"),
-                ("AWS_SECRET_ACCESS_KEY", "local"),
-                ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
-                ("ADMIN_IAM_PRINCIPALS", tests::admin::IAM_ADMIN),
-                ("IAM_API_IDS", "aaaaaaaaaa"),
-                ("LAST_USED_INTERVAL_SECONDS", "86400"),
-                ("RUST_LOG", "warn"),
-                ("WARM_UP", warm_up),
-            ];
-            let mut process = LocalFunction::start_binary(&binary, &function, &env).await?;
+            let mut process =
+                LocalFunction::start_binary(&binary, &function, &env_of(warm_up)).await?;
             init.push(process.init_duration().await?);
             for samples in [&mut first, &mut second] {
                 let started = Instant::now();
-                let outcome = process.invoke(event.clone()).await?;
+                answer(&mut process, &event).await?;
                 samples.push(started.elapsed());
-                let answered = match &outcome {
-                    Outcome::Response(response) => response
-                        .get("statusCode")
-                        .is_none_or(|status| status == 200),
-                    _ => false,
-                };
-                if !answered {
-                    anyhow::bail!("the invocation did not succeed: {outcome:?}");
-                }
             }
         }
         println!(
@@ -112,6 +107,30 @@ async fn main() -> anyhow::Result<()> {
             millis(median(&mut first)),
             millis(median(&mut second))
         );
+    }
+    let (name, warm_up) = variants[0];
+    let mut process = LocalFunction::start_binary(&binary, &function, &env_of(warm_up)).await?;
+    for _ in 0..1_000 {
+        answer(&mut process, &event).await?;
+    }
+    println!(
+        "peak resident set after 1,000 invocations ({name}): {:.2} MiB",
+        process.peak_rss_kib()? as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// Invokes the function with `event`; an error unless it answered (a 200 for an HTTP event).
+async fn answer(process: &mut LocalFunction, event: &Value) -> anyhow::Result<()> {
+    let outcome = process.invoke(event.clone()).await?;
+    let answered = match &outcome {
+        Outcome::Response(response) => response
+            .get("statusCode")
+            .is_none_or(|status| status == 200),
+        _ => false,
+    };
+    if !answered {
+        anyhow::bail!("the invocation did not succeed: {outcome:?}");
     }
     Ok(())
 }
