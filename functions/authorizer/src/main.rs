@@ -9,7 +9,9 @@ use shared::config::{Settings, env};
 use store::DynamoStore;
 use store::client::ClientSettings;
 
-#[tokio::main]
+// One thread: Lambda hands a sandbox one event at a time, and a worker pool's threads and
+// queues only add to the cold start and the resident set.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let settings = Settings::from_env()?;

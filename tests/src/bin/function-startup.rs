@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
             ("TOKEN_KEYS", tests::TEST_TOKEN_KEYS),
             ("ADMIN_IAM_PRINCIPALS", tests::admin::IAM_ADMIN),
             ("IAM_API_IDS", "aaaaaaaaaa"),
-            ("LAST_USED_INTERVAL_SECONDS", "86400"),
+            ("LAST_USED_INTERVAL_SECONDS", "3600"),
             ("RUST_LOG", "warn"),
             ("WARM_UP", warm_up),
         ]
