@@ -11,10 +11,12 @@
 //!    when configured;
 //! 3. [`shared::decision::decide`]: 401, 403 (a Deny policy / `isAuthorized: false`) or allow;
 //! 4. [`respond`]: the answer for the event's shape;
-//! 5. on allow, the token's and account's last-used time, at most once per interval.
+//! 5. the decision's record ([`record`]), and on allow, the token's and account's last-used
+//!    time, at most once per interval.
 
 mod config;
 mod event;
+pub mod record;
 mod respond;
 
 use std::net::IpAddr;
@@ -30,6 +32,8 @@ use shared::token::TokenSecret;
 use store::DynamoStore;
 use usecases::verify::{RecordSource, Verified, Verifier, VerifyError};
 
+use crate::record::Records;
+
 pub use crate::config::{AuthorizerConfig, DEFAULT_ROUTE_MAP, HttpApiResponse};
 pub use crate::event::{Incoming, Shape};
 pub use crate::respond::{Answer, respond};
@@ -39,6 +43,7 @@ pub use crate::respond::{Answer, respond};
 pub struct Authorizer<S = DynamoStore> {
     verifier: Verifier<S>,
     config: AuthorizerConfig,
+    records: Records,
 }
 
 impl<S: RecordSource> Authorizer<S> {
@@ -50,7 +55,13 @@ impl<S: RecordSource> Authorizer<S> {
         Self {
             verifier: Verifier::new(source, clock, config.token_format.clone(), config.caches),
             config,
+            records: Records::new(record::stdout()),
         }
+    }
+
+    /// This authorizer, writing its decision records to `records` instead of standard output.
+    pub fn with_records(self, records: Records) -> Self {
+        Self { records, ..self }
     }
 
     pub fn config(&self) -> &AuthorizerConfig {
@@ -79,15 +90,11 @@ impl<S: RecordSource> Authorizer<S> {
         };
         let principal = verified.as_ref().map(|v| &v.principal).map_err(|d| *d);
         let decision = decide(principal, &facts, &self.config.routes);
-        match (&decision, &verified) {
-            (Decision::Allow { .. }, Ok(verified)) => {
-                tracing::info!(token = verified.display_prefix, "allowed");
-                self.record_use(verified).await;
-            }
-            (Decision::Forbidden { reason, .. }, _) => {
-                tracing::info!(reason = reason.as_str(), "refused a route");
-            }
-            _ => {}
+        let display_prefix = verified.as_ref().ok().map(|v| v.display_prefix.as_str());
+        self.records
+            .write(&decision, display_prefix, self.verifier.now());
+        if let (Decision::Allow { .. }, Ok(verified)) = (&decision, &verified) {
+            self.record_use(verified).await;
         }
         let answer = respond(&incoming, &decision, &self.config)?;
         Ok(serde_json::value::to_raw_value(&answer)?)
