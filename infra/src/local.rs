@@ -196,7 +196,7 @@ fn which_java() -> anyhow::Result<PathBuf> {
 /// AWS configuration for a local endpoint, with the fixed credentials DynamoDB Local accepts
 /// and the time bounds of `settings` (the same construction as in Lambda).
 pub async fn sdk_config_for(endpoint: &str, settings: &ClientSettings) -> aws_config::SdkConfig {
-    settings.local_sdk_config(endpoint, LOCAL_REGION).await
+    settings.local_sdk_config(endpoint, LOCAL_REGION)
 }
 
 /// A DynamoDB client for a local endpoint, with the patient bounds of the operator's tools.

@@ -217,7 +217,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateTables => {
-            let client = store::client::dynamodb(&ClientSettings::BACKGROUND).await;
+            let client = infra::operator_dynamodb(&ClientSettings::BACKGROUND).await;
             let table = env("TABLE_NAME").unwrap_or_else(|| DEFAULT_TABLE_NAME.into());
             let audit_table =
                 env("AUDIT_TABLE_NAME").unwrap_or_else(|| DEFAULT_AUDIT_TABLE_NAME.into());
@@ -266,7 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 identity_providers: oidc.providers()?,
             };
             let settings = Settings::from_env()?;
-            let client = store::client::dynamodb(&ClientSettings::BACKGROUND).await;
+            let client = infra::operator_dynamodb(&ClientSettings::BACKGROUND).await;
             let use_cases = UseCases::new(
                 DynamoStore::new(client, &settings.table_name),
                 settings.token_format,

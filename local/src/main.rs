@@ -308,9 +308,8 @@ async fn start_replay(
     base: &str,
 ) -> anyhow::Result<(local::iac::Replay, infra::local::Moto)> {
     let moto = infra::local::Moto::start().await?;
-    let config = ClientSettings::BACKGROUND
-        .local_sdk_config(&moto.endpoint, infra::local::LOCAL_REGION)
-        .await;
+    let config =
+        ClientSettings::BACKGROUND.local_sdk_config(&moto.endpoint, infra::local::LOCAL_REGION);
     let client = aws_sdk_secretsmanager::Client::new(&config);
     let secrets = provisioner::secrets::Secrets::new(client.clone());
     let provider = provisioner::Provisioner::new(

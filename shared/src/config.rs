@@ -8,7 +8,7 @@
 //! | `AUDIT_TABLE_NAME` | the audit trail's table (the `accounts` and `audit` functions only) | required there |
 //!
 //! The AWS endpoint and region come from the standard AWS variables (`AWS_REGION`,
-//! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`), read by `aws-config`.
+//! `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`), read by `store::client`.
 
 use crate::token::{TokenFormat, TokenKeys, TokenPrefix};
 

@@ -110,9 +110,7 @@ impl IacWorld {
     pub async fn new() -> Self {
         let faulty = Faulty::new().await;
         let moto = Moto::start().await.unwrap();
-        let config = ClientSettings::BACKGROUND
-            .local_sdk_config(&moto.endpoint, "eu-west-1")
-            .await;
+        let config = ClientSettings::BACKGROUND.local_sdk_config(&moto.endpoint, "eu-west-1");
         let client = aws_sdk_secretsmanager::Client::new(&config);
         // Each function's calls are judged against its role; the test's own are only
         // observed (what they tell of the secrets' tags).

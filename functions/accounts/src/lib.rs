@@ -84,8 +84,7 @@ impl AccountsState {
         use store::client::ClientSettings;
         let settings = Settings::from_env()?;
         let client =
-            store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?)
-                .await;
+            store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?);
         Ok(Self {
             audit: AuditStore::new(client.clone(), &audit_table_from_env()?),
             admin: AdminState::from_lookup(

@@ -9,7 +9,7 @@ use store::client::ClientSettings;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let settings = ClientSettings::from_lookup(ClientSettings::BACKGROUND, env)?;
-    let config = settings.sdk_config().await;
+    let config = settings.sdk_config();
     let writer = AuditWriter::from_lookup(
         store::client::dynamodb_in(&config, settings.partition),
         aws_sdk_eventbridge::Client::new(&config),

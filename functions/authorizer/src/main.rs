@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     // is replaced instead of waited on (see `ClientSettings::AUTHORIZER`).
     let client_settings = ClientSettings::from_lookup(ClientSettings::AUTHORIZER, env)?;
     let store = DynamoStore::new(
-        store::client::dynamodb(&client_settings).await,
+        store::client::dynamodb(&client_settings),
         &settings.table_name,
     );
     let warm_up = config.warm_up;

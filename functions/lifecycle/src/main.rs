@@ -8,7 +8,7 @@ use store::client::ClientSettings;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let settings = ClientSettings::from_lookup(ClientSettings::BACKGROUND, env)?;
-    let use_cases = lifecycle::use_cases(store::client::dynamodb(&settings).await, env)?;
+    let use_cases = lifecycle::use_cases(store::client::dynamodb(&settings), env)?;
     run(service_fn(|_: LambdaEvent<serde_json::Value>| {
         let use_cases = &use_cases;
         async move { Ok::<_, Error>(lifecycle::handle(use_cases).await?) }

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let settings = Settings::from_lookup(env)?;
     let client = ClientSettings::from_lookup(ClientSettings::ADMIN, env)?;
-    let config = client.sdk_config().await;
+    let config = client.sdk_config();
     let store = DynamoStore::new(
         store::client::dynamodb_in(&config, client.partition),
         &settings.table_name,

@@ -10,8 +10,7 @@ use store::client::ClientSettings;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let settings = Settings::from_env()?;
-    let client =
-        store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?).await;
+    let client = store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?);
     let state = AdminState::from_lookup(
         DynamoStore::new(client, &settings.table_name),
         settings.token_format,

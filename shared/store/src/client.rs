@@ -11,8 +11,17 @@
 //! | `DYNAMODB_MAX_ATTEMPTS` | attempts per call, the first included (1–10) | the function's |
 //! | `DYNAMODB_RETRY_MODE` | `standard` or `adaptive` (client-side rate limiting under throttling) | `standard` |
 //!
-//! The endpoint, region and credentials come from the standard AWS variables
-//! (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_REGION`, ...), read by `aws-config`.
+//! **Configuration from Lambda's environment.** A function's region, credentials and
+//! endpoints come from the variables Lambda sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and the standard endpoint overrides
+//! (`AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`; the tests and `local` point them at
+//! DynamoDB Local and moto), read once at start-up ([`ClientSettings::sdk_config`]). The
+//! functions do not link `aws-config`: its provider chain (profile files, SSO, STS web
+//! identity, the container and instance metadata endpoints) never applies in Lambda, and it
+//! was a tenth of the authorizer's code (`aws-config` 576 KiB and `aws-sdk-sts` 232 KiB of
+//! 7.6 MiB, `cargo bloat`) besides reading profile files at every cold start. The operator's
+//! tool (`infra`) builds its configuration with `aws-config`'s chain, over the bounds and the
+//! HTTPS client here.
 //!
 //! **Trusted roots.** AWS's endpoints (DynamoDB, Secrets Manager, EventBridge, STS, their VPC
 //! and FIPS endpoints) present certificates of Amazon Trust Services, so the clients trust
@@ -33,12 +42,10 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_config::retry::{RetryConfig, RetryMode};
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::retry::RetryPartition;
-use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::config::retry::{RetryConfig, RetryMode, RetryPartition};
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -48,6 +55,8 @@ use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationI
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::SdkConfig;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use shared::config::{ConfigError, bounded, millis};
 
 /// The time bounds and retries of a client.
@@ -146,7 +155,8 @@ impl ClientSettings {
         })
     }
 
-    fn timeouts(&self) -> TimeoutConfig {
+    /// The time bounds, as the SDK's configuration.
+    pub fn timeouts(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
             .operation_attempt_timeout(self.attempt_timeout)
@@ -154,7 +164,8 @@ impl ClientSettings {
             .build()
     }
 
-    fn retries(&self) -> RetryConfig {
+    /// The retries, as the SDK's configuration.
+    pub fn retries(&self) -> RetryConfig {
         let mode = if self.adaptive {
             RetryMode::Adaptive
         } else {
@@ -165,34 +176,93 @@ impl ClientSettings {
             .with_max_attempts(self.max_attempts)
     }
 
-    /// The SDK configuration from the standard AWS environment, with these bounds.
-    pub async fn sdk_config(&self) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client(|key| std::env::var(key).ok()))
-            .timeout_config(self.timeouts())
-            .retry_config(self.retries())
-            .load()
-            .await
+    /// The SDK configuration of a function, from Lambda's environment (see the module's
+    /// documentation), with these bounds.
+    pub fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_from(|key| std::env::var(key).ok())
     }
 
-    /// The SDK configuration for a local endpoint (DynamoDB Local), with the fixed
+    /// [`Self::sdk_config`] from the variables `lookup` finds.
+    pub fn sdk_config_from(&self, lookup: impl Fn(&str) -> Option<String> + Clone) -> SdkConfig {
+        let region = lookup("AWS_REGION").or_else(|| lookup("AWS_DEFAULT_REGION"));
+        let credentials = match (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY")) {
+            (Some(key), Some(secret)) => Some(Credentials::new(
+                key,
+                secret,
+                lookup("AWS_SESSION_TOKEN").filter(|token| !token.is_empty()),
+                None,
+                "environment",
+            )),
+            _ => None,
+        };
+        let endpoints = EnvEndpoints(
+            ENDPOINT_VARIABLES
+                .iter()
+                .filter_map(|&name| Some((name, lookup(name).filter(|url| !url.is_empty())?)))
+                .collect(),
+        );
+        let mut config = self.builder(lookup).service_config(endpoints);
+        config.set_region(region.map(Region::new));
+        config.set_credentials_provider(credentials.map(SharedCredentialsProvider::new));
+        config.build()
+    }
+
+    /// The SDK configuration for a local endpoint (DynamoDB Local, moto), with the fixed
     /// credentials it accepts and these bounds.
-    pub async fn local_sdk_config(&self, endpoint: &str, region: &str) -> SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client(|key| std::env::var(key).ok()))
+    pub fn local_sdk_config(&self, endpoint: &str, region: &str) -> SdkConfig {
+        self.builder(|key| std::env::var(key).ok())
             .region(Region::new(region.to_owned()))
             .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new(
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
                 "local",
                 "local",
                 None,
                 None,
                 "dynamodb-local",
-            ))
+            )))
+            .build()
+    }
+
+    fn builder(&self, lookup: impl Fn(&str) -> Option<String>) -> aws_types::sdk_config::Builder {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(https_client(lookup))
             .timeout_config(self.timeouts())
             .retry_config(self.retries())
-            .load()
-            .await
+    }
+}
+
+/// The endpoint overrides a function may be given: the global one and one per service the
+/// functions call (the SDK asks for `AWS_ENDPOINT_URL` with the service's id, and the
+/// service's variable wins, as in every AWS SDK).
+const ENDPOINT_VARIABLES: [&str; 5] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+];
+
+/// The endpoint overrides found at start-up, by variable.
+#[derive(Debug)]
+struct EnvEndpoints(Vec<(&'static str, String)>);
+
+impl LoadServiceConfig for EnvEndpoints {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        // `DynamoDB` → `AWS_ENDPOINT_URL_DYNAMODB`, `Secrets Manager` →
+        // `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+        let service = format!(
+            "{}_{}",
+            key.env(),
+            key.service_id().to_ascii_uppercase().replace(' ', "_")
+        );
+        let found = |name: &str| {
+            self.0
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| value.clone())
+        };
+        found(&service).or_else(|| found(key.env()))
     }
 }
 
@@ -216,8 +286,8 @@ fn roots(lookup: impl Fn(&str) -> Option<String>) -> Vec<Cow<'static, [u8]>> {
 }
 
 /// The HTTPS client of every AWS client: rustls on aws-lc, trusting [`roots`] and no system
-/// store.
-fn https_client(lookup: impl Fn(&str) -> Option<String>) -> SharedHttpClient {
+/// store (`AWS_CA_BUNDLE` from `lookup`).
+pub fn https_client(lookup: impl Fn(&str) -> Option<String>) -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(
@@ -235,9 +305,9 @@ fn https_client(lookup: impl Fn(&str) -> Option<String>) -> SharedHttpClient {
         .build_https()
 }
 
-/// A DynamoDB client from the standard AWS environment, with `settings`.
-pub async fn dynamodb(settings: &ClientSettings) -> Client {
-    dynamodb_in(&settings.sdk_config().await, settings.partition)
+/// A function's DynamoDB client, from Lambda's environment, with `settings`.
+pub fn dynamodb(settings: &ClientSettings) -> Client {
+    dynamodb_in(&settings.sdk_config(), settings.partition)
 }
 
 /// The DynamoDB client of `config` (from [`ClientSettings::sdk_config`] or
@@ -368,6 +438,78 @@ mod tests {
             .map(|certificate| certificate.expect("a PEM certificate"))
             .filter(|certificate| !certificate.is_empty())
             .count()
+    }
+
+    fn configured(variables: &[(&str, &str)]) -> SdkConfig {
+        ClientSettings::ADMIN.sdk_config_from(|key| {
+            variables
+                .iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    fn credentials(config: &SdkConfig) -> Option<Credentials> {
+        use aws_sdk_dynamodb::config::ProvideCredentials;
+        use futures_util::FutureExt;
+        let provider = config.credentials_provider()?;
+        let provided = provider.provide_credentials().now_or_never()?;
+        Some(provided.expect("static credentials"))
+    }
+
+    fn endpoint(config: &SdkConfig, service_id: &str) -> Option<String> {
+        let key = ServiceConfigKey::builder()
+            .service_id(service_id)
+            .env("AWS_ENDPOINT_URL")
+            .profile("endpoint_url")
+            .build()
+            .expect("a complete key");
+        config.service_config()?.load_config(key)
+    }
+
+    #[test]
+    fn lambdas_variables_give_the_region_credentials_and_endpoints() {
+        let lambda = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:2"),
+        ];
+        let sdk = configured(&lambda);
+        assert_eq!(sdk.region().map(Region::as_ref), Some("eu-west-1"));
+        let credentials = credentials(&sdk).expect("the key pair");
+        assert_eq!(credentials.access_key_id(), "ASIAEXAMPLE");
+        assert_eq!(credentials.secret_access_key(), "secret");
+        assert_eq!(credentials.session_token(), Some("session"));
+        // The service's own variable wins; a service without one gets the global one.
+        assert_eq!(
+            endpoint(&sdk, "DynamoDB").as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        assert_eq!(
+            endpoint(&sdk, "Secrets Manager").as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+    }
+
+    #[test]
+    fn a_service_variable_with_spaces_and_the_default_region_are_read() {
+        let sdk = configured(&[
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://127.0.0.1:3"),
+        ]);
+        assert_eq!(sdk.region().map(Region::as_ref), Some("us-east-1"));
+        assert_eq!(
+            endpoint(&sdk, "Secrets Manager").as_deref(),
+            Some("http://127.0.0.1:3")
+        );
+        assert_eq!(endpoint(&sdk, "DynamoDB"), None);
+        // No key pair: no credentials (the SDK refuses to sign), never half a pair.
+        assert!(credentials(&sdk).is_none());
+        assert!(credentials(&configured(&[("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE")])).is_none());
     }
 
     #[test]
