@@ -183,7 +183,7 @@ impl ClientSettings {
     }
 
     /// [`Self::sdk_config`] from the variables `lookup` finds.
-    pub fn sdk_config_from(&self, lookup: impl Fn(&str) -> Option<String> + Clone) -> SdkConfig {
+    pub fn sdk_config_from(&self, lookup: impl Fn(&str) -> Option<String>) -> SdkConfig {
         let region = lookup("AWS_REGION").or_else(|| lookup("AWS_DEFAULT_REGION"));
         let credentials = match (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY")) {
             (Some(key), Some(secret)) => Some(Credentials::new(
