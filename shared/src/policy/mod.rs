@@ -4,8 +4,12 @@
 //! organization's policy supplies the default, caps the maximum, and decides whether tokens
 //! that never expire are allowed. [`TokenPolicy::resolve_expiry`] turns a request into the
 //! expiry that is stored (and that becomes the item's TTL).
+//!
+//! The lifetimes a token may be asked for are in `lifetime`; the counts of days the policy's
+//! lifecycle rules are set in, in `days`. This module holds the policy and its resolution.
 
-use std::fmt;
+mod days;
+mod lifetime;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -13,92 +17,8 @@ use time::{Duration, OffsetDateTime};
 use crate::ParseError;
 use crate::access::IpAllowlist;
 
-/// The lifetimes offered to admins, as the reference products offer them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum LifetimePreset {
-    OneHour,
-    OneDay,
-    ThirtyDays,
-    NinetyDays,
-    OneYear,
-    TwoYears,
-    FiveYears,
-}
-
-impl LifetimePreset {
-    pub const ALL: [LifetimePreset; 7] = [
-        Self::OneHour,
-        Self::OneDay,
-        Self::ThirtyDays,
-        Self::NinetyDays,
-        Self::OneYear,
-        Self::TwoYears,
-        Self::FiveYears,
-    ];
-
-    pub fn parse(value: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|preset| preset.as_str() == value)
-            .ok_or_else(|| {
-                ParseError::new("a lifetime is one of `1h`, `1d`, `30d`, `90d`, `1y`, `2y`, `5y`")
-            })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OneHour => "1h",
-            Self::OneDay => "1d",
-            Self::ThirtyDays => "30d",
-            Self::NinetyDays => "90d",
-            Self::OneYear => "1y",
-            Self::TwoYears => "2y",
-            Self::FiveYears => "5y",
-        }
-    }
-
-    /// The duration; a year is 365 days.
-    pub fn duration(self) -> Duration {
-        match self {
-            Self::OneHour => Duration::hours(1),
-            Self::OneDay => Duration::days(1),
-            Self::ThirtyDays => Duration::days(30),
-            Self::NinetyDays => Duration::days(90),
-            Self::OneYear => Duration::days(365),
-            Self::TwoYears => Duration::days(730),
-            Self::FiveYears => Duration::days(1_825),
-        }
-    }
-}
-
-impl fmt::Display for LifetimePreset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl TryFrom<String> for LifetimePreset {
-    type Error = ParseError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<LifetimePreset> for String {
-    fn from(value: LifetimePreset) -> Self {
-        value.as_str().to_owned()
-    }
-}
-
-/// The lifetime asked for when a token is minted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenLifetime {
-    Preset(LifetimePreset),
-    ExpiresAt(OffsetDateTime),
-    NonExpiring,
-}
+pub use days::{DayCount, ExpiryWarningDays, LineageDays, UnusedDays};
+pub use lifetime::{LifetimePreset, TokenLifetime};
 
 /// A requested lifetime that the organization's policy does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,105 +54,6 @@ pub struct TokenPolicy {
     /// token keeps the expiry of the token it replaces, so a stolen token cannot renew itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_lineage_age_days: Option<LineageDays>,
-}
-
-/// The windows of expiry warnings: at most [`Self::MAX`] distinct numbers of days, each from 1
-/// to 365, kept largest first (`[14, 3, 1]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<u16>", into = "Vec<u16>")]
-pub struct ExpiryWarningDays(Vec<u16>);
-
-impl ExpiryWarningDays {
-    pub const MAX: usize = 5;
-    pub const LONGEST: u16 = 365;
-
-    pub fn parse(days: &[i64]) -> Result<Self, ParseError> {
-        let invalid =
-            || ParseError::new("at most 5 distinct whole numbers of days, each from 1 to 365");
-        if days.len() > Self::MAX {
-            return Err(invalid());
-        }
-        let mut windows = days
-            .iter()
-            .map(|&day| {
-                u16::try_from(day)
-                    .ok()
-                    .filter(|day| (1..=Self::LONGEST).contains(day))
-                    .ok_or_else(invalid)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        windows.sort_unstable_by(|a, b| b.cmp(a));
-        if windows.windows(2).any(|pair| pair[0] == pair[1]) {
-            return Err(invalid());
-        }
-        Ok(Self(windows))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The windows, largest first.
-    pub fn days(&self) -> &[u16] {
-        &self.0
-    }
-}
-
-impl TryFrom<Vec<u16>> for ExpiryWarningDays {
-    type Error = ParseError;
-
-    fn try_from(days: Vec<u16>) -> Result<Self, Self::Error> {
-        Self::parse(&days.into_iter().map(i64::from).collect::<Vec<_>>())
-    }
-}
-
-impl From<ExpiryWarningDays> for Vec<u16> {
-    fn from(value: ExpiryWarningDays) -> Self {
-        value.0
-    }
-}
-
-/// A number of days from 1 to 3650, as a policy's rules count them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "u16", into = "u16")]
-pub struct DayCount(u16);
-
-/// After how many days unused a token is revoked.
-pub type UnusedDays = DayCount;
-
-/// How long a lineage of self-rotated tokens may live, from its first token's creation.
-pub type LineageDays = DayCount;
-
-impl DayCount {
-    pub fn parse(days: i64) -> Result<Self, ParseError> {
-        u16::try_from(days)
-            .ok()
-            .filter(|days| (1..=3650).contains(days))
-            .map(Self)
-            .ok_or_else(|| ParseError::new("a whole number of days from 1 to 3650"))
-    }
-
-    pub fn days(self) -> u16 {
-        self.0
-    }
-
-    pub fn duration(self) -> Duration {
-        Duration::days(i64::from(self.0))
-    }
-}
-
-impl TryFrom<u16> for DayCount {
-    type Error = ParseError;
-
-    fn try_from(days: u16) -> Result<Self, Self::Error> {
-        Self::parse(i64::from(days))
-    }
-}
-
-impl From<DayCount> for u16 {
-    fn from(value: DayCount) -> Self {
-        value.0
-    }
 }
 
 /// The unchecked shape of a policy, so that deserializing one re-checks its invariant.
@@ -518,21 +339,6 @@ mod tests {
                 .self_rotation_expiry(None, None, started, NOW),
             Some(started + Duration::days(90))
         );
-    }
-
-    #[test]
-    fn presets_parse_and_have_their_durations() {
-        let days: Vec<i64> = LifetimePreset::ALL
-            .iter()
-            .map(|p| {
-                LifetimePreset::parse(p.as_str())
-                    .unwrap()
-                    .duration()
-                    .whole_hours()
-            })
-            .collect();
-        assert_eq!(days, [1, 24, 720, 2_160, 8_760, 17_520, 43_800]);
-        assert!(LifetimePreset::parse("1w").is_err());
     }
 
     #[test]
