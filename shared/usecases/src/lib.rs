@@ -1,13 +1,15 @@
 //! The use cases: every rule of the system that needs the store, one function each, called
 //! alike by the HTTP edge (the `accounts` and `tokens` functions), `local`, `infra` and the
 //! tests. A handler parses its input into domain types, calls one use case, and renders the
-//! result; no handler writes to the store itself.
+//! result; no handler reads or writes the store itself. A function crate names the store in
+//! its start-up file only, to build it (the test command checks it).
 //!
 //! | module | use cases |
 //! | --- | --- |
 //! | [`verify`] | the one verification path: a presented credential becomes a principal or a typed denial |
 //! | [`orgs`] | read an organization, change its name and token policy |
 //! | [`accounts`] | create, read, list, change, disable, enable and delete service accounts |
+//! | [`audit`] | write the event a change means (once, however often delivered), read an organization's trail |
 //! | [`tokens`] | mint, read, list, revoke (with its cascades), revoke all, rotate, self-rotate |
 //! | [`oauth`] | issue an OAuth2 access token for client credentials |
 //! | [`federation`] | trust policies (a workload's token exchanged for an access token: `exchange`) |
@@ -17,6 +19,7 @@
 //! | [`bootstrap`] | the first organization, admin account and token |
 
 pub mod accounts;
+pub mod audit;
 pub mod bootstrap;
 mod caller;
 mod error;
@@ -27,6 +30,7 @@ pub mod leaks;
 pub mod lifecycle;
 pub mod oauth;
 pub mod orgs;
+mod stored;
 pub mod tokens;
 pub mod verify;
 
@@ -42,6 +46,15 @@ pub use caller::{Caller, Identity, Person, StackIdentity};
 pub use error::UseCaseError;
 pub use federation::WorkloadSettings;
 pub use leaks::PublicRevocationLimit;
+// The store's vocabulary that the edge speaks too: a page of a list, its limit, a token list's
+// scope, and the kinds of failure a use case passes on. The functions name them here, never in
+// the store (the store is theirs to build at start-up only).
+pub use store::{Outage, Page, PageLimit, StoreError, TokenListScope};
+
+/// The store the deployed functions run on, as a type: a function crate builds it in its
+/// start-up file only, and names it elsewhere only where a generic needs it (the authorizer's
+/// default record source).
+pub type Store = DynamoStore;
 
 /// What the use cases work with, built once per cold start.
 #[derive(Debug, Clone)]
