@@ -287,7 +287,7 @@ impl AdminWorld {
     pub fn accounts_state_as(&self, function: Function) -> AccountsState {
         AccountsState {
             admin: self.admin_state_as(function),
-            audit: self.iam.audit_store(&self.tables, function),
+            audit: self.iam.audit_store(&self.tables, function).into(),
         }
     }
 

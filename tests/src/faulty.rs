@@ -122,7 +122,7 @@ impl Faulty {
     pub fn accounts_state(&self) -> AccountsState {
         AccountsState {
             admin: self.admin_state_as(Function::Accounts),
-            audit: self.audit.clone(),
+            audit: self.audit.clone().into(),
         }
     }
 

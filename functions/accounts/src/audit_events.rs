@@ -20,9 +20,9 @@ use axum::response::Response;
 use serde::Serialize;
 use shared::audit::{AuditAction, AuditEvent};
 use shared::ids::{ServiceAccountId, TokenId};
-use store::audit::AuditFilter;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use usecases::audit::AuditFilter;
 
 use crate::AccountsState;
 
@@ -38,7 +38,7 @@ struct AuditEventList {
     next_cursor: Option<String>,
 }
 
-/// `GET /v1/orgs/{org}/audit-events` (a read: no use case writes here).
+/// `GET /v1/orgs/{org}/audit-events`: [`usecases::audit::AuditTrail::query`].
 pub async fn list(
     State(state): State<AccountsState>,
     admin: OrgReader,

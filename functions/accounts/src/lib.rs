@@ -22,6 +22,7 @@
 
 pub mod audit_events;
 pub mod dto;
+pub mod state;
 pub mod trust_policies;
 
 use admin_api::AdminState;
@@ -37,7 +38,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use shared::model::ServiceAccount;
-use store::audit::AuditStore;
+use usecases::audit::AuditTrail;
 
 use crate::dto::{
     AccountList, AccountView, CreateAccount, DisableAccount, OrgView, PatchAccount, PatchOrg,
@@ -73,27 +74,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct AccountsState {
     pub admin: AdminState,
-    pub audit: AuditStore,
-}
-
-impl AccountsState {
-    /// The state as a deployed function builds it at cold start, from its environment: the
-    /// admin settings, one DynamoDB client with the admin bounds, the audit table.
-    pub async fn from_env() -> Result<Self, lambda_http::Error> {
-        use shared::config::{Settings, audit_table_from_env, env};
-        use store::client::ClientSettings;
-        let settings = Settings::from_env()?;
-        let client =
-            store::client::dynamodb(&ClientSettings::from_lookup(ClientSettings::ADMIN, env)?);
-        Ok(Self {
-            audit: AuditStore::new(client.clone(), &audit_table_from_env()?),
-            admin: AdminState::from_lookup(
-                store::DynamoStore::new(client, &settings.table_name),
-                settings.token_format,
-                env,
-            )?,
-        })
-    }
+    pub audit: AuditTrail,
 }
 
 impl FromRef<AccountsState> for AdminState {

@@ -24,8 +24,8 @@ use shared::access::{Scope, Scopes};
 use shared::federation::{ClaimCondition, Preset, RawCondition, TrustPolicy};
 use shared::people::Issuer;
 use shared::text::DisplayName;
-use store::Page;
 use time::OffsetDateTime;
+use usecases::Page;
 use usecases::federation::NewTrustPolicy;
 
 use crate::AccountsState;

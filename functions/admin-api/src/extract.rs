@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use store::PageLimit;
+use usecases::PageLimit;
 
 use crate::problem::ApiError;
 

@@ -23,7 +23,7 @@ use crate::problem::ApiError;
 /// The longest an admin request runs: inside the functions' 28 s timeout and API Gateway's
 /// 29 s, so that however slow the store is, the caller gets an answer of ours (a 503 with
 /// `Retry-After`), never a bare 504. A single store call gives up sooner (see
-/// `store::client::ClientSettings::ADMIN`); this bounds use cases of many calls.
+/// the store client's admin bounds); this bounds use cases of many calls.
 pub const ADMIN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Answers `on_timeout()` for a request to one of `routes` that is still running after
@@ -48,7 +48,7 @@ pub fn with_deadline(routes: Router, deadline: Duration, on_timeout: fn() -> Res
 
 /// The admin routes' answer at [`ADMIN_DEADLINE`].
 pub fn admin_timeout() -> Response {
-    ApiError::Unavailable(store::Outage::TimedOut).into_response()
+    ApiError::Unavailable(usecases::Outage::TimedOut).into_response()
 }
 
 /// A function's routes made a router: an unknown path is a 404 problem, a known path with

@@ -24,6 +24,7 @@ pub mod meta;
 pub mod people;
 pub mod problem;
 pub mod response;
+pub mod sources;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -35,12 +36,10 @@ use oidc::keys::KeyCache;
 use oidc::secret_scanning::{REFRESH_INTERVAL, ReportKeys};
 
 use shared::config::ConfigError;
-use shared::token::TokenFormat;
-use store::DynamoStore;
 use usecases::UseCases;
 use usecases::verify::{CacheSettings, Verifier};
 
-use crate::identity::IdentitySources;
+use crate::sources::IdentitySources;
 
 /// The longest a fetch of a remote document (an identity provider's keys, GitHub's) takes.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -111,12 +110,7 @@ impl AdminState {
         fetcher: Fetcher,
         report_keys: ReportKeys,
     ) -> Self {
-        let verifier = Verifier::new(
-            use_cases.store.clone(),
-            use_cases.clock.clone(),
-            use_cases.token_format.clone(),
-            CacheSettings::ADMIN,
-        );
+        let verifier = use_cases.verifier(CacheSettings::ADMIN);
         let oidc = OidcVerifier::new(KeyCache::new(fetcher, Duration::from_secs(30)));
         Self(Arc::new(AdminParts {
             use_cases,
@@ -127,18 +121,16 @@ impl AdminState {
         }))
     }
 
-    /// The admin functions' settings, read through `lookup`: the use cases' (see
-    /// [`UseCases::from_lookup`]), the identity sources'
+    /// The admin functions' state around `use_cases` (built by the function's start-up, see
+    /// [`UseCases::from_lookup`]), with settings read through `lookup`: the identity sources'
     /// ([`IdentitySources::from_lookup`]), `GITHUB_SECRET_SCANNING_KEYS_URL`, where GitHub's
     /// secret-scanning keys are published (default
     /// [`oidc::secret_scanning::GITHUB_KEYS_URL`]), and `ALLOW_LOCAL_ISSUERS` (`true`: a run
     /// on this machine, see [`Self::for_local_run`]; anything else: `https` only).
     pub fn from_lookup(
-        store: DynamoStore,
-        token_format: TokenFormat,
+        use_cases: UseCases,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let use_cases = UseCases::from_lookup(store, token_format, &lookup)?;
         let identity = IdentitySources::from_lookup(&lookup)?;
         let fetcher = match lookup("ALLOW_LOCAL_ISSUERS").as_deref() {
             None | Some("false") => Fetcher::new(FETCH_TIMEOUT),

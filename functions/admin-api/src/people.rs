@@ -17,9 +17,9 @@ use shared::model::Organization;
 use usecases::{Caller, Identity, Person, UseCaseError};
 
 use crate::AdminState;
-use crate::identity::IdentitySources;
 use crate::meta::RequestMeta;
 use crate::problem::ApiError;
+use crate::sources::IdentitySources;
 
 /// A bearer credential that is a JWT (three parts, a base64url JSON header): a person's token
 /// from an identity provider. This deployment's own tokens have no dots.

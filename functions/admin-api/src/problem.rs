@@ -10,8 +10,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shared::authn::Denial;
-use store::{Outage, StoreError};
 use usecases::UseCaseError;
+use usecases::{Outage, StoreError};
 
 /// One invalid field: its JSON path (`roles[1]`, `grants[0].level`) and the rule it broke.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -23,9 +23,9 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use shared::audit::{AuditEvent, Change, ChangeKind, MappingError, TTL_PRINCIPAL, audit_event};
 use shared::config::{ConfigError, TableName};
-use store::StoreError;
-use store::audit::{AuditStore, PutOutcome};
 use time::{Duration, OffsetDateTime};
+use usecases::UseCaseError;
+use usecases::audit::{AuditTrail, PutOutcome};
 
 use crate::events::EventBus;
 
@@ -39,7 +39,7 @@ pub enum RecordError {
     #[error(transparent)]
     Mapping(#[from] MappingError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Write(#[from] UseCaseError),
     #[error("the event was not published on the bus")]
     NotPublished,
 }
@@ -57,7 +57,7 @@ pub struct BatchSummary {
 
 #[derive(Debug, Clone)]
 pub struct AuditWriter {
-    store: AuditStore,
+    trail: AuditTrail,
     retention: Duration,
     bus: Option<EventBus>,
 }
@@ -65,9 +65,9 @@ pub struct AuditWriter {
 impl AuditWriter {
     pub const DEFAULT_RETENTION_DAYS: u16 = 400;
 
-    pub fn new(store: AuditStore, retention: Duration) -> Self {
+    pub fn new(trail: impl Into<AuditTrail>, retention: Duration) -> Self {
         Self {
-            store,
+            trail: trail.into(),
             retention,
             bus: None,
         }
@@ -92,17 +92,13 @@ impl AuditWriter {
             Self::DEFAULT_RETENTION_DAYS,
             1..=3650,
         )?;
-        let writer = Self::new(AuditStore::new(client, &table), retention);
+        let writer = Self::new(AuditTrail::new(client, &table), retention);
         Ok(
             match lookup("EVENT_BUS_NAME").filter(|bus| !bus.is_empty()) {
                 Some(bus) => writer.with_bus(EventBus::new(events, bus)),
                 None => writer,
             },
         )
-    }
-
-    pub fn store(&self) -> &AuditStore {
-        &self.store
     }
 
     /// Handles one batch: every record is attempted; the ones that failed are reported.
@@ -180,7 +176,7 @@ impl AuditWriter {
         &self,
         record: &EventRecord,
     ) -> Result<Option<(PutOutcome, AuditEvent)>, RecordError> {
-        if store::stream::is_bookkeeping(&record.change.keys) {
+        if AuditTrail::is_bookkeeping(&record.change.keys) {
             return Ok(None);
         }
         let change = change_of(record)?;
@@ -189,8 +185,8 @@ impl AuditWriter {
         };
         let sequence = record.change.sequence_number.as_deref().unwrap_or_default();
         let outcome = self
-            .store
-            .put(&event, sequence, event.time + self.retention)
+            .trail
+            .record(&event, sequence, event.time + self.retention)
             .await?;
         Ok(Some((outcome, event)))
     }
@@ -218,7 +214,7 @@ pub fn change_of(record: &EventRecord) -> Result<Change, RecordError> {
         time,
         kind,
         by_ttl,
-        old: store::stream::entity_from_image(record.change.old_image.clone())?,
-        new: store::stream::entity_from_image(record.change.new_image.clone())?,
+        old: AuditTrail::entity(record.change.old_image.clone())?,
+        new: AuditTrail::entity(record.change.new_image.clone())?,
     })
 }

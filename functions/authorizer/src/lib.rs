@@ -29,7 +29,6 @@ use shared::authn::{Denial, Unauthenticated};
 use shared::clock::{Clock, SystemClock};
 use shared::decision::{Decision, RequestFacts, decide};
 use shared::token::TokenSecret;
-use store::DynamoStore;
 use usecases::verify::{RecordSource, Verified, Verifier, VerifyError};
 
 use crate::record::Records;
@@ -40,7 +39,7 @@ pub use crate::respond::{Answer, respond};
 
 /// The authorizer, built once per container.
 #[derive(Debug)]
-pub struct Authorizer<S = DynamoStore> {
+pub struct Authorizer<S = usecases::Store> {
     verifier: Verifier<S>,
     config: AuthorizerConfig,
     records: Records,
@@ -153,14 +152,9 @@ impl<S: RecordSource> Authorizer<S> {
     }
 }
 
-impl Authorizer<DynamoStore> {
-    /// One throwaway read, during init, so the first request does not pay for DNS, TLS and
-    /// credential loading. Failures are only logged: the first request will retry for real.
+impl Authorizer<usecases::Store> {
+    /// See [`Verifier::warm_up`].
     pub async fn warm_up(&self) {
-        if let Ok(org) = shared::ids::OrgId::parse("warm-up")
-            && let Err(error) = self.verifier.source().get_org(&org).await
-        {
-            tracing::warn!(%error, "warm-up read failed");
-        }
+        self.verifier.warm_up().await;
     }
 }

@@ -31,6 +31,7 @@
 //! and a forged post is refused).
 
 pub mod pages;
+pub mod parts;
 pub mod session;
 pub mod signin;
 pub mod views;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use shared::iac::{CustomResourceRequest, CustomResourceResponse, RequestType, StackRef};
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::{AccountStatus, ActorKind, ServiceAccount};
-use store::PageLimit;
+use usecases::PageLimit;
 use usecases::accounts::AccountChanges;
 use usecases::{Caller, UseCaseError};
 
@@ -68,10 +68,9 @@ async fn create(
     let use_cases = &provider.use_cases;
     let id = derived_account_id(request)?;
     let account = match use_cases
-        .store
-        .get_account(&props.org, &id)
+        .stored_account(&props.org, &id)
         .await
-        .map_err(|error| refusal(error.into()))?
+        .map_err(refusal)?
     {
         Some(account) if account.is_deleted() => {
             return Err(Refusal::new(

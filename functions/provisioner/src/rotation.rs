@@ -11,12 +11,9 @@
 //! The old token keeps working for the grace period from `setSecret` (`ROTATION_GRACE_SECONDS`),
 //! so readers that cached it carry on, and is refused after it.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use shared::ids::TokenId;
 use shared::token::{ParsedToken, TokenSecret};
-use store::DynamoStore;
 use time::Duration;
 use usecases::UseCases;
 use usecases::verify::{CacheSettings, Verifier};
@@ -71,22 +68,17 @@ pub struct Rotation {
     pub use_cases: UseCases,
     pub secrets: Secrets,
     pub grace: Duration,
-    verifier: Verifier<DynamoStore>,
+    verifier: Verifier,
 }
 
 impl Rotation {
     pub fn new(use_cases: UseCases, secrets: Secrets, grace: Duration) -> Self {
-        let verifier = Verifier::new(
-            use_cases.store.clone(),
-            Arc::clone(&use_cases.clock),
-            use_cases.token_format.clone(),
-            // No negative cache: a pending token is unknown until setSecret stores it, and
-            // a testSecret repeated after that must see it.
-            CacheSettings {
-                negative_entries: 0,
-                ..CacheSettings::ADMIN
-            },
-        );
+        // No negative cache: a pending token is unknown until setSecret stores it, and a
+        // testSecret repeated after that must see it.
+        let verifier = use_cases.verifier(CacheSettings {
+            negative_entries: 0,
+            ..CacheSettings::ADMIN
+        });
         Self {
             use_cases,
             secrets,
@@ -184,10 +176,8 @@ impl Rotation {
         let pending = self.parse(&pending_document)?;
         let stored = self
             .use_cases
-            .store
-            .get_token(pending.org(), pending.owner(), pending.id())
-            .await
-            .map_err(usecases::UseCaseError::from)?;
+            .stored_token(pending.org(), pending.owner(), pending.id())
+            .await?;
         if stored.is_some() {
             return Ok(());
         }

@@ -10,9 +10,9 @@ use shared::model::{Token, TokenKind, TokenStatus};
 use shared::policy::{LifetimePreset, TokenLifetime};
 use shared::text::{Description, DisplayName};
 use shared::token::{ParsedToken, TokenSecret};
-use store::Page;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+use usecases::Page;
 use usecases::tokens::{MintRequest, Minted};
 
 /// `POST .../tokens` and `POST .../service-tokens`.

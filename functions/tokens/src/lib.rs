@@ -47,7 +47,7 @@ use axum::routing::{get, post};
 use shared::ids::{OrgId, ServiceAccountId};
 use shared::model::Token;
 use shared::token::TokenOwner;
-use store::TokenListScope;
+use usecases::TokenListScope;
 use usecases::UseCaseError;
 use usecases::tokens::Minted;
 use usecases::verify::Verified;

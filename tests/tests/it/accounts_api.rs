@@ -858,7 +858,7 @@ async fn internal_errors_answer_a_generic_500() {
     broken.store = store::DynamoStore::new(world.tables.client.clone(), &missing);
     let state = accounts::AccountsState {
         admin: admin_api::AdminState::new(broken, world.identity.clone()),
-        audit: world.tables.audit.clone(),
+        audit: world.tables.audit.clone().into(),
     };
     let call = ApiCall::new(Shape::HttpV2, "GET", COLLECTION).iam(IAM_ADMIN);
     let reply = world.call(accounts::router(state), call).await;

@@ -680,24 +680,21 @@ async fn githubs_keys_are_fetched_over_plain_http_only_on_a_local_run() {
             _ => None,
         }
     };
-    let refused = AdminState::from_lookup(
-        world.tables.store.clone(),
-        tests::test_token_format(),
-        lookup(false),
-    );
+    let use_cases = || {
+        usecases::UseCases::from_lookup(
+            world.tables.store.clone(),
+            tests::test_token_format(),
+            |_| None,
+        )
+        .unwrap()
+    };
+    let refused = AdminState::from_lookup(use_cases(), lookup(false));
     let Err(error) = refused else {
         panic!("a plain http keys URL was accepted as deployed");
     };
     assert_eq!(error.variable, "GITHUB_SECRET_SCANNING_KEYS_URL");
     // On a local run (`ALLOW_LOCAL_ISSUERS=true`), it is.
-    assert!(
-        AdminState::from_lookup(
-            world.tables.store.clone(),
-            tests::test_token_format(),
-            lookup(true),
-        )
-        .is_ok()
-    );
+    assert!(AdminState::from_lookup(use_cases(), lookup(true)).is_ok());
     assert_eq!(keys.fetches(), 0);
 }
 

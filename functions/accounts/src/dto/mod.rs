@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use shared::access::{AccessLevel, Grant, Grants, IpAllowlist, ResourceName, Role, Roles};
 use shared::model::{AccountStatus, NewServiceAccount, ServiceAccount};
 use shared::text::{Description, DisplayName};
-use store::Page;
 use time::OffsetDateTime;
+use usecases::Page;
 use usecases::accounts::AccountChanges;
 
 mod org;

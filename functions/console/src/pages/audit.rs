@@ -7,10 +7,10 @@ use axum::response::Response;
 use maud::html;
 use serde_json::Value;
 use shared::audit::AuditAction;
-use store::PageLimit;
+use usecases::PageLimit;
 
-use super::{fail, org_page};
 use crate::ConsoleState;
+use crate::parts::{fail, org_page};
 use crate::signin::Signed;
 use crate::views::{actor, when};
 

@@ -1,87 +1,10 @@
-//! The organization's pages. Each handler: the signed-in person ([`Signed`]), the form (for a
-//! change: CSRF and the admin role first), the admin API's own validation, one use case, and
-//! a page or a redirect.
+//! The organization's pages. Each handler: the signed-in person
+//! ([`Signed`](crate::signin::Signed)), the form (for a change: CSRF and the admin role first),
+//! the admin API's own validation, one use case, and a page or a redirect. What more than one
+//! page shows is in [`crate::parts`]: no page uses another.
 
 pub mod accounts;
 pub mod audit;
 pub mod settings;
 pub mod tokens;
 pub mod trust;
-
-use admin_api::problem::{ApiError, FieldError};
-use axum::http::StatusCode;
-use axum::response::Response;
-use maud::{Markup, html};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-use shared::access::{Grants, Roles};
-
-use crate::signin::Signed;
-use crate::views::{error_page, page, respond};
-
-/// A page of the organization for `signed`.
-pub fn org_page(signed: &Signed, status: StatusCode, title: &str, content: Markup) -> Response {
-    respond(status, page(&signed.frame(), title, content))
-}
-
-/// The error page for `signed`.
-pub fn fail(signed: &Signed, error: impl Into<ApiError>) -> Response {
-    error_page(&signed.frame(), &error.into())
-}
-
-/// A request body the admin API would take, made of form fields, read as the API reads it.
-pub fn api_body<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value)
-        .map_err(|error| ApiError::Validation(vec![FieldError::new("form", error.to_string())]))
-}
-
-/// The field errors of a refusal, when it has any.
-pub fn field_errors_of(error: &ApiError) -> Option<Vec<FieldError>> {
-    match error {
-        ApiError::Validation(errors) => Some(errors.clone()),
-        ApiError::BadRequest { detail, .. } => Some(vec![FieldError::new("form", detail.clone())]),
-        ApiError::Conflict(detail) => Some(vec![FieldError::new("form", detail.clone())]),
-        _ => None,
-    }
-}
-
-/// Grants written one per line as `resource:level`.
-pub fn grants_json(lines: &[String]) -> Value {
-    Value::Array(
-        lines
-            .iter()
-            .map(|line| match line.rsplit_once(':') {
-                Some((resource, level)) => {
-                    serde_json::json!({"resource": resource.trim(), "level": level.trim()})
-                }
-                None => serde_json::json!({"resource": line, "level": ""}),
-            })
-            .collect(),
-    )
-}
-
-pub fn grants_text(grants: &Grants) -> String {
-    grants
-        .iter()
-        .map(|grant| format!("{}:{}", grant.resource.as_str(), grant.level.as_str()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-pub fn roles_text(roles: &Roles) -> String {
-    roles
-        .iter()
-        .map(|role| role.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The errors of the whole form (not of one field).
-pub fn form_errors(errors: &[FieldError]) -> Markup {
-    crate::views::field_errors(errors, "form")
-}
-
-/// A status badge.
-pub fn badge(status: &str) -> Markup {
-    html! { span class=(format!("badge {status}")) { (status) } }
-}

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use shared::people::{DisplayClaim, IdentityProvider};
 use shared::policy::LifetimePreset;
 
-use super::{api_body, fail, field_errors_of, form_errors, org_page};
 use crate::ConsoleState;
+use crate::parts::{api_body, fail, field_errors_of, form_errors, org_page};
 use crate::signin::{Form, Signed};
 use crate::views::{csrf_field, field_errors, see_other};
 

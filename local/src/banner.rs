@@ -1,0 +1,113 @@
+//! What `local` prints once everything is up: where each part is, the demo organization's
+//! admin token, and commands to try. `ready` ends it (scripts wait for that line).
+
+use std::path::Path;
+
+use infra::local::{LocalStack, Moto};
+use local::iac::Replay;
+use shared::ids::OrgId;
+use usecases::bootstrap::Bootstrapped;
+
+/// The running system, as the banner shows it.
+pub(crate) struct Banner<'a> {
+    /// The base URL.
+    pub(crate) base: &'a str,
+    pub(crate) org: &'a OrgId,
+    pub(crate) stack: &'a LocalStack,
+    pub(crate) data_dir: Option<&'a Path>,
+    /// This run's bootstrap (`None`: the organization is kept from an earlier run).
+    pub(crate) created: Option<&'a Bootstrapped>,
+    /// The local OpenID Provider's issuer.
+    pub(crate) issuer: &'a str,
+    /// Service accounts as code, when they are on.
+    pub(crate) replay: Option<&'a (Replay, Moto)>,
+}
+
+impl Banner<'_> {
+    pub(crate) fn print(&self) {
+        let Self {
+            base,
+            org,
+            stack,
+            data_dir,
+            created,
+            issuer,
+            replay,
+        } = *self;
+        let (table, audit_table) = (&stack.table, &stack.audit_table);
+
+        println!("Service accounts for AWS is running at {base}");
+        println!(
+            "  admin API     {base}/v1/orgs/{org}/...      (the accounts and tokens functions)"
+        );
+        println!("  OAuth2        {base}/oauth2/token");
+        println!(
+            "  console       {base}/console/orgs/{org}   (sign in as ada, grace or eve, any password)"
+        );
+        println!(
+            "  protected     {base}/hello, /items, /orgs/{org}/brains/{{brain}}  (behind the authorizer)"
+        );
+        println!(
+            "  DynamoDB      {}  (tables {table}, {audit_table}; the audit writer follows the stream)",
+            stack.endpoint()
+        );
+        if let Some(data_dir) = data_dir {
+            println!(
+                "  data          {} (kept across restarts)",
+                data_dir.display()
+            );
+        }
+        println!();
+        match created {
+            Some(created) => {
+                println!(
+                    "Organization {org}, admin service account {}. Its admin token, shown once:",
+                    created.service_account_id
+                );
+                println!("  export API={base}");
+                println!("  export ADMIN_TOKEN={}", created.token.expose_secret());
+            }
+            None => {
+                println!(
+                    "Organization {org} is kept from an earlier run; use the admin token it printed:"
+                );
+                println!("  export API={base}");
+            }
+        }
+        println!();
+        println!("Try:");
+        println!(
+            "  curl -s $API/v1/orgs/{org}/service-accounts -H \"Authorization: Bearer $ADMIN_TOKEN\""
+        );
+        println!("  curl -s $API/hello -H \"Authorization: Bearer $ADMIN_TOKEN\"");
+        println!("  curl -s $API/hello");
+        println!(
+            "  curl -s $API/v1/orgs/{org}/audit-events -H \"Authorization: Bearer $ADMIN_TOKEN\""
+        );
+        println!();
+        println!(
+            "People sign in with the local OpenID Provider at {issuer} (ada: admin, grace: auditor, eve: no role):"
+        );
+        println!(
+            "  export ADA_JWT=$(curl -s -d grant_type=client_credentials -d client_id=ada -d client_secret=ada-secret -d resource=urn:service-accounts {issuer}/token | jq -r .access_token)"
+        );
+        println!(
+            "  curl -s -X POST $API/v1/orgs/{org}/service-accounts -H \"Authorization: Bearer $ADA_JWT\" -H 'content-type: application/json' -d '{{\"name\": \"made-by-ada\"}}'"
+        );
+        if let Some((replay, moto)) = replay {
+            println!(
+                "Service accounts as code (the account 000000000000 may manage {org}; Secrets Manager at {}):",
+                moto.endpoint
+            );
+            println!(
+                "  curl -s -X POST $API/local/cloudformation -d '{{\"RequestType\": \"Create\", \"ResourceType\": \"Custom::ServiceAccount\", \"LogicalResourceId\": \"Deployer\", \"ResourceProperties\": {{\"Organization\": \"{org}\", \"Name\": \"deployer\", \"Role\": \"writer\"}}}}'"
+            );
+            println!(
+                "  curl -s -X POST $API/local/secretsmanager/rotate -d '{{\"SecretId\": \"{}local-demo/ci\"}}'",
+                replay.provider.secret_prefix
+            );
+        }
+        println!("The README's walkthrough goes further. Ctrl-C stops everything.");
+        println!("ready");
+    }
+}
