@@ -4,32 +4,7 @@
 
 use serde_yaml_ng::Value;
 
-use super::template::{Binding, Template, intrinsic, shown};
-
-/// A resolved value: text, a list, or nothing (`AWS::NoValue`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Resolved {
-    Text(String),
-    List(Vec<Resolved>),
-    Nothing,
-}
-
-impl Resolved {
-    pub(super) fn text(self) -> Result<String, String> {
-        match self {
-            Self::Text(text) => Ok(text),
-            other => Err(format!("expected text, got {other:?}")),
-        }
-    }
-
-    pub(super) fn texts(self) -> Result<Vec<String>, String> {
-        match self {
-            Self::Text(text) => Ok(vec![text]),
-            Self::List(items) => items.into_iter().map(Self::text).collect(),
-            Self::Nothing => Ok(Vec::new()),
-        }
-    }
-}
+use super::template::{Binding, Resolved, Template, intrinsic, shown};
 
 impl Template {
     pub(super) fn resolve(&self, value: &Value, binding: &Binding) -> Result<Resolved, String> {

@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 use serde_yaml_ng::Value;
 
 use super::policy::{Condition, Effect, Policy, Statement};
-use super::resolve::Resolved;
 
 /// The parsed template (read once per process).
 #[derive(Debug)]
@@ -45,6 +44,31 @@ pub fn template() -> &'static Template {
         Template::parse(&text, binaries)
             .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
     })
+}
+
+/// A resolved value: text, a list, or nothing (`AWS::NoValue`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Resolved {
+    Text(String),
+    List(Vec<Resolved>),
+    Nothing,
+}
+
+impl Resolved {
+    pub(super) fn text(self) -> Result<String, String> {
+        match self {
+            Self::Text(text) => Ok(text),
+            other => Err(format!("expected text, got {other:?}")),
+        }
+    }
+
+    pub(super) fn texts(self) -> Result<Vec<String>, String> {
+        match self {
+            Self::Text(text) => Ok(vec![text]),
+            Self::List(items) => items.into_iter().map(Self::text).collect(),
+            Self::Nothing => Ok(Vec::new()),
+        }
+    }
 }
 
 /// A template value as its text shows it (`!GetAtt Table.Arn`), on one line.

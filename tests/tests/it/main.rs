@@ -13,6 +13,7 @@ mod event_bus;
 mod faults;
 mod functions_start;
 mod iam;
+mod layout;
 mod leaks;
 mod lifecycle;
 mod lineage;
