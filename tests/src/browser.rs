@@ -176,6 +176,11 @@ impl Browser {
         bail!("clicking {css} led nowhere within 10 s")
     }
 
+    /// What `script` (a function body that `return`s) answers in the page.
+    pub async fn script(&self, script: &str) -> anyhow::Result<Value> {
+        Ok(self.client.execute(script, Vec::new()).await?)
+    }
+
     /// The whole page's text.
     pub async fn text(&self) -> anyhow::Result<String> {
         Ok(self.client.find(Locator::Css("body")).await?.text().await?)

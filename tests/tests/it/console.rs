@@ -80,6 +80,17 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
     browser.follow("section button[type=submit]").await.unwrap();
     assert_eq!(browser.heading().await.unwrap(), "ci-robot");
     check_page(&browser, "account").await;
+    // The account's status badge is coloured: its class is the stylesheet's (lower case).
+    assert_eq!(
+        browser
+            .script(
+                "const badge = document.querySelector('dd .badge');
+                 return [badge.className, getComputedStyle(badge).backgroundColor];"
+            )
+            .await
+            .unwrap(),
+        serde_json::json!(["badge active", "rgb(218, 251, 225)"])
+    );
 
     // Mint a token: its secret is on the page, once.
     browser.fill("#token-name", "deploy").await.unwrap();
@@ -88,6 +99,18 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
         .await
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "Your new token");
+    // The whole token is in view (123 characters), none of it scrolled out of its field.
+    assert_eq!(
+        browser
+            .script(
+                "const field = document.querySelector('#secret');
+                 return field.scrollWidth <= field.clientWidth
+                     && field.scrollHeight <= field.clientHeight;"
+            )
+            .await
+            .unwrap(),
+        serde_json::Value::Bool(true)
+    );
     let secret = browser
         .client
         .find(fantoccini::Locator::Css("#secret"))
@@ -875,4 +898,60 @@ fn form_urlencoded_component(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[tokio::test]
+async fn the_organization_field_refuses_a_bad_id_in_the_browser_and_in_the_form() {
+    let system = ConsoleWorld::start().await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    browser.goto(&system.url("/console")).await.unwrap();
+    check_page(&browser, "landing").await;
+    // The field's pattern is one the browser applies (valid under the `v` flag), so it
+    // refuses a bad id before sending it.
+    for (typed, valid) in [
+        ("acme", true),
+        ("acme-2", true),
+        ("Bad_Org", false),
+        ("-acme", false),
+        ("a--b", false),
+        ("ac", false),
+    ] {
+        browser.fill("#org", typed).await.unwrap();
+        assert_eq!(
+            browser
+                .script("return document.querySelector('#org').checkValidity();")
+                .await
+                .unwrap(),
+            serde_json::Value::Bool(valid),
+            "{typed}"
+        );
+    }
+    // Sent anyway (a typed address, a browser that does not check), it is refused in the
+    // form, in words, with what was typed kept and the field marked.
+    browser
+        .goto(&system.url("/console/sign-in?org=Bad_Org"))
+        .await
+        .unwrap();
+    assert_eq!(browser.heading().await.unwrap(), "Sign in");
+    assert!(
+        browser
+            .text()
+            .await
+            .unwrap()
+            .contains("An organization id is lowercase letters, digits and single hyphens")
+    );
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#org').value;")
+            .await
+            .unwrap(),
+        "Bad_Org"
+    );
+    assert!(
+        browser
+            .exists("#org[aria-invalid=true][aria-describedby=org-error]")
+            .await
+            .unwrap()
+    );
+    check_page(&browser, "landing-refused").await;
 }

@@ -27,7 +27,9 @@ fn secret_page(signed: &Signed, minted: &Minted, back: &str, title: &str) -> Res
         p class="warning" role="alert" { strong { "Copy this token now. It will not be shown again." } " Store it where its user reads secrets (a secrets manager, your CI's secret store)." }
         div class="field" {
             label for="secret" { "Token " code { (minted.token.display_prefix) } }
-            input id="secret" class="secret" readonly value=(secret) autocomplete="off" spellcheck="false";
+            // A text area, wrapped anywhere: the whole token is seen at any width (it is 123
+            // characters long), a phone's included.
+            textarea id="secret" class="secret" readonly rows="4" autocomplete="off" spellcheck="false" { (secret) }
             button type="button" class="copy" data-copy="secret" { "Copy" }
             span class="copied" aria-live="polite" {}
         }

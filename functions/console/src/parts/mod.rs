@@ -83,5 +83,7 @@ pub fn form_errors(errors: &[FieldError]) -> Markup {
 
 /// A status badge.
 pub fn badge(status: &str) -> Markup {
-    html! { span class=(format!("badge {status}")) { (status) } }
+    // The stylesheet's classes are lower case (`.badge.active`); the API's account statuses
+    // are upper case (`ACTIVE`), its token statuses lower case.
+    html! { span class=(format!("badge {}", status.to_ascii_lowercase())) { (status) } }
 }

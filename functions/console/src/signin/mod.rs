@@ -27,7 +27,7 @@ use admin_api::problem::ApiError;
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 use shared::ids::OrgId;
 
@@ -67,19 +67,38 @@ pub async fn landing(
     }
     respond(
         StatusCode::OK,
-        page(
-            &frame,
-            "Sign in",
-            html! {
-                form method="get" action=(frame.url("/sign-in")) {
-                    label for="org" { "Organization id" }
-                    input id="org" name="org" required autocomplete="organization" pattern="[a-z0-9-]{3,32}";
-                    button type="submit" { "Continue" }
-                }
-            },
-        ),
+        page(&frame, "Sign in", org_form(&frame, "", None)),
     )
 }
+
+/// The organization id form of `GET /console`, with what was typed and, when the server
+/// refused it, why, next to the field. The pattern is the id's rule, valid under the `v` flag
+/// browsers apply to `pattern` (no bare `-` in a class), so a browser refuses a bad id before
+/// it is sent.
+fn org_form(frame: &Frame<'_>, typed: &str, error: Option<&str>) -> Markup {
+    html! {
+        form method="get" action=(frame.url("/sign-in")) {
+            div class="field" {
+                label for="org" { "Organization id" }
+                @if let Some(error) = error {
+                    p id="org-error" class="field-error" { (error) }
+                    input id="org" name="org" value=(typed) required autocomplete="organization"
+                        minlength=(OrgId::MIN_LEN) maxlength=(OrgId::MAX_LEN) pattern=(ORG_PATTERN)
+                        aria-invalid="true" aria-describedby="org-error";
+                } @else {
+                    input id="org" name="org" value=(typed) required autocomplete="organization"
+                        minlength=(OrgId::MIN_LEN) maxlength=(OrgId::MAX_LEN) pattern=(ORG_PATTERN)
+                        aria-describedby="org-rule";
+                }
+                p id="org-rule" class="muted" { "Lowercase letters, digits and single hyphens, 3 to 32 characters." }
+            }
+            button type="submit" { "Continue" }
+        }
+    }
+}
+
+/// [`OrgId`]'s rule as an HTML `pattern` (the length is `minlength` and `maxlength`).
+const ORG_PATTERN: &str = "[a-z0-9]+(-[a-z0-9]+)*";
 
 /// `GET /console/sign-in?org=`: a button to sign in with the organization's identity provider,
 /// and the admin token form. The page is the same for every organization id, whether it
@@ -96,8 +115,18 @@ pub async fn providers(
         Ok(csrf) => csrf,
         Err(error) => return error_page(&frame, &ApiError::internal("csrf", &error)),
     };
-    let Some(org) = query.org.as_deref().and_then(|org| OrgId::parse(org).ok()) else {
-        return error_page(&frame, &ApiError::invalid("org", "an organization id"));
+    let typed = query.org.as_deref().unwrap_or_default();
+    let org = match OrgId::parse(typed) {
+        Ok(org) => org,
+        // Refused in the form, with what was typed (a browser that checked the pattern never
+        // sends one).
+        Err(error) => {
+            let reason = format!("{}.", capitalized(&error.to_string()));
+            return respond(
+                StatusCode::BAD_REQUEST,
+                page(&frame, "Sign in", org_form(&frame, typed, Some(&reason))),
+            );
+        }
     };
     let now = state.accounts.admin.use_cases.now();
     let mut response = respond(
@@ -154,4 +183,13 @@ pub async fn sign_out(
         );
     }
     see_other(&frame.url("/"), &[state.config.sessions.end()])
+}
+
+/// `text` with its first letter in upper case: a rule of the domain as a sentence.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
