@@ -127,9 +127,30 @@ mod tests {
         child.wait().unwrap();
     }
 
+    /// How many processes `pid` is the parent of (from `/proc`, which gVisor has too).
+    fn children_of(pid: u32) -> usize {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| {
+                let stat = std::fs::read_to_string(entry.ok()?.path().join("stat")).ok()?;
+                let (_, rest) = stat.rsplit_once(") ")?;
+                let parent: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+                (parent == pid).then_some(())
+            })
+            .count()
+    }
+
     #[test]
     fn a_killed_wrapper_still_stops_them_once_the_lifeline_closes() {
         let (mut child, pids) = start();
+        // The wrapper starts the program, then its watcher: the program's first line can come
+        // before the watcher exists, and a wrapper killed in that moment leaves no one to read
+        // the lifeline (a window of a fork, which the test would hit one run in fifteen). Kill
+        // it once both run, as a harness's kill would almost always find it.
+        let started = Instant::now();
+        while children_of(child.id()) < 2 && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         // As the kernel closes our end when we die.
