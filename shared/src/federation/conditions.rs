@@ -180,31 +180,8 @@ impl From<ClaimCondition> for RawCondition {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::federation::tests::{condition, github_claims, pattern};
     use serde_json::json;
-
-    fn condition(claim: &str, equals: &str) -> ClaimCondition {
-        ClaimCondition::new(claim, ClaimTest::Equals(equals.into())).unwrap()
-    }
-
-    fn pattern(claim: &str, matches: &str) -> ClaimCondition {
-        ClaimCondition::new(claim, ClaimTest::Matches(matches.into())).unwrap()
-    }
-
-    fn github_claims() -> Map<String, Value> {
-        json!({
-            "sub": "repo:octo-org/deploy:ref:refs/heads/main",
-            "repository": "octo-org/deploy",
-            "repository_owner": "octo-org",
-            "repository_owner_id": "65",
-            "repository_id": "1296269",
-            "ref": "refs/heads/main",
-            "run_attempt": 1,
-            "aud": "aud",
-        })
-        .as_object()
-        .unwrap()
-        .clone()
-    }
 
     #[test]
     fn patterns_are_anchored_and_values_exact() {

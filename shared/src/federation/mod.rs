@@ -287,11 +287,11 @@ mod tests {
     use crate::access::Scope;
     use serde_json::json;
 
-    fn condition(claim: &str, equals: &str) -> ClaimCondition {
+    pub(super) fn condition(claim: &str, equals: &str) -> ClaimCondition {
         ClaimCondition::new(claim, ClaimTest::Equals(equals.into())).unwrap()
     }
 
-    fn pattern(claim: &str, matches: &str) -> ClaimCondition {
+    pub(super) fn pattern(claim: &str, matches: &str) -> ClaimCondition {
         ClaimCondition::new(claim, ClaimTest::Matches(matches.into())).unwrap()
     }
 
@@ -312,7 +312,7 @@ mod tests {
         )
     }
 
-    fn github_claims() -> Map<String, Value> {
+    pub(super) fn github_claims() -> Map<String, Value> {
         json!({
             "sub": "repo:octo-org/deploy:ref:refs/heads/main",
             "repository": "octo-org/deploy",

@@ -186,14 +186,19 @@ fn expand(tree: &str) -> Vec<String> {
 }
 
 /// The modules of its own crate that a file's code names (`crate::…`, `super::…`).
+/// What names a module of its own crate: `crate::` or `super::`, then a path or a use tree.
+fn use_paths() -> Regex {
+    Regex::new(r"\b(crate|super(?:::super)*)::(\{[^;]*?\}|[A-Za-z0-9_:]+(?:::\{[^;]*?\})?)")
+        .unwrap()
+}
+
+/// `path` finds `crate::…` and `super::…` paths and use trees ([`use_paths`]).
 fn imports(
+    path: &Regex,
     text: &str,
     module: &[String],
     modules: &BTreeSet<Vec<String>>,
 ) -> BTreeSet<Vec<String>> {
-    let path =
-        Regex::new(r"\b(crate|super(?:::super)*)::(\{[^;]*?\}|[A-Za-z0-9_:]+(?:::\{[^;]*?\})?)")
-            .unwrap();
     let code: Vec<&str> = text
         .lines()
         .map(|line| line.split("//").next().unwrap_or_default())
@@ -201,29 +206,27 @@ fn imports(
     let code = code.join("\n");
     let mut found = BTreeSet::new();
     for captures in path.captures_iter(&code) {
-        {
-            let base: Vec<String> = match &captures[1] {
-                "crate" => Vec::new(),
-                supers => {
-                    let up = supers.matches("super").count();
-                    module[..module.len().saturating_sub(up)].to_vec()
-                }
-            };
-            for named in expand(&captures[2]) {
-                let mut target = base.clone();
-                target.extend(
-                    named
-                        .split("::")
-                        .map(str::trim)
-                        .filter(|part| !part.is_empty())
-                        .map(str::to_owned),
-                );
-                // The longest prefix that is a module of the crate.
-                while !target.is_empty() && !modules.contains(&target) {
-                    target.pop();
-                }
-                found.insert(target);
+        let base: Vec<String> = match &captures[1] {
+            "crate" => Vec::new(),
+            supers => {
+                let up = supers.matches("super").count();
+                module[..module.len().saturating_sub(up)].to_vec()
             }
+        };
+        for named in expand(&captures[2]) {
+            let mut target = base.clone();
+            target.extend(
+                named
+                    .split("::")
+                    .map(str::trim)
+                    .filter(|part| !part.is_empty())
+                    .map(str::to_owned),
+            );
+            // The longest prefix that is a module of the crate.
+            while !target.is_empty() && !modules.contains(&target) {
+                target.pop();
+            }
+            found.insert(target);
         }
     }
     found
@@ -231,6 +234,7 @@ fn imports(
 
 #[test]
 fn no_crate_has_modules_importing_each_other_in_a_circle() {
+    let path = use_paths();
     let mut circles = Vec::new();
     for (_, src) in crate_sources() {
         let files: Vec<(Vec<String>, String)> = rust_files(&src)
@@ -247,7 +251,7 @@ fn no_crate_has_modules_importing_each_other_in_a_circle() {
         // re-export of its child and the child's use of its parent are one module's parts).
         let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
         for (module, text) in &files {
-            for target in imports(text, module, &modules) {
+            for target in imports(&path, text, module, &modules) {
                 if !target.starts_with(module) && !module.starts_with(&target) {
                     edges.entry(module.clone()).or_default().insert(target);
                 }
