@@ -26,6 +26,8 @@ pub struct Frame<'a> {
     /// The person's name and role, when signed in.
     pub who: Option<(&'a str, &'a str)>,
     pub csrf: Option<&'a str>,
+    /// What the change that led here did, shown in a banner (see [`notice_text`]).
+    pub notice: Option<&'static str>,
 }
 
 impl Frame<'_> {
@@ -77,11 +79,49 @@ pub fn page(frame: &Frame<'_>, title: &str, content: Markup) -> Markup {
                 }
                 main id="main" {
                     h1 { (title) }
+                    // Announced to screen readers: the change the person just made is done.
+                    @if let Some(notice) = frame.notice {
+                        p class="banner" role="status" { (notice) }
+                    }
                     (content)
                 }
             }
         }
     }
+}
+
+/// The changes a redirect reports (`?done=<code>`), in words: the page the person lands on
+/// says it in a banner. Only these fixed texts are shown, so a link cannot put words in the
+/// console's mouth.
+const NOTICES: &[(&str, &str)] = &[
+    ("account-created", "Service account created."),
+    ("account-saved", "Service account saved."),
+    ("account-disabled", "Service account disabled: its tokens stop working."),
+    ("account-enabled", "Service account enabled."),
+    ("account-deleted", "Service account deleted."),
+    ("accounts-disabled", "The selected service accounts are disabled."),
+    ("token-revoked", "Token revoked: it stops working on its next request."),
+    ("tokens-revoked", "The selected tokens are revoked."),
+    ("all-revoked", "Every token of the account is revoked."),
+    ("policy-added", "Trust policy added."),
+    ("policy-deleted", "Trust policy deleted."),
+    ("settings-saved", "Settings saved."),
+    ("nothing-selected", "Nothing was selected: nothing changed."),
+];
+
+/// The banner text of a `done` code, if it is one.
+pub fn notice_text(code: &str) -> Option<&'static str> {
+    NOTICES
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|(_, text)| *text)
+}
+
+/// `url` with `done=<code>` added, for the redirect after a change.
+pub fn done(url: &str, code: &str) -> String {
+    debug_assert!(notice_text(code).is_some(), "unknown notice {code}");
+    let joint = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joint}done={code}")
 }
 
 /// The hidden field every form carries.

@@ -10,7 +10,7 @@ use tests::browser::Browser;
 use tests::console::ConsoleWorld;
 
 /// The pages axe-core found wanting, if any.
-async fn check_page(browser: &Browser, name: &str) {
+pub(crate) async fn check_page(browser: &Browser, name: &str) {
     browser.screenshot(name).await.unwrap();
     let violations = browser.accessibility_violations().await.unwrap();
     assert!(
@@ -20,7 +20,7 @@ async fn check_page(browser: &Browser, name: &str) {
 }
 
 /// Signs `person` in through the provider's own login and consent pages.
-async fn sign_in(browser: &Browser, system: &ConsoleWorld, person: &str) {
+pub(crate) async fn sign_in(browser: &Browser, system: &ConsoleWorld, person: &str) {
     system.sync_clock();
     browser
         .goto(&system.url("/console/orgs/acme/service-accounts"))
@@ -46,7 +46,7 @@ async fn sign_in(browser: &Browser, system: &ConsoleWorld, person: &str) {
     assert_eq!(browser.heading().await.unwrap(), "Service accounts");
 }
 
-fn hello_status(system: &ConsoleWorld, token: &str) -> impl Future<Output = u16> {
+pub(crate) fn hello_status(system: &ConsoleWorld, token: &str) -> impl Future<Output = u16> {
     let bearer = format!("Bearer {token}");
     async move {
         system
@@ -276,7 +276,7 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
 
 /// The session cookie and the CSRF token of the signed-in browser, for requests made beside
 /// it.
-async fn credentials(browser: &Browser) -> (String, String) {
+pub(crate) async fn credentials(browser: &Browser) -> (String, String) {
     let csrf = browser
         .client
         .find(fantoccini::Locator::Css("form.who input[name=csrf]"))
@@ -289,7 +289,7 @@ async fn credentials(browser: &Browser) -> (String, String) {
     (browser.cookie_header().await.unwrap(), csrf)
 }
 
-async fn post(
+pub(crate) async fn post(
     system: &ConsoleWorld,
     path: &str,
     cookie: &str,
@@ -590,7 +590,7 @@ async fn a_sign_in_that_was_not_started_here_or_comes_back_with_another_state_is
 }
 
 /// Signs in with `token` through the sign-in page's token form.
-async fn sign_in_with_token(browser: &Browser, system: &ConsoleWorld, token: &str) {
+pub(crate) async fn sign_in_with_token(browser: &Browser, system: &ConsoleWorld, token: &str) {
     browser
         .goto(&system.url("/console/sign-in?org=acme"))
         .await
@@ -784,7 +784,7 @@ async fn an_admin_adds_and_deletes_a_trust_policy_and_a_policy_that_pins_nothing
 }
 
 /// Presses `key` (a WebDriver key code) on the focused element.
-async fn press(browser: &Browser, key: &str) {
+pub(crate) async fn press(browser: &Browser, key: &str) {
     browser
         .client
         .active_element()
@@ -799,7 +799,7 @@ const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
 
 /// What has the keyboard focus: its tag, id, name and text, to tell elements apart.
-async fn focused(browser: &Browser) -> String {
+pub(crate) async fn focused(browser: &Browser) -> String {
     browser
         .client
         .execute(

@@ -5,6 +5,7 @@
 //! use these; no page uses another page.
 
 pub mod account;
+pub mod confirm;
 pub mod tokens;
 pub mod trust;
 

@@ -42,6 +42,7 @@ fn frame(meta: &RequestMeta) -> Frame<'_> {
         org: None,
         who: None,
         csrf: None,
+        notice: None,
     }
 }
 

@@ -16,7 +16,7 @@ use super::token::token_caller;
 use super::{Form, frame};
 use crate::ConsoleState;
 use crate::session::{Session, Who, csrf_matches};
-use crate::views::{Frame, error_page, see_other};
+use crate::views::{Frame, error_page, notice_text, see_other};
 
 /// A signed-in person of the organization in the path, as a caller of the use cases, with
 /// that organization as stored. No session: off to sign in. A session of another
@@ -29,6 +29,8 @@ pub struct Signed {
     pub role: PersonRole,
     pub display: String,
     pub meta: RequestMeta,
+    /// The change the redirect that led here reports (`?done=`), in words.
+    pub notice: Option<&'static str>,
 }
 
 impl Signed {
@@ -44,6 +46,7 @@ impl Signed {
                 },
             )),
             csrf: Some(&self.session.csrf),
+            notice: self.notice,
         }
     }
 
@@ -131,6 +134,11 @@ impl FromRequestParts<ConsoleState> for Signed {
                 }
             }
         };
+        let notice = parts.uri.query().and_then(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "done")
+                .and_then(|(_, code)| notice_text(&code))
+        });
         Ok(Self {
             caller,
             org: stored,
@@ -138,6 +146,7 @@ impl FromRequestParts<ConsoleState> for Signed {
             role,
             display,
             meta,
+            notice,
         })
     }
 }
