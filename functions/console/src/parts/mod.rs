@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod confirm;
+pub mod risk;
 pub mod tokens;
 pub mod trust;
 
