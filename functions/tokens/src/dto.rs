@@ -144,6 +144,9 @@ pub struct TokenView {
     revoked_by: Option<ActorView>,
     rotated_from: Option<String>,
     rotated_to: Option<String>,
+    /// When it was replaced by `rotatedTo` (it works until `revokedAt`, its grace's end).
+    #[serde(with = "time::serde::rfc3339::option")]
+    rotated_at: Option<OffsetDateTime>,
     /// Where the token was reported as seen in public, if it was.
     leak: Option<LeakView>,
     /// The last expiry warning recorded for it (`token.expiring`).
@@ -194,6 +197,7 @@ impl TokenView {
             revoked_by: token.revoked_by.as_ref().map(ActorView::from),
             rotated_from: token.rotated_from.as_ref().map(ToString::to_string),
             rotated_to: token.rotated_to.as_ref().map(ToString::to_string),
+            rotated_at: token.rotated_at,
             leak: token.leak.as_ref().map(|leak| LeakView {
                 reported_at: leak.reported_at,
                 reported_by: ActorView::from(&leak.reported_by),

@@ -109,8 +109,8 @@ pub fn audit_event(change: &Change) -> Result<Option<AuditEvent>, MappingError> 
     }))
 }
 
-/// When the action happened: the time the API stamped on the item (to the millisecond), or
-/// the stream's time (to the second in AWS, to the minute in DynamoDB Local) when the item has
+/// When the action happened: the time the API stamped on the item (to the millisecond; a
+/// rotation's own instant, not the end of its grace period), or the stream's time (to the second in AWS, to the minute in DynamoDB Local) when the item has
 /// none, as for a TTL removal or a revocation dated at the end of a rotation's grace period.
 fn action_time(change: &Change) -> OffsetDateTime {
     const SKEW: time::Duration = time::Duration::minutes(5);
@@ -128,6 +128,9 @@ fn action_time(change: &Change) -> OffsetDateTime {
                 .as_ref()
                 .map(|warning| warning.warned_at)
                 .or(token.revoked_at),
+            Some(Entity::Token(old)) if old.rotated_to.is_none() && token.rotated_to.is_some() => {
+                token.rotated_at.or(token.revoked_at)
+            }
             Some(Entity::Token(old)) if old.leak.is_none() => token
                 .leak
                 .as_ref()
@@ -586,17 +589,23 @@ mod tests {
         );
         assert_eq!(audit_event(&insert).unwrap(), None);
 
+        // Rotated at 00:00:12.345 with an hour of grace; the stream dates the change to its
+        // minute (DynamoDB Local) or second (AWS): the event keeps the exact instant.
+        let rotated_at = NOW + Duration::milliseconds(12_345);
         let mut rotated = old.clone();
-        rotated.rotated_to = Some(successor.id.clone());
-        rotated.revoke(alice(), NOW + Duration::hours(1), Duration::days(30));
+        rotated.rotate_to(&successor, alice(), rotated_at, Duration::hours(1), Duration::days(30));
         rotated.version += 1;
-        let event = event_of(&change(
+        let mut rotation = change(
             ChangeKind::Modify,
             Some(Entity::Token(old)),
-            Some(Entity::Token(rotated)),
-        ));
+            Some(Entity::Token(rotated.clone())),
+        );
+        rotation.time = NOW + Duration::seconds(40);
+        let event = event_of(&rotation);
         assert_eq!(event.action, AuditAction::TokenRotated);
         assert_eq!(event.actor, alice());
+        assert_eq!(event.time, rotated_at);
+        assert_eq!(rotated.revoked_at, Some(rotated_at + Duration::hours(1)));
         assert_eq!(
             event.changes["rotatedTo"],
             serde_json::json!({"new": successor.id.to_string()})

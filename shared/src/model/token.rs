@@ -77,6 +77,14 @@ pub struct Token {
     /// The token that replaced this one by rotation (this one dies at `revoked_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_to: Option<TokenId>,
+    /// When that rotation happened (its `token.rotated` event's time; `revoked_at` is the end
+    /// of its grace period).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub rotated_at: Option<OffsetDateTime>,
     /// When the lineage of a self-rotated token began (its first token's creation): a
     /// self-rotation never extends a lineage past the organization's `maxLineageAgeDays`
     /// from then. Absent on a lineage's first token (its `created_at`).
@@ -194,6 +202,7 @@ impl Token {
             revoked_by: None,
             rotated_from: None,
             rotated_to: None,
+            rotated_at: None,
             lineage_started_at: None,
             lineage_lifetime_seconds: None,
             issued_for: None,
@@ -218,6 +227,21 @@ impl Token {
         self.revoked_at = Some(at);
         self.revoked_by = Some(actor);
         self.purge_after = Some(at + retention);
+    }
+
+    /// Replaces the token by `successor` at `at`: it keeps working for `grace`, then is
+    /// revoked (its record kept for `retention` after that).
+    pub fn rotate_to(
+        &mut self,
+        successor: &Token,
+        actor: Actor,
+        at: OffsetDateTime,
+        grace: Duration,
+        retention: Duration,
+    ) {
+        self.rotated_to = Some(successor.id.clone());
+        self.rotated_at = Some(at);
+        self.revoke(actor, at + grace, retention);
     }
 
     /// Revoked wins over expired: a revocation is an admin's decision and stays visible.

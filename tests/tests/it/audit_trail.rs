@@ -273,6 +273,23 @@ async fn each_admin_action_is_exactly_one_event_with_its_actor() {
     assert_eq!(event["target"]["id"], token_id.as_str());
     assert_eq!(event["changes"]["rotatedTo"]["new"], rotated.body["id"]);
     admin_actor_is(&event, audit.acme());
+    // At the rotation's exact instant, as the API shows it (the stream's time is cut to the
+    // minute by DynamoDB Local), not at the end of the grace period.
+    let old = audit
+        .world
+        .tokens(call("GET", &format!("{tokens}/{token_id}")))
+        .await;
+    assert_eq!(old.status, 200, "{:?}", old.body);
+    assert!(old.body["rotatedAt"].is_string(), "{:?}", old.body);
+    let at = |value: &serde_json::Value| {
+        time::OffsetDateTime::parse(
+            value.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    assert_eq!(at(&event["time"]), at(&old.body["rotatedAt"]));
+    assert_eq!(at(&event["time"]), audit.world.clock_now());
 
     let new_id = rotated.body["id"].as_str().unwrap();
     let revoke = audit

@@ -171,8 +171,7 @@ impl UseCases {
             new.lineage_started_at = Some(started);
             new.lineage_lifetime_seconds = lifetime.map(Duration::whole_seconds);
         }
-        old.rotated_to = Some(new.id.clone());
-        old.revoke(actor.clone(), now + grace, self.retention);
+        old.rotate_to(&new, actor.clone(), now, grace, self.retention);
         self.store.rotate_token(&old, &new).await?;
         // The access tokens issued for the old secret die with it, at the end of the grace
         // period; those issued during the grace period already expire by then.
