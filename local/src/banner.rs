@@ -1,5 +1,7 @@
 //! What `local` prints once everything is up: where each part is, the demo organization's
-//! admin token, and commands to try. `ready` ends it (scripts wait for that line).
+//! admin token, commands to try (each person's token among them), and the lifecycle's interval.
+//! `ready` ends it (scripts wait for that line); README.md shows it line for line, and a test
+//! (`tests/tests/it/local_system.rs`) holds the two together.
 
 use std::path::Path;
 
@@ -21,6 +23,8 @@ pub(crate) struct Banner<'a> {
     pub(crate) issuer: &'a str,
     /// Service accounts as code, when they are on.
     pub(crate) replay: Option<&'a (Replay, Moto)>,
+    /// How often the lifecycle runs, in seconds (0: it does not).
+    pub(crate) lifecycle_interval: u64,
 }
 
 impl Banner<'_> {
@@ -33,6 +37,7 @@ impl Banner<'_> {
             created,
             issuer,
             replay,
+            lifecycle_interval,
         } = *self;
         let (table, audit_table) = (&stack.table, &stack.audit_table);
 
@@ -88,23 +93,44 @@ impl Banner<'_> {
         println!(
             "People sign in with the local OpenID Provider at {issuer} (ada: admin, grace: auditor, eve: no role):"
         );
-        println!(
-            "  export ADA_JWT=$(curl -s -d grant_type=client_credentials -d client_id=ada -d client_secret=ada-secret -d resource=urn:service-accounts {issuer}/token | jq -r .access_token)"
-        );
+        // One token per person: the console's three roles from the command line.
+        for person in ["ada", "grace", "eve"] {
+            println!(
+                "  export {}_JWT=$(curl -s -d grant_type=client_credentials -d client_id={person} -d client_secret={person}-secret -d resource=urn:service-accounts {issuer}/token | jq -r .access_token)",
+                person.to_uppercase()
+            );
+        }
         println!(
             "  curl -s -X POST $API/v1/orgs/{org}/service-accounts -H \"Authorization: Bearer $ADA_JWT\" -H 'content-type: application/json' -d '{{\"name\": \"made-by-ada\"}}'"
+        );
+        println!(
+            "  curl -s $API/v1/orgs/{org}/audit-events -H \"Authorization: Bearer $GRACE_JWT\"   # an auditor reads; any change is 403"
+        );
+        println!(
+            "  curl -s $API/v1/orgs/{org}/service-accounts -H \"Authorization: Bearer $EVE_JWT\"   # no role: 403"
         );
         if let Some((replay, moto)) = replay {
             println!(
                 "Service accounts as code (the account 000000000000 may manage {org}; Secrets Manager at {}):",
                 moto.endpoint
             );
+            // The account, then its token in a secret (it needs the account's id), then a
+            // rotation of that secret: the three work pasted in this order.
             println!(
-                "  curl -s -X POST $API/local/cloudformation -d '{{\"RequestType\": \"Create\", \"ResourceType\": \"Custom::ServiceAccount\", \"LogicalResourceId\": \"Deployer\", \"ResourceProperties\": {{\"Organization\": \"{org}\", \"Name\": \"deployer\", \"Role\": \"writer\"}}}}'"
+                "  export DEPLOYER=$(curl -s -X POST $API/local/cloudformation -d '{{\"RequestType\": \"Create\", \"ResourceType\": \"Custom::ServiceAccount\", \"LogicalResourceId\": \"Deployer\", \"ResourceProperties\": {{\"Organization\": \"{org}\", \"Name\": \"deployer\", \"Role\": \"writer\"}}}}' | jq -r .PhysicalResourceId)"
+            );
+            println!(
+                "  curl -s -X POST $API/local/cloudformation -d '{{\"RequestType\": \"Create\", \"ResourceType\": \"Custom::ServiceToken\", \"LogicalResourceId\": \"CiToken\", \"ResourceProperties\": {{\"Organization\": \"{org}\", \"ServiceAccount\": \"'$DEPLOYER'\", \"Name\": \"ci\", \"Scopes\": [\"writer\"], \"SecretName\": \"{}local-demo/ci\"}}}}'",
+                replay.provider.secret_prefix
             );
             println!(
                 "  curl -s -X POST $API/local/secretsmanager/rotate -d '{{\"SecretId\": \"{}local-demo/ci\"}}'",
                 replay.provider.secret_prefix
+            );
+        }
+        if lifecycle_interval > 0 {
+            println!(
+                "The lifecycle (expiry warnings, retirement of unused tokens) runs every {lifecycle_interval}s."
             );
         }
         println!("The README's walkthrough goes further. Ctrl-C stops everything.");

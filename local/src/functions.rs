@@ -111,7 +111,7 @@ pub(crate) async fn start_replay(
 }
 
 /// The lifecycle (expiry warnings, retirement of unused tokens), every `interval` seconds as
-/// a background task; none when `interval` is 0.
+/// a background task; none when `interval` is 0 (the banner says which).
 pub(crate) fn lifecycle(
     use_cases: &UseCases,
     interval: u64,
@@ -119,9 +119,6 @@ pub(crate) fn lifecycle(
     (interval > 0).then(|| {
         let use_cases = use_cases.clone();
         let every = std::time::Duration::from_secs(interval);
-        println!(
-            "The lifecycle (expiry warnings, retirement of unused tokens) runs every {interval}s."
-        );
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             loop {

@@ -97,6 +97,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         created: created.as_ref(),
         issuer: &people.issuer,
         replay: replay.as_ref(),
+        lifecycle_interval: cli.lifecycle_interval,
     }
     .print();
 

@@ -1,5 +1,6 @@
-//! End to end: the README's run command's system (`local`), started the same way, walked over
-//! HTTP with `curl` along the README's walkthrough, then stopped with Ctrl-C.
+//! End to end: the README's run command's system (`local`), started the same way, its start-up
+//! text held against the README's, walked over HTTP with `curl` along the README's walkthrough,
+//! then stopped with Ctrl-C.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -19,6 +20,8 @@ pub(crate) struct LocalSystem {
     /// Printed by a run that bootstrapped the demo organization (not by one that kept it).
     admin_token: Option<String>,
     dynamodb: String,
+    /// What it printed, from its first line (`... is running at ...`) to `ready`.
+    banner: Vec<String>,
 }
 
 impl LocalSystem {
@@ -52,11 +55,15 @@ impl LocalSystem {
             }
         });
         let (mut api, mut admin_token, mut dynamodb) = (None, None, None);
+        let mut banner = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let line = receiver
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("`local` printed `ready` in time");
+            if !banner.is_empty() || line.contains(" is running at ") {
+                banner.push(line.clone());
+            }
             let line = line.trim();
             if let Some(value) = line.strip_prefix("export API=") {
                 api = Some(value.to_owned());
@@ -73,6 +80,7 @@ impl LocalSystem {
             api: api.expect("the banner names the base URL"),
             admin_token,
             dynamodb: dynamodb.expect("the banner names DynamoDB Local"),
+            banner,
         }
     }
 
@@ -140,9 +148,55 @@ impl Drop for LocalSystem {
     }
 }
 
+/// The README's "It prints:" block, line by line.
+fn readme_start_up_text() -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    let (_, rest) = readme
+        .split_once("It prints:\n\n```text\n")
+        .expect("the README's set-up says what `local` prints, in a text block");
+    let (block, _) = rest.split_once("\n```").unwrap();
+    block.lines().map(str::to_owned).collect()
+}
+
+/// A line with what differs between runs (ports, ids, tokens, the bootstrap's values) made
+/// `#`: every word with a digit in it, and every word of 16 characters or more (an id may
+/// have no digit; the few fixed words that long, such as `client_credentials` or
+/// `PhysicalResourceId`, become `#` on both sides alike).
+fn shape(line: &str) -> String {
+    static VARYING: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[A-Za-z0-9_]*[0-9][A-Za-z0-9_]*|[A-Za-z0-9_]{16,}").unwrap()
+    });
+    VARYING.replace_all(line, "#").into_owned()
+}
+
+/// What the README says a run prints is what a run prints: the same lines in the same order,
+/// each the same but for the values that differ between runs.
+fn assert_the_readme_shows(banner: &[String]) {
+    let readme = readme_start_up_text();
+    for (number, (documented, printed)) in readme.iter().zip(banner).enumerate() {
+        assert_eq!(
+            shape(documented),
+            shape(printed),
+            "line {} of README.md's \"It prints:\" block is not what `local` prints:\n  README: {documented}\n  local:  {printed}",
+            number + 1
+        );
+    }
+    assert_eq!(
+        readme.len(),
+        banner.len(),
+        "README.md's \"It prints:\" block has {} lines, `local` prints {}:\n{}",
+        readme.len(),
+        banner.len(),
+        banner.join("\n")
+    );
+}
+
 #[test]
 fn the_walkthrough_works_over_http_and_ctrl_c_stops_everything() {
     let mut system = LocalSystem::start();
+    // Started as `scripts/run-local` starts it, it prints what the README says it prints.
+    assert_the_readme_shows(&system.banner);
     let admin = system
         .admin_token
         .clone()
@@ -247,6 +301,25 @@ fn the_walkthrough_works_over_http_and_ctrl_c_stops_everything() {
     let (status, _) = system.curl("GET", "/nowhere", Some(&token), None);
     assert_eq!(status, 404);
 
+    // The admin API section's snippet, pasted after the walkthrough: it mints a token for
+    // `$ACCOUNT` and exchanges that one (not the walkthrough's revoked `$TOKEN`).
+    let snippet = readme_sh("/oauth2/token\" -u");
+    let admin_token = system.admin_token.clone().unwrap();
+    let grant = run_snippet(
+        &snippet,
+        &[
+            ("API", system.api.as_str()),
+            ("ADMIN_TOKEN", admin_token.as_str()),
+            ("ACCOUNT", account_id.as_str()),
+            ("TOKEN", token.as_str()),
+        ],
+    );
+    let grant: Value = serde_json::from_str(&grant).unwrap_or_else(|_| {
+        panic!("the OAuth2 snippet printed more or other than a grant:\n{grant}")
+    });
+    assert_eq!(grant["token_type"], "Bearer", "{grant}");
+    assert_eq!(grant["scope"], "reader", "{grant}");
+
     // Ctrl-C stops the server and DynamoDB Local.
     let exit = system.interrupt();
     assert!(exit.success(), "{exit:?}");
@@ -334,6 +407,19 @@ fn readme_yaml(marker: &str) -> serde_yaml_ng::Value {
         .find(|block| block.contains(marker))
         .unwrap_or_else(|| panic!("the README has a yaml block with {marker}"));
     serde_yaml_ng::from_str(block).unwrap()
+}
+
+/// The README's fenced `sh` block that contains `marker`.
+fn readme_sh(marker: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(path).unwrap();
+    readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("the README has a sh block with {marker}"))
+        .to_owned()
 }
 
 /// Runs a snippet's shell with `bash -euo pipefail` and `env`; its stdout.
