@@ -338,8 +338,12 @@ impl IpAllowlist {
             // error messages and logs.
             let network = match IpNet::from_str(entry) {
                 Ok(network) => network,
+                // Counted from 1, as people count lines: the field's path stays the list's.
                 Err(_) => IpAddr::from_str(entry).map(IpNet::from).map_err(|_| {
-                    ParseError::new(format!("entry {index} is not an IP address or CIDR range"))
+                    ParseError::new(format!(
+                        "entry {} is not an IP address or CIDR range",
+                        index + 1
+                    ))
                 })?,
             };
             if network.trunc() != network {
@@ -488,7 +492,11 @@ mod tests {
         assert!(IpAllowlist::parse(&[""]).is_err());
         let pasted = "svc_not_an_address_0123456789";
         let error = IpAllowlist::parse(&["10.0.0.0/8", pasted]).unwrap_err();
-        assert_eq!(error.reason(), "entry 1 is not an IP address or CIDR range");
+        assert_eq!(
+            error.reason(),
+            "entry 2 is not an IP address or CIDR range",
+            "the second entry, counted from 1"
+        );
         let many: Vec<String> = (0..=IpAllowlist::MAX)
             .map(|i| format!("10.0.{i}.0/24"))
             .collect();

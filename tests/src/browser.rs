@@ -181,6 +181,28 @@ impl Browser {
         Ok(self.client.execute(script, Vec::new()).await?)
     }
 
+    /// Resizes the window so that the viewport (`window.innerWidth`) is `width` CSS pixels
+    /// wide, 900 high: the page reflows in place, a page shown once (a new secret) as well.
+    pub async fn set_width(&self, width: u32) -> anyhow::Result<()> {
+        let mut outer = width;
+        let mut inner = 0;
+        for _ in 0..5 {
+            self.client.set_window_size(outer, 900).await?;
+            inner = self
+                .script("return window.innerWidth;")
+                .await?
+                .as_u64()
+                .context("window.innerWidth is no number")?;
+            if inner == u64::from(width) {
+                return Ok(());
+            }
+            // The window's frame, if any, takes its share: widen the window by the difference.
+            let frame = i64::from(outer) - i64::try_from(inner)?;
+            outer = u32::try_from(i64::from(width) + frame)?;
+        }
+        bail!("the viewport is {inner} px wide, not {width}")
+    }
+
     /// The whole page's text.
     pub async fn text(&self) -> anyhow::Result<String> {
         Ok(self.client.find(Locator::Css("body")).await?.text().await?)

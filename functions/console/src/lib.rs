@@ -14,14 +14,19 @@
 //! GET  /console/callback                 ← the provider: the session starts
 //! POST /console/sign-in/token            or an admin token of the organization
 //! POST /console/sign-out
-//! GET  /console/orgs/{org}/service-accounts[?q=&cursor=]     list, search, create form
+//! GET  /console/orgs/{org}/service-accounts[?q=&status=&sort=&page=&from=]  list, create form
 //! POST /console/orgs/{org}/service-accounts                  create
+//! POST /console/orgs/{org}/service-accounts/disable-selected bulk disable, confirmed
 //! GET  /console/orgs/{org}/service-accounts/{id}             detail, tokens, mint form
-//! POST .../{id}  .../{id}/disable  .../{id}/enable  .../{id}/delete
+//! POST .../{id}  .../{id}/disable (confirmed)  .../{id}/enable  .../{id}/delete
+//! POST .../{id}/trust-policies  .../{id}/trust-policies/{pid}/delete (confirmed)
 //! POST .../{id}/tokens  .../{id}/tokens/revoke-all  .../{id}/tokens/{tid}/revoke|rotate
 //! GET  /console/orgs/{org}/service-tokens   POST mint, {tid}/revoke, {tid}/rotate
-//! GET  /console/orgs/{org}/tokens           every token of the organization
+//! GET  /console/orgs/{org}/tokens[?q=&status=&risk=&role=&sort=&page=]  every token, found
+//! GET  /console/orgs/{org}/tokens/new       a new token's secret, once (after a mint's redirect)
+//! POST /console/orgs/{org}/tokens/revoke-selected                   bulk revoke, confirmed
 //! GET  /console/orgs/{org}/audit            the audit trail, with filters
+//! GET  /console/orgs/{org}/audit/export     ?format=csv|jsonl&<filters>: the trail as a download
 //! GET  /console/orgs/{org}/settings         POST settings/name, settings/policy, settings/providers, settings/iac
 //! ```
 //!
@@ -160,6 +165,10 @@ pub fn routes(state: ConsoleState) -> Router {
             get(acc::list).post(acc::create),
         )
         .route(
+            "/console/orgs/{org}/service-accounts/disable-selected",
+            post(acc::disable_selected),
+        )
+        .route(
             "/console/orgs/{org}/service-accounts/{id}",
             get(acc::detail).post(acc::edit),
         )
@@ -212,7 +221,16 @@ pub fn routes(state: ConsoleState) -> Router {
             post(tok::rotate_org_token),
         )
         .route("/console/orgs/{org}/tokens", get(tok::all_tokens))
+        .route("/console/orgs/{org}/tokens/new", get(tok::new_token))
+        .route(
+            "/console/orgs/{org}/tokens/revoke-selected",
+            post(tok::revoke_selected),
+        )
         .route("/console/orgs/{org}/audit", get(audit::trail))
+        .route(
+            "/console/orgs/{org}/audit/export",
+            get(audit::export::export),
+        )
         .route("/console/orgs/{org}/settings", get(settings::show))
         .route("/console/orgs/{org}/settings/name", post(settings::name))
         .route(

@@ -22,6 +22,9 @@ use time::{Duration, OffsetDateTime};
 pub const SESSION_LIFETIME: Duration = Duration::hours(1);
 /// How long a person has to come back from their provider.
 pub const PENDING_LIFETIME: Duration = Duration::minutes(10);
+/// How long a new token's secret waits for the page that shows it (the redirect after the
+/// mint is followed at once).
+pub const REVEAL_LIFETIME: Duration = Duration::minutes(2);
 
 /// Who signed in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +68,35 @@ pub struct PendingSignIn {
     pub org: String,
     pub flow: Pending,
     pub expires: i64,
+}
+
+/// A new token's secret on its way from the mint (a `POST`) to the page that shows it once
+/// (a `GET` reached by a redirect): sealed, for [`REVEAL_LIFETIME`], bound to the session
+/// (its CSRF token) and forgotten by the page that shows it, so a reload shows "already
+/// shown" and never mints again.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Reveal {
+    pub org: String,
+    /// The CSRF token of the session that minted it.
+    pub csrf: String,
+    pub token: String,
+    /// The token's account, none for an org-wide token.
+    pub account: Option<String>,
+    pub secret: String,
+    /// Whether a rotation made it (the page then says what happens to the old token).
+    pub rotated: bool,
+    pub expires: i64,
+}
+
+impl std::fmt::Debug for Reveal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reveal")
+            .field("org", &self.org)
+            .field("token", &self.token)
+            .field("account", &self.account)
+            .field("rotated", &self.rotated)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The cookies' key and attributes.
@@ -176,6 +208,29 @@ impl Sessions {
 
     pub fn end_pending(&self) -> String {
         self.removal("signin")
+    }
+
+    /// A new token's secret for the page that shows it, for the session `session`, unless it
+    /// is over or was sealed for another session.
+    pub fn reveal(
+        &self,
+        headers: &HeaderMap,
+        session: &Session,
+        now: OffsetDateTime,
+    ) -> Option<Reveal> {
+        self.read::<Reveal>(headers, "reveal").filter(|reveal| {
+            now.unix_timestamp() < reveal.expires
+                && reveal.org == session.org
+                && csrf_matches(session, Some(&reveal.csrf))
+        })
+    }
+
+    pub fn start_reveal(&self, reveal: &Reveal) -> String {
+        self.seal("reveal", reveal, REVEAL_LIFETIME)
+    }
+
+    pub fn end_reveal(&self) -> String {
+        self.removal("reveal")
     }
 
     /// A `Set-Cookie` value that binds the sign-in form's `csrf` to this browser.
@@ -291,6 +346,54 @@ mod tests {
 
     fn sessions_local_cookie() -> String {
         sessions(false).start(&session(0)).unwrap()
+    }
+
+    #[test]
+    fn a_new_tokens_secret_is_sealed_for_its_session_and_only_for_a_moment() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let sessions = sessions(true);
+        let reveal = Reveal {
+            org: "acme".into(),
+            csrf: "csrf-token".into(),
+            token: "t1".into(),
+            account: None,
+            secret: "svc_secret_text".into(),
+            rotated: false,
+            expires: (now + REVEAL_LIFETIME).unix_timestamp(),
+        };
+        let cookie = sessions.start_reveal(&reveal);
+        assert!(cookie.starts_with("__Host-reveal=") && cookie.contains("Max-Age=120"));
+        assert!(!cookie.contains("svc_secret_text"));
+        assert!(!format!("{reveal:?}").contains("svc_secret_text"));
+        let mine = session(0);
+        let read = sessions.reveal(&request_with(&cookie), &mine, now).unwrap();
+        assert_eq!(read.secret, "svc_secret_text");
+        // Another session of the browser, another organization, or too late: nothing.
+        let other = Session {
+            csrf: "another".into(),
+            ..session(0)
+        };
+        assert!(
+            sessions
+                .reveal(&request_with(&cookie), &other, now)
+                .is_none()
+        );
+        let elsewhere = Session {
+            org: "globex".into(),
+            ..session(0)
+        };
+        assert!(
+            sessions
+                .reveal(&request_with(&cookie), &elsewhere, now)
+                .is_none()
+        );
+        let late = now + REVEAL_LIFETIME;
+        assert!(
+            sessions
+                .reveal(&request_with(&cookie), &mine, late)
+                .is_none()
+        );
+        assert!(sessions.end_reveal().contains("Max-Age=0"));
     }
 
     #[test]

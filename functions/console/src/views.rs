@@ -96,11 +96,20 @@ pub fn page(frame: &Frame<'_>, title: &str, content: Markup) -> Markup {
 const NOTICES: &[(&str, &str)] = &[
     ("account-created", "Service account created."),
     ("account-saved", "Service account saved."),
-    ("account-disabled", "Service account disabled: its tokens stop working."),
+    (
+        "account-disabled",
+        "Service account disabled: its tokens stop working.",
+    ),
     ("account-enabled", "Service account enabled."),
     ("account-deleted", "Service account deleted."),
-    ("accounts-disabled", "The selected service accounts are disabled."),
-    ("token-revoked", "Token revoked: it stops working on its next request."),
+    (
+        "accounts-disabled",
+        "The selected service accounts are disabled.",
+    ),
+    (
+        "token-revoked",
+        "Token revoked: it stops working on its next request.",
+    ),
     ("tokens-revoked", "The selected tokens are revoked."),
     ("all-revoked", "Every token of the account is revoked."),
     ("policy-added", "Trust policy added."),

@@ -593,7 +593,13 @@ mod tests {
         // minute (DynamoDB Local) or second (AWS): the event keeps the exact instant.
         let rotated_at = NOW + Duration::milliseconds(12_345);
         let mut rotated = old.clone();
-        rotated.rotate_to(&successor, alice(), rotated_at, Duration::hours(1), Duration::days(30));
+        rotated.rotate_to(
+            &successor,
+            alice(),
+            rotated_at,
+            Duration::hours(1),
+            Duration::days(30),
+        );
         rotated.version += 1;
         let mut rotation = change(
             ChangeKind::Modify,

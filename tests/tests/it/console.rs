@@ -30,11 +30,13 @@ pub(crate) async fn sign_in(browser: &Browser, system: &ConsoleWorld, person: &s
     check_page(browser, "sign-in").await;
     browser.follow("#provider-sign-in button").await.unwrap();
     // The provider's login page, then its consent page, then back.
+    check_page(browser, "provider-login").await;
     browser.fill("input[name=login]", person).await.unwrap();
     browser.fill("input[name=password]", "any").await.unwrap();
     browser.follow("button[type=submit]").await.unwrap();
     let url = browser.url().await.unwrap();
     if !url.starts_with(&system.base) {
+        check_page(browser, "provider-consent").await;
         let text = browser.text().await.unwrap_or_default();
         browser
             .follow("button[type=submit]")
@@ -139,10 +141,34 @@ async fn a_person_signs_in_mints_a_token_uses_it_revokes_it_and_finds_it_in_the_
         "the secret is shown once"
     );
     browser
-        .follow("button[aria-label='Revoke deploy']")
+        .follow("button[aria-label^='Revoke deploy (']")
+        .await
+        .unwrap();
+    // A revocation is confirmed first.
+    assert!(
+        browser
+            .heading()
+            .await
+            .unwrap()
+            .starts_with("Revoke deploy ("),
+        "{}",
+        browser.heading().await.unwrap()
+    );
+    assert_eq!(hello_status(&system, &secret).await, 200);
+    check_page(&browser, "confirm-revoke").await;
+    browser
+        .follow("form.confirm button[type=submit]")
         .await
         .unwrap();
     assert_eq!(browser.heading().await.unwrap(), "ci-robot");
+    let banner = browser
+        .script("return document.querySelector('[role=status]').textContent")
+        .await
+        .unwrap();
+    assert!(
+        banner.as_str().unwrap().starts_with("Token revoked"),
+        "{banner}"
+    );
     assert!(browser.exists(".badge.revoked").await.unwrap());
     assert_eq!(hello_status(&system, &secret).await, 401);
 
@@ -429,14 +455,16 @@ async fn an_auditor_sees_no_change_and_forged_stale_or_foreign_requests_change_n
     assert_eq!(system.world.tables.snapshot().await.unwrap(), before);
 
     // The page that shows a new secret is never stored, and runs no inline script.
-    let minted = post(
+    let minting = post(
         &system,
         &format!("/console/orgs/acme/service-accounts/{account}/tokens"),
         &cookie,
         &format!("csrf={csrf}&action=mint&name=beside&lifetime=30d"),
     )
     .await;
-    assert_eq!(minted.status, 201, "{}", minted.body);
+    assert_eq!(minting.status, 303, "{}", minting.body);
+    let minted = super::console_tokens::follow_reveal(&system, &cookie, &minting).await;
+    assert_eq!(minted.status, 200, "{}", minted.body);
     assert!(minted.body.contains("will not be shown again"));
     assert_eq!(minted.headers["cache-control"], "no-store");
     let csp = minted.headers["content-security-policy"].to_str().unwrap();
@@ -764,9 +792,13 @@ async fn an_admin_adds_and_deletes_a_trust_policy_and_a_policy_that_pins_nothing
     assert!(text.contains("https://token.actions.githubusercontent.com"));
     check_page(&browser, "trust-policies").await;
 
-    // Deleted: gone from the page and from the API.
+    // Deleted, once confirmed: gone from the page and from the API.
     browser
         .follow("button[aria-label='Delete trust policy deploy']")
+        .await
+        .unwrap();
+    browser
+        .follow("form.confirm button[type=submit]")
         .await
         .unwrap();
     assert!(browser.text().await.unwrap().contains("No trust policies."));
@@ -805,7 +837,7 @@ pub(crate) async fn focused(browser: &Browser) -> String {
         .execute(
             "const e = document.activeElement;
              return [e.tagName, e.id, e.getAttribute('name') || '', e.getAttribute('href') || '',
-                     e.type === 'checkbox' ? e.value : '',
+                     e.type === 'checkbox' ? e.value : '', e.getAttribute('data-copy') || '',
                      (e.textContent || '').trim().slice(0, 40), e.closest('form') ?
                      e.closest('form').getAttribute('action') : ''].join('|');",
             Vec::new(),

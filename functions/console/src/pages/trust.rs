@@ -1,5 +1,7 @@
-//! An account's trust policies (keyless CI): adding one and deleting one. Their section of
-//! the account's page, and how its form is read, are [`crate::parts::trust`].
+//! An account's trust policies (keyless CI): adding one and deleting one (after a page that
+//! says what the deletion does; only the confirmed post deletes). Both land on the account's
+//! page with a banner. Their section of the account's page, and how its form is read, are
+//! [`crate::parts::trust`].
 
 use accounts::trust_policies::CreateTrustPolicy;
 use admin_api::problem::ApiError;
@@ -11,10 +13,11 @@ use shared::ids::{ServiceAccountId, TrustPolicyId};
 
 use crate::ConsoleState;
 use crate::parts::account::{AccountPath, account_to_change, render_detail};
+use crate::parts::confirm::{Ask, ask, confirmed};
 use crate::parts::trust::policy_json;
 use crate::parts::{api_body, fail, field_errors_of};
 use crate::signin::{Form, Signed};
-use crate::views::see_other;
+use crate::views::{done, see_other};
 
 #[derive(Debug, Deserialize)]
 pub struct PolicyPath {
@@ -47,7 +50,7 @@ pub async fn add(
     }
     .await;
     match added {
-        Ok(_) => see_other(&account_page(&signed, &id), &[]),
+        Ok(_) => see_other(&done(&account_page(&signed, &id), "policy-added"), &[]),
         Err(error) => match field_errors_of(&error) {
             Some(errors) => {
                 render_detail(
@@ -84,14 +87,33 @@ pub async fn delete(
         Ok(ids) => ids,
         Err(error) => return fail(&signed, error),
     };
-    match state
-        .accounts
-        .admin
-        .use_cases
+    let use_cases = &state.accounts.admin.use_cases;
+    let back = account_page(&signed, &account);
+    if !confirmed(&form) {
+        let found = match use_cases
+            .trust_policy(&signed.org.id, &account, &policy)
+            .await
+        {
+            Ok(found) => found,
+            Err(error) => return fail(&signed, error),
+        };
+        return ask(
+            &signed,
+            &Ask {
+                title: format!("Delete the trust policy {}?", found.name.as_str()),
+                consequence: "CI jobs that match it can no longer exchange their tokens for this account's access tokens, and the access tokens it issued stop working now.".to_owned(),
+                button: "Delete the trust policy",
+                action: &format!("{back}/trust-policies/{policy}/delete"),
+                back: &back,
+            },
+            &form,
+        );
+    }
+    match use_cases
         .delete_trust_policy(&signed.caller, &signed.org.id, &account, &policy, None)
         .await
     {
-        Ok(()) => see_other(&account_page(&signed, &account), &[]),
+        Ok(()) => see_other(&done(&back, "policy-deleted"), &[]),
         Err(error) => fail(&signed, error),
     }
 }

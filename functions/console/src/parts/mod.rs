@@ -1,14 +1,16 @@
 //! The pieces of the organization's pages that more than one page shows: the page frame and
-//! error page of a signed-in person, badges and the text of roles and grants, reading a form
-//! into the admin API's body; and, in the submodules, an account's page ([`account`]), the
-//! token table and mint form ([`tokens`]), the trust policies' section ([`trust`]). The pages
-//! use these; no page uses another page.
+//! error page of a signed-in person, badges, copyable values and the text of roles and grants,
+//! reading a form into the admin API's body; and, in the submodules, an account's page
+//! ([`account`]), the confirmation step ([`confirm`]), risk badges and summaries ([`risk`]),
+//! the token table and mint form ([`tokens`]), the trust policies' section ([`trust`]), and
+//! refusals in people's words ([`words`]). The pages use these; no page uses another page.
 
 pub mod account;
 pub mod confirm;
 pub mod risk;
 pub mod tokens;
 pub mod trust;
+pub mod words;
 
 use admin_api::problem::{ApiError, FieldError};
 use axum::http::StatusCode;
@@ -81,6 +83,19 @@ pub fn roles_text(roles: &Roles) -> String {
 /// The errors of the whole form (not of one field).
 pub fn form_errors(errors: &[FieldError]) -> Markup {
     crate::views::field_errors(errors, "form")
+}
+
+/// A value people copy (an id, a prefix): a read-only field and a copy button (the script
+/// copies the field; without it, the field's text is selectable). `id`: the field's id,
+/// unique in the page; `label`: its accessible name ("Id of the token deploy").
+pub fn copyable(id: &str, value: &str, label: &str) -> Markup {
+    html! {
+        span class="copyable" {
+            input type="text" readonly id=(id) value=(value) aria-label=(label) size=(value.len().max(4));
+            button type="button" class="copy" id=(format!("{id}-copy")) data-copy=(id) aria-label=(format!("Copy: {label}")) { "Copy" }
+            span class="copied" aria-live="polite" {}
+        }
+    }
 }
 
 /// A status badge.

@@ -2,16 +2,17 @@
 //! an account's page and on the org-wide tokens' page, and the form read into the admin API's
 //! body.
 
-use admin_api::problem::FieldError;
+use admin_api::problem::{ApiError, FieldError};
 use maud::{Markup, html};
 use serde_json::json;
 use shared::model::{Token, TokenStatus};
 use shared::policy::LifetimePreset;
 use time::OffsetDateTime;
 
-use super::{badge, form_errors};
+use super::risk::{badges, warning_window};
+use super::{copyable, form_errors};
 use crate::signin::{Form, Signed};
-use crate::views::{csrf_field, described_by, field_errors, name_of, when};
+use crate::views::{actor, csrf_field, described_by, field_errors, when};
 
 /// The grace periods offered on a rotation, in seconds.
 const GRACE_PERIODS: [(u32, &str); 4] = [
@@ -21,54 +22,131 @@ const GRACE_PERIODS: [(u32, &str); 4] = [
     (604_800, "7 days"),
 ];
 
-/// An owner's (or the organization's) tokens, with revoke and rotate for an admin. `base`:
-/// the URL the token paths hang from (`.../service-accounts/{id}` or `.../service-tokens`
-/// forms post to `<base>/tokens/{tid}/...` or `<base>/{tid}/...`).
+/// What identifies a token of any owner in a form: `<account id>:<token id>`, or
+/// `org:<token id>` for an org-wide token.
+pub fn owner_key(token: &Token) -> String {
+    match &token.account {
+        Some(account) => format!("{account}:{}", token.id),
+        None => format!("org:{}", token.id),
+    }
+}
+
+/// A token as people tell it apart: its name and prefix (two tokens may share a name).
+pub fn token_label(token: &Token) -> String {
+    format!("{} ({})", token.name.as_str(), token.display_prefix)
+}
+
+/// What a rotation did to `token`: replaced (by which token, working until when), or the
+/// replacement of an earlier one. Links to the other token's row.
+pub fn rotation_note(token: &Token, now: OffsetDateTime) -> Markup {
+    html! {
+        @if let Some(next) = &token.rotated_to {
+            span class="rotation" {
+                "Replaced by " a href=(format!("#token-{next}")) { "its successor" } ". "
+                @if token.status(now) == TokenStatus::Active {
+                    "Works until " (when(token.revoked_at)) "."
+                } @else {
+                    "Stopped " (when(token.revoked_at)) "."
+                }
+            }
+        }
+        @if let Some(previous) = &token.rotated_from {
+            span class="rotation" { "Replaces " a href=(format!("#token-{previous}")) { "an earlier token" } "." }
+        }
+    }
+}
+
+/// The checkbox that selects a token for a bulk action (the form `bulk-tokens`).
+pub fn select_box(token: &Token) -> Markup {
+    html! {
+        input type="checkbox" name="token" value=(owner_key(token)) form="bulk-tokens"
+            id=(format!("select-{}", token.id)) aria-label=(format!("Select {}", token_label(token)));
+    }
+}
+
+/// The form the selected tokens are revoked with (after a confirmation). `from`: the list
+/// it is on (`all`, `org`, or `account:<id>`), where the person comes back to.
+pub fn bulk_form(signed: &Signed, from: &str) -> Markup {
+    html! {
+        form id="bulk-tokens" method="post" action=(signed.frame().org_url("/tokens/revoke-selected")) class="bulk" {
+            (csrf_field(&signed.session.csrf))
+            input type="hidden" name="from" value=(from);
+            button type="submit" class="danger" { "Revoke selected tokens" }
+        }
+    }
+}
+
+/// An owner's (or the organization's) tokens, with revoke and rotate for an admin, risk
+/// badges, rotations told, and a bulk revoke of selected tokens. `base`: the URL the token
+/// paths hang from (`.../service-accounts/{id}` or `.../service-tokens`: forms post to
+/// `<base>/tokens/{tid}/...` or `<base>/{tid}/...`).
 pub fn token_table(signed: &Signed, tokens: &[Token], base: &str, now: OffsetDateTime) -> Markup {
-    let token_base = if base.ends_with("/service-tokens") {
+    let org_wide = base.ends_with("/service-tokens");
+    let token_base = if org_wide {
         base.to_owned()
     } else {
         format!("{base}/tokens")
     };
+    let from = if org_wide {
+        "org".to_owned()
+    } else {
+        format!("account:{}", base.rsplit('/').next().unwrap_or_default())
+    };
+    let window = warning_window(&signed.org);
+    let admin = signed.is_admin();
     html! {
         @if tokens.is_empty() {
-            p { "No tokens." }
+            p class="empty" {
+                "No tokens yet."
+                @if admin { " Mint one with the form below: its secret is shown once." }
+            }
         } @else {
+            div class="table" {
             table {
                 caption { "Tokens" }
                 thead { tr {
+                    @if admin { th scope="col" { span class="visually-hidden" { "Select" } } }
                     th scope="col" { "Name" } th scope="col" { "Prefix" } th scope="col" { "Status" }
                     th scope="col" { "Scopes" } th scope="col" { "Created" } th scope="col" { "Expires" }
                     th scope="col" { "Last used" }
-                    @if signed.is_admin() { th scope="col" { "Actions" } }
+                    @if admin { th scope="col" { "Actions" } }
                 } }
                 tbody {
                     @for token in tokens {
                         @let status = token.status(now);
-                        tr {
-                            td { (token.name.as_str()) br; a class="muted" href=(format!("{}?token={}", signed.frame().org_url("/audit"), token.id)) { "audit trail" } }
-                            td { code { (token.display_prefix) } }
-                            td { (badge(&name_of(&status))) }
+                        @let label = token_label(token);
+                        tr id=(format!("token-{}", token.id)) {
+                            @if admin { td { @if status == TokenStatus::Active { (select_box(token)) } } }
+                            td {
+                                (token.name.as_str()) br;
+                                (copyable(&format!("id-{}", token.id), token.id.as_str(), &format!("Id of {label}")))
+                                br;
+                                a class="muted" href=(format!("{}?token={}", signed.frame().org_url("/audit"), token.id)) aria-label=(format!("Audit trail of {label}")) { "audit trail" }
+                            }
+                            td { (copyable(&format!("prefix-{}", token.id), &token.display_prefix, &format!("Prefix of {label}"))) }
+                            td { (badges(token, window, now)) (rotation_note(token, now)) }
                             td { (token.scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) }
-                            td { (when(Some(token.created_at))) }
+                            td { (when(Some(token.created_at))) br; span class="muted" { "by " } (actor(&token.created_by)) }
                             td { @if token.expires_at.is_some() { (when(token.expires_at)) } @else { "never" } }
                             td { (when(token.last_used_at)) }
-                            @if signed.is_admin() {
+                            @if admin {
                                 td {
                                     @if status == TokenStatus::Active {
                                         form method="post" action=(format!("{token_base}/{}/revoke", token.id)) class="inline" {
                                             (csrf_field(&signed.session.csrf))
-                                            button type="submit" class="danger" aria-label=(format!("Revoke {}", token.name.as_str())) { "Revoke" }
+                                            button type="submit" class="danger" aria-label=(format!("Revoke {label}")) { "Revoke" }
                                         }
-                                        form method="post" action=(format!("{token_base}/{}/rotate", token.id)) class="inline" {
-                                            (csrf_field(&signed.session.csrf))
-                                            label for=(format!("grace-{}", token.id)) { "Grace" }
-                                            select id=(format!("grace-{}", token.id)) name="gracePeriodSeconds" {
-                                                @for (seconds, label) in GRACE_PERIODS {
-                                                    option value=(seconds) selected[seconds == 3600] { (label) }
+                                        @if token.rotated_to.is_none() {
+                                            form method="post" action=(format!("{token_base}/{}/rotate", token.id)) class="inline" {
+                                                (csrf_field(&signed.session.csrf))
+                                                label for=(format!("grace-{}", token.id)) { "Grace" }
+                                                select id=(format!("grace-{}", token.id)) name="gracePeriodSeconds" {
+                                                    @for (seconds, words) in GRACE_PERIODS {
+                                                        option value=(seconds) selected[seconds == 3600] { (words) }
+                                                    }
                                                 }
+                                                button type="submit" aria-label=(format!("Rotate {label}")) { "Rotate" }
                                             }
-                                            button type="submit" aria-label=(format!("Rotate {}", token.name.as_str())) { "Rotate" }
                                         }
                                     }
                                 }
@@ -76,6 +154,10 @@ pub fn token_table(signed: &Signed, tokens: &[Token], base: &str, now: OffsetDat
                         }
                     }
                 }
+            }
+            }
+            @if admin && tokens.iter().any(|token| token.status(now) == TokenStatus::Active) {
+                (bulk_form(signed, &from))
             }
         }
     }
@@ -133,7 +215,7 @@ pub fn mint_form(
                     (field_errors(errors, "lifetime"))
                 }
                 div class="field" {
-                    label for="expiresOn" { "Expires on (UTC midnight; with \"until the date below\")" }
+                    label for="expiresOn" { "Expires on (at midnight UTC; picking a date chooses \"until the date below\")" }
                     input id="expiresOn" name="expiresOn" type="date" value=(value("expiresOn")) aria-describedby=[described_by(errors, "expiresAt")];
                     (field_errors(errors, "expiresAt"))
                 }
@@ -151,8 +233,10 @@ pub fn mint_form(
     }
 }
 
-/// The admin API's body for the mint form.
-pub fn mint_json(form: &Form) -> serde_json::Value {
+/// The admin API's body for the mint form. A picked expiry date counts with "the
+/// organization's default" or "until the date below"; with another lifetime the form is
+/// refused (two answers to one question), the error next to the date.
+pub fn mint_json(form: &Form) -> Result<serde_json::Value, ApiError> {
     let mut body = json!({
         "name": form.get("name").unwrap_or_default(),
         "scopes": form.lines("scopes"),
@@ -160,15 +244,25 @@ pub fn mint_json(form: &Form) -> serde_json::Value {
     if let Some(description) = form.text("description") {
         body["description"] = json!(description);
     }
-    match form.get("lifetime").unwrap_or("default") {
-        "default" => {}
-        "date" => {
-            body["expiresAt"] = json!(format!(
-                "{}T00:00:00Z",
-                form.get("expiresOn").unwrap_or_default()
+    let date = form.text("expiresOn");
+    match (form.get("lifetime").unwrap_or("default"), date) {
+        ("default" | "date", Some(date)) => {
+            body["expiresAt"] = json!(format!("{date}T00:00:00Z"));
+        }
+        ("date", None) => {
+            return Err(ApiError::invalid(
+                "expiresAt",
+                "Pick the date the token expires on, or another lifetime.",
             ));
         }
-        preset => body["lifetime"] = json!(preset),
+        ("default", None) => {}
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "expiresAt",
+                "Pick either a lifetime or an expiry date, not both: clear the date, or choose \"until the date below\".",
+            ));
+        }
+        (preset, None) => body["lifetime"] = json!(preset),
     }
-    body
+    Ok(body)
 }

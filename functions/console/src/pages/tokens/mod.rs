@@ -1,47 +1,36 @@
-//! Tokens: minting one, the page that shows a new secret once (never cached, with a copy
-//! button), revoke, rotate and revoke all, the org-wide tokens and every token of the
-//! organization. An owner's table and the mint form are [`crate::parts::tokens`].
+//! Tokens: minting one (the secret then shown once on [`reveal`]'s page), revoke, rotate and
+//! revoke all (each confirmed first when it stops something working), the org-wide tokens,
+//! every token of the organization with its filters ([`all`]), and the bulk revoke
+//! ([`bulk`]). An
+//! owner's table and the mint form are [`crate::parts::tokens`].
+
+pub mod all;
+pub mod bulk;
+pub mod reveal;
+
+pub use all::all_tokens;
+pub use bulk::revoke_selected;
+pub use reveal::new_token;
 
 use admin_api::problem::{ApiError, FieldError};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
 use shared::ids::{ServiceAccountId, TokenId};
+use shared::model::Token;
 use shared::token::TokenOwner;
-use usecases::tokens::Minted;
 use usecases::{PageLimit, TokenListScope};
 
 use crate::ConsoleState;
 use crate::parts::account::{AccountPath, render_detail};
-use crate::parts::tokens::{mint_form, mint_json, token_table};
-use crate::parts::{api_body, badge, fail, field_errors_of, org_page};
+use crate::parts::confirm::{Ask, ask, confirmed};
+use crate::parts::tokens::{mint_form, mint_json, token_label, token_table};
+use crate::parts::words::in_words;
+use crate::parts::{api_body, fail, field_errors_of, org_page};
 use crate::signin::{Form, Signed};
-use crate::views::{name_of, see_other, when};
-
-/// The page that shows a new token's secret, once: not cached, not kept anywhere.
-fn secret_page(signed: &Signed, minted: &Minted, back: &str, title: &str) -> Response {
-    let secret = minted.secret.secret().expose_secret().to_owned();
-    let content = html! {
-        p class="warning" role="alert" { strong { "Copy this token now. It will not be shown again." } " Store it where its user reads secrets (a secrets manager, your CI's secret store)." }
-        div class="field" {
-            label for="secret" { "Token " code { (minted.token.display_prefix) } }
-            // A text area, wrapped anywhere: the whole token is seen at any width (it is 123
-            // characters long), a phone's included.
-            textarea id="secret" class="secret" readonly rows="4" autocomplete="off" spellcheck="false" { (secret) }
-            button type="button" class="copy" data-copy="secret" { "Copy" }
-            span class="copied" aria-live="polite" {}
-        }
-        dl class="facts" {
-            dt { "Name" } dd { (minted.token.name.as_str()) }
-            dt { "Expires" } dd { @if minted.token.expires_at.is_some() { (when(minted.token.expires_at)) } @else { "never" } }
-            dt { "Scopes" } dd { (minted.token.scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) }
-        }
-        p { a href=(back) { "Done" } }
-    };
-    org_page(signed, StatusCode::CREATED, title, content)
-}
+use crate::views::{done, see_other};
 
 #[derive(Debug, Deserialize)]
 pub struct AccountTokenPath {
@@ -58,30 +47,57 @@ pub struct OrgTokenPath {
     tid: String,
 }
 
-fn owner_of(signed: &Signed, id: &str) -> Result<(TokenOwner, String), ApiError> {
+/// A token's owner, where its list is, and the path its tokens hang from.
+struct Owner {
+    owner: TokenOwner,
+    back: String,
+    tokens: String,
+}
+
+fn account_owner(signed: &Signed, id: &str) -> Result<Owner, ApiError> {
     let id = ServiceAccountId::parse(id).map_err(|_| ApiError::NotFound("service account"))?;
     let back = signed.frame().org_url(&format!("/service-accounts/{id}"));
-    Ok((TokenOwner::Account(id), back))
+    Ok(Owner {
+        owner: TokenOwner::Account(id),
+        tokens: format!("{back}/tokens"),
+        back,
+    })
 }
 
-/// The token a posted change is for, once the form may change it (CSRF, admin role).
-fn token_to_change(signed: &Signed, tid: &str, form: &Form) -> Result<TokenId, ApiError> {
-    signed.may_change(form)?;
-    TokenId::parse(tid).map_err(|_| ApiError::NotFound("token"))
+fn org_owner(signed: &Signed) -> Owner {
+    let back = signed.frame().org_url("/service-tokens");
+    Owner {
+        owner: TokenOwner::Org,
+        tokens: back.clone(),
+        back,
+    }
 }
 
-async fn mint(
+/// The token a posted change is for, once the form may change it (CSRF, admin role), as
+/// stored.
+async fn token_to_change(
     state: &ConsoleState,
     signed: &Signed,
-    owner: TokenOwner,
-    back: &str,
-    form: Form,
-) -> Response {
+    owner: &TokenOwner,
+    tid: &str,
+    form: &Form,
+) -> Result<Token, ApiError> {
+    signed.may_change(form)?;
+    let id = TokenId::parse(tid).map_err(|_| ApiError::NotFound("token"))?;
+    Ok(state
+        .accounts
+        .admin
+        .use_cases
+        .token(&signed.org.id, owner, &id)
+        .await?)
+}
+
+async fn mint(state: &ConsoleState, signed: &Signed, owner: TokenOwner, form: Form) -> Response {
     if let Err(error) = signed.may_change(&form) {
         return fail(signed, error);
     }
     let minted = async {
-        let request = api_body::<tokens::dto::MintToken>(mint_json(&form))?.validate()?;
+        let request = api_body::<tokens::dto::MintToken>(mint_json(&form)?)?.validate()?;
         Ok::<_, ApiError>(
             state
                 .accounts
@@ -93,8 +109,12 @@ async fn mint(
     }
     .await;
     match minted {
-        Ok(minted) => secret_page(signed, &minted, back, "Your new token"),
-        Err(error) => match (field_errors_of(&error), &owner) {
+        Ok(minted) => reveal::reveal(state, signed, &minted, false),
+        // The refusal in people's words, next to the field, what was typed kept.
+        Err(error) => match (
+            field_errors_of(&error).map(|errors| in_words(errors, &form)),
+            &owner,
+        ) {
             (Some(errors), TokenOwner::Account(id)) => {
                 render_detail(
                     state,
@@ -128,8 +148,8 @@ pub async fn mint_for_account(
     Path(path): Path<AccountPath>,
     form: Form,
 ) -> Response {
-    match owner_of(&signed, &path.id) {
-        Ok((owner, back)) => mint(&state, &signed, owner, &back, form).await,
+    match account_owner(&signed, &path.id) {
+        Ok(owner) => mint(&state, &signed, owner.owner, form).await,
         Err(error) => fail(&signed, error),
     }
 }
@@ -140,30 +160,41 @@ pub async fn mint_org_token(
     signed: Signed,
     form: Form,
 ) -> Response {
-    let back = signed.frame().org_url("/service-tokens");
-    mint(&state, &signed, TokenOwner::Org, &back, form).await
+    mint(&state, &signed, TokenOwner::Org, form).await
 }
 
 async fn revoke(
     state: &ConsoleState,
     signed: &Signed,
-    owner: &TokenOwner,
+    owner: &Owner,
     tid: &str,
-    back: &str,
     form: &Form,
 ) -> Response {
-    let id = match token_to_change(signed, tid, form) {
-        Ok(id) => id,
+    let token = match token_to_change(state, signed, &owner.owner, tid, form).await {
+        Ok(token) => token,
         Err(error) => return fail(signed, error),
     };
+    if !confirmed(form) {
+        let action = format!("{}/{}/revoke", owner.tokens, token.id);
+        let question = Ask {
+            title: format!("Revoke {}?", token_label(&token)),
+            consequence: "The token stops working on its next request, wherever it is used. \
+                          A revocation cannot be undone: its user needs a new token."
+                .into(),
+            button: "Revoke the token",
+            action: &action,
+            back: &owner.back,
+        };
+        return ask(signed, &question, form);
+    }
     match state
         .accounts
         .admin
         .use_cases
-        .revoke_token(&signed.caller, &signed.org.id, owner, &id)
+        .revoke_token(&signed.caller, &signed.org.id, &owner.owner, &token.id)
         .await
     {
-        Ok(()) => see_other(back, &[]),
+        Ok(()) => see_other(&done(&owner.back, "token-revoked"), &[]),
         Err(error) => fail(signed, error),
     }
 }
@@ -171,13 +202,12 @@ async fn revoke(
 async fn rotate(
     state: &ConsoleState,
     signed: &Signed,
-    owner: &TokenOwner,
+    owner: &Owner,
     tid: &str,
-    back: &str,
     form: &Form,
 ) -> Response {
-    let id = match token_to_change(signed, tid, form) {
-        Ok(id) => id,
+    let token = match token_to_change(state, signed, &owner.owner, tid, form).await {
+        Ok(token) => token,
         Err(error) => return fail(signed, error),
     };
     let grace = form
@@ -187,17 +217,31 @@ async fn rotate(
     let Some(grace) = grace else {
         return fail(
             signed,
-            ApiError::invalid("gracePeriodSeconds", "a number of seconds"),
+            ApiError::invalid("gracePeriodSeconds", "Choose a grace period."),
         );
     };
+    if grace.is_zero() && !confirmed(form) {
+        let action = format!("{}/{}/rotate", owner.tokens, token.id);
+        let question = Ask {
+            title: format!("Rotate {} with no grace period?", token_label(&token)),
+            consequence: "The old token stops working now: whatever uses it fails until it \
+                          has the new token. Choose a grace period instead to switch over \
+                          without a break."
+                .into(),
+            button: "Rotate now",
+            action: &action,
+            back: &owner.back,
+        };
+        return ask(signed, &question, form);
+    }
     match state
         .accounts
         .admin
         .use_cases
-        .rotate_token(&signed.caller, &signed.org, owner, &id, grace)
+        .rotate_token(&signed.caller, &signed.org, &owner.owner, &token.id, grace)
         .await
     {
-        Ok(minted) => secret_page(signed, &minted, back, "The rotated token"),
+        Ok(minted) => reveal::reveal(state, signed, &minted, true),
         Err(error) => fail(signed, error),
     }
 }
@@ -209,8 +253,8 @@ pub async fn revoke_account_token(
     Path(path): Path<AccountTokenPath>,
     form: Form,
 ) -> Response {
-    match owner_of(&signed, &path.id) {
-        Ok((owner, back)) => revoke(&state, &signed, &owner, &path.tid, &back, &form).await,
+    match account_owner(&signed, &path.id) {
+        Ok(owner) => revoke(&state, &signed, &owner, &path.tid, &form).await,
         Err(error) => fail(&signed, error),
     }
 }
@@ -222,8 +266,8 @@ pub async fn rotate_account_token(
     Path(path): Path<AccountTokenPath>,
     form: Form,
 ) -> Response {
-    match owner_of(&signed, &path.id) {
-        Ok((owner, back)) => rotate(&state, &signed, &owner, &path.tid, &back, &form).await,
+    match account_owner(&signed, &path.id) {
+        Ok(owner) => rotate(&state, &signed, &owner, &path.tid, &form).await,
         Err(error) => fail(&signed, error),
     }
 }
@@ -235,8 +279,7 @@ pub async fn revoke_org_token(
     Path(path): Path<OrgTokenPath>,
     form: Form,
 ) -> Response {
-    let back = signed.frame().org_url("/service-tokens");
-    revoke(&state, &signed, &TokenOwner::Org, &path.tid, &back, &form).await
+    revoke(&state, &signed, &org_owner(&signed), &path.tid, &form).await
 }
 
 /// `POST .../service-tokens/{tid}/rotate`
@@ -246,8 +289,7 @@ pub async fn rotate_org_token(
     Path(path): Path<OrgTokenPath>,
     form: Form,
 ) -> Response {
-    let back = signed.frame().org_url("/service-tokens");
-    rotate(&state, &signed, &TokenOwner::Org, &path.tid, &back, &form).await
+    rotate(&state, &signed, &org_owner(&signed), &path.tid, &form).await
 }
 
 /// `POST .../service-accounts/{id}/tokens/revoke-all`
@@ -260,18 +302,36 @@ pub async fn revoke_all(
     if let Err(error) = signed.may_change(&form) {
         return fail(&signed, error);
     }
-    let (owner, back) = match owner_of(&signed, &path.id) {
-        Ok(found) => found,
+    let owner = match account_owner(&signed, &path.id) {
+        Ok(owner) => owner,
         Err(error) => return fail(&signed, error),
     };
-    match state
-        .accounts
-        .admin
-        .use_cases
-        .revoke_all_tokens(&signed.caller, &signed.org.id, &owner)
+    let use_cases = &state.accounts.admin.use_cases;
+    if !confirmed(&form) {
+        let TokenOwner::Account(id) = &owner.owner else {
+            return fail(&signed, ApiError::NotFound("service account"));
+        };
+        let account = match use_cases.account(&signed.org.id, id).await {
+            Ok(account) => account,
+            Err(error) => return fail(&signed, error),
+        };
+        let action = format!("{}/revoke-all", owner.tokens);
+        let question = Ask {
+            title: format!("Revoke every token of {}?", account.name.as_str()),
+            consequence: "Every token of the account stops working on its next request. The \
+                          account stays: mint new tokens when its users are ready for them."
+                .into(),
+            button: "Revoke every token",
+            action: &action,
+            back: &owner.back,
+        };
+        return ask(&signed, &question, &form);
+    }
+    match use_cases
+        .revoke_all_tokens(&signed.caller, &signed.org.id, &owner.owner)
         .await
     {
-        Ok(_) => see_other(&back, &[]),
+        Ok(_) => see_other(&done(&owner.back, "all-revoked"), &[]),
         Err(error) => fail(&signed, error),
     }
 }
@@ -308,65 +368,4 @@ async fn render_org_tokens(
         @if signed.is_admin() { (mint_form(signed, &here, form, errors, true)) }
     };
     org_page(signed, status, "Org-wide tokens", content)
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct CursorQuery {
-    #[serde(default)]
-    cursor: Option<String>,
-}
-
-/// `GET .../tokens`: every token of the organization.
-pub async fn all_tokens(
-    State(state): State<ConsoleState>,
-    signed: Signed,
-    Query(query): Query<CursorQuery>,
-) -> Response {
-    let use_cases = &state.accounts.admin.use_cases;
-    let page = match use_cases
-        .list_tokens(
-            &signed.org.id,
-            &TokenListScope::All,
-            PageLimit::default(),
-            query.cursor.as_deref(),
-        )
-        .await
-    {
-        Ok(page) => page,
-        Err(error) => return fail(&signed, error),
-    };
-    let frame = signed.frame();
-    let now = use_cases.now();
-    let content = html! {
-        @if page.items.is_empty() { p { "No tokens." } } @else {
-            table {
-                caption { "Every token of the organization" }
-                thead { tr {
-                    th scope="col" { "Name" } th scope="col" { "Owner" } th scope="col" { "Prefix" }
-                    th scope="col" { "Status" } th scope="col" { "Expires" } th scope="col" { "Last used" }
-                } }
-                tbody {
-                    @for token in &page.items {
-                        tr {
-                            td { (token.name.as_str()) }
-                            td {
-                                @match &token.account {
-                                    Some(account) => a href=(frame.org_url(&format!("/service-accounts/{account}"))) { code { (account.as_str()) } },
-                                    None => a href=(frame.org_url("/service-tokens")) { "the organization" },
-                                }
-                            }
-                            td { code { (token.display_prefix) } }
-                            td { (badge(&name_of(&token.status(now)))) }
-                            td { @if token.expires_at.is_some() { (when(token.expires_at)) } @else { "never" } }
-                            td { (when(token.last_used_at)) }
-                        }
-                    }
-                }
-            }
-        }
-        @if let Some(next) = &page.next_cursor {
-            p { a rel="next" href=(format!("{}?{}", frame.org_url("/tokens"), form_urlencoded::Serializer::new(String::new()).append_pair("cursor", next).finish())) { "Next page" } }
-        }
-    };
-    org_page(&signed, StatusCode::OK, "All tokens", content)
 }

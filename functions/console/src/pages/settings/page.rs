@@ -1,28 +1,19 @@
-//! The organization's settings: its token policy (lifetimes, non-expiring tokens,
-//! self-rotation, IP allowlist), its identity providers with their role mappings, and the AWS
-//! accounts whose CloudFormation stacks may manage it as code.
+//! The settings page's forms: the organization's name, its token policy, its identity
+//! providers, the AWS accounts that may manage it as code. A refused form shows what was sent,
+//! with each error next to its field (and named as the field's description).
 
-use admin_api::problem::{ApiError, FieldError};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use maud::html;
-use serde_json::{Value, json};
+use admin_api::problem::FieldError;
+use maud::{Markup, html};
 use shared::people::{DisplayClaim, IdentityProvider};
 use shared::policy::LifetimePreset;
 
-use crate::ConsoleState;
-use crate::parts::{api_body, fail, field_errors_of, form_errors, org_page};
+use crate::parts::form_errors;
 use crate::signin::{Form, Signed};
-use crate::views::{csrf_field, field_errors, see_other};
+use crate::views::{csrf_field, described_by, field_errors};
 
-/// `GET /console/orgs/{org}/settings`
-pub async fn show(signed: Signed) -> Response {
-    render(&signed, &[], StatusCode::OK, &Form::default())
-}
-
-/// The page; after a refused change of the providers, with the values sent (`sent`).
-fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &Form) -> Response {
+/// The page's forms; after a refused change, with the values sent (`sent`) and the errors
+/// next to their fields.
+pub fn forms(signed: &Signed, errors: &[FieldError], sent: &Form) -> Markup {
     let org = &signed.org;
     let policy = &org.token_policy;
     let frame = signed.frame();
@@ -73,7 +64,31 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
         sent.get(&format!("p{i}.{name}"))
             .map_or(stored, str::to_owned)
     };
-    let content = html! {
+    // The policy form's fields: as sent when it was refused, else as stored.
+    let policy_sent = sent.get("defaultLifetime").is_some();
+    let typed = |name: &str, stored: String| -> String {
+        if policy_sent {
+            sent.get(name).unwrap_or_default().to_owned()
+        } else {
+            stored
+        }
+    };
+    let checked = |name: &str, stored: bool| -> bool {
+        if policy_sent {
+            sent.get(name) == Some("true")
+        } else {
+            stored
+        }
+    };
+    let lifetime =
+        |name: &str, stored: LifetimePreset| -> String { typed(name, stored.as_str().to_owned()) };
+    let default_lifetime = lifetime("defaultLifetime", policy.default_lifetime());
+    let max_lifetime = lifetime("maxLifetime", policy.max_lifetime());
+    let org_name = sent
+        .get("name")
+        .map_or_else(|| org.name.to_string(), str::to_owned);
+    let described = |field: &str| described_by(errors, field);
+    html! {
         (form_errors(errors))
         section aria-labelledby="name-heading" {
             h2 id="name-heading" { "Organization" }
@@ -84,7 +99,7 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
                     legend { "Id " code { (org.id.as_str()) } }
                     div class="field" {
                         label for="org-name" { "Name" }
-                        input id="org-name" name="name" required maxlength="100" value=(org.name.as_str());
+                        input id="org-name" name="name" required maxlength="100" value=(org_name) aria-describedby=[described("name")];
                         (field_errors(errors, "name"))
                     }
                     @if admin { button type="submit" { "Save the name" } }
@@ -100,38 +115,38 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
                     legend { "Lifetimes and rules for every token minted from now on" }
                     div class="field" {
                         label for="defaultLifetime" { "Default lifetime" }
-                        select id="defaultLifetime" name="defaultLifetime" {
-                            @for preset in LifetimePreset::ALL { option value=(preset.as_str()) selected[preset == policy.default_lifetime()] { (preset.as_str()) } }
+                        select id="defaultLifetime" name="defaultLifetime" aria-describedby=[described("tokenPolicy.defaultLifetime")] {
+                            @for preset in LifetimePreset::ALL { option value=(preset.as_str()) selected[preset.as_str() == default_lifetime] { (preset.as_str()) } }
                         }
                         (field_errors(errors, "tokenPolicy.defaultLifetime"))
                     }
                     div class="field" {
                         label for="maxLifetime" { "Maximum lifetime" }
-                        select id="maxLifetime" name="maxLifetime" {
-                            @for preset in LifetimePreset::ALL { option value=(preset.as_str()) selected[preset == policy.max_lifetime()] { (preset.as_str()) } }
+                        select id="maxLifetime" name="maxLifetime" aria-describedby=[described("tokenPolicy.maxLifetime")] {
+                            @for preset in LifetimePreset::ALL { option value=(preset.as_str()) selected[preset.as_str() == max_lifetime] { (preset.as_str()) } }
                         }
                         (field_errors(errors, "tokenPolicy.maxLifetime"))
                     }
-                    label class="check" { input type="checkbox" name="allowNonExpiring" value="true" checked[policy.allow_non_expiring()]; "Allow tokens that never expire" }
-                    label class="check" { input type="checkbox" name="allowSelfRotation" value="true" checked[policy.allow_self_rotation()]; "Let tokens rotate themselves" }
+                    label class="check" { input type="checkbox" name="allowNonExpiring" value="true" checked[checked("allowNonExpiring", policy.allow_non_expiring())]; "Allow tokens that never expire" }
+                    label class="check" { input type="checkbox" name="allowSelfRotation" value="true" checked[checked("allowSelfRotation", policy.allow_self_rotation())]; "Let tokens rotate themselves" }
                     div class="field" {
                         label for="maxLineageAgeDays" { "Let a token's own rotations renew it up to this many days after its first token (empty: a rotated token keeps its expiry)" }
-                        input id="maxLineageAgeDays" name="maxLineageAgeDays" type="number" min="1" max="3650" value=(lineage_days);
+                        input id="maxLineageAgeDays" name="maxLineageAgeDays" type="number" min="1" max="3650" value=(typed("maxLineageAgeDays", lineage_days)) aria-describedby=[described("tokenPolicy.maxLineageAgeDays")];
                         (field_errors(errors, "tokenPolicy.maxLineageAgeDays"))
                     }
                     div class="field" {
                         label for="expiryWarningDays" { "Warn before a token expires, days before, comma-separated (for example 14, 3, 1; empty: no warnings)" }
-                        input id="expiryWarningDays" name="expiryWarningDays" inputmode="numeric" value=(warning_days);
+                        input id="expiryWarningDays" name="expiryWarningDays" inputmode="numeric" value=(typed("expiryWarningDays", warning_days)) aria-describedby=[described("tokenPolicy.expiryWarningDays")];
                         (field_errors(errors, "tokenPolicy.expiryWarningDays"))
                     }
                     div class="field" {
                         label for="revokeUnusedAfterDays" { "Revoke tokens unused for this many days (empty: never)" }
-                        input id="revokeUnusedAfterDays" name="revokeUnusedAfterDays" type="number" min="1" max="3650" value=(unused_days);
+                        input id="revokeUnusedAfterDays" name="revokeUnusedAfterDays" type="number" min="1" max="3650" value=(typed("revokeUnusedAfterDays", unused_days)) aria-describedby=[described("tokenPolicy.revokeUnusedAfterDays")];
                         (field_errors(errors, "tokenPolicy.revokeUnusedAfterDays"))
                     }
                     div class="field" {
                         label for="ipAllowlist" { "IP allowlist for every token and person, one address or CIDR per line (empty: any)" }
-                        textarea id="ipAllowlist" name="ipAllowlist" rows="3" { (allowlist) }
+                        textarea id="ipAllowlist" name="ipAllowlist" rows="3" aria-describedby=[described("tokenPolicy.ipAllowlist")] { (typed("ipAllowlist", allowlist)) }
                         (field_errors(errors, "tokenPolicy.ipAllowlist"))
                     }
                     @if admin { button type="submit" { "Save the policy" } }
@@ -150,24 +165,24 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
                         @let id = |name: &str| format!("p{i}-{name}");
                         div class="field" {
                             label for=(id("issuer")) { "Issuer URL" }
-                            input id=(id("issuer")) name=(format!("p{i}.issuer")) value=(shown(i, "issuer", provider.map(|p| p.issuer.as_str().to_owned()).unwrap_or_default()));
+                            input id=(id("issuer")) name=(format!("p{i}.issuer")) value=(shown(i, "issuer", provider.map(|p| p.issuer.as_str().to_owned()).unwrap_or_default())) aria-describedby=[described(&format!("identityProviders[{i}].issuer"))];
                             (field_errors(errors, &format!("identityProviders[{i}].issuer")))
                         }
                         div class="field" {
                             label for=(id("audiences")) { "Audiences (client ids), comma-separated" }
-                            input id=(id("audiences")) name=(format!("p{i}.audiences")) value=(shown(i, "audiences", provider.map(|p| p.audiences.join(", ")).unwrap_or_default()));
+                            input id=(id("audiences")) name=(format!("p{i}.audiences")) value=(shown(i, "audiences", provider.map(|p| p.audiences.join(", ")).unwrap_or_default())) aria-describedby=[described(&format!("identityProviders[{i}].audiences"))];
                             (field_errors(errors, &format!("identityProviders[{i}].audiences")))
                         }
                         div class="field" {
                             label for=(id("console")) { "Console client id (one of the audiences; empty: no console sign-in)" }
-                            input id=(id("console")) name=(format!("p{i}.consoleClientId")) value=(shown(i, "consoleClientId", provider.and_then(|p| p.console_client_id.clone()).unwrap_or_default()));
+                            input id=(id("console")) name=(format!("p{i}.consoleClientId")) value=(shown(i, "consoleClientId", provider.and_then(|p| p.console_client_id.clone()).unwrap_or_default())) aria-describedby=[described(&format!("identityProviders[{i}].consoleClientId"))];
                             (field_errors(errors, &format!("identityProviders[{i}].consoleClientId")))
                         }
                         div class="field" {
                             label for=(id("display")) { "Claim that names a person" }
                             select id=(id("display")) name=(format!("p{i}.displayClaim")) {
                                 @for claim in [DisplayClaim::Email, DisplayClaim::Name, DisplayClaim::PreferredUsername] {
-                                    option value=(claim.as_str()) selected[provider.is_some_and(|p| p.display_claim == claim)] { (claim.as_str()) }
+                                    option value=(claim.as_str()) selected[shown(i, "displayClaim", provider.map(|p| p.display_claim.as_str().to_owned()).unwrap_or_default()) == claim.as_str()] { (claim.as_str()) }
                                 }
                             }
                         }
@@ -203,175 +218,12 @@ fn render(signed: &Signed, errors: &[FieldError], status: StatusCode, sent: &For
                     legend { "AWS accounts" }
                     div class="field" {
                         label for="iacAccess" { "One AWS account id per line, optionally followed by a stack-name prefix (empty: none)" }
-                        textarea id="iacAccess" name="iacAccess" rows="3" { (iac_access) }
+                        textarea id="iacAccess" name="iacAccess" rows="3" aria-describedby=[described("iacAccess")] { (iac_access) }
                         (field_errors(errors, "iacAccess"))
                     }
                     @if admin { button type="submit" { "Save the accounts" } }
                 }
             }
         }
-    };
-    org_page(signed, status, "Settings", content)
-}
-
-fn version(form: &Form) -> Option<u64> {
-    form.get("version").and_then(|v| v.parse().ok())
-}
-
-/// Sends `body` to the organization's use case; a refusal's field errors go through `place`
-/// (which names the form's own row for a provider) and are shown with the values sent.
-async fn save(
-    state: &ConsoleState,
-    signed: &Signed,
-    form: &Form,
-    body: Value,
-    place: &(dyn Fn(FieldError) -> FieldError + Sync),
-) -> Response {
-    if let Err(error) = signed.may_change(form) {
-        return fail(signed, error);
     }
-    let outcome = async {
-        let changes =
-            api_body::<accounts::dto::PatchOrg>(body)?.validate(&signed.org.token_policy)?;
-        state
-            .accounts
-            .admin
-            .use_cases
-            .update_org(&signed.caller, signed.org.clone(), version(form), changes)
-            .await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match outcome {
-        Ok(()) => see_other(&signed.frame().org_url("/settings"), &[]),
-        Err(error) => match field_errors_of(&error) {
-            Some(errors) => {
-                let errors: Vec<FieldError> = errors.into_iter().map(place).collect();
-                render(signed, &errors, StatusCode::UNPROCESSABLE_ENTITY, form)
-            }
-            None => fail(signed, error),
-        },
-    }
-}
-
-/// `POST .../settings/name`
-pub async fn name(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
-    let body = json!({"name": form.get("name").unwrap_or_default()});
-    save(&state, &signed, &form, body, &|error| error).await
-}
-
-/// `POST .../settings/policy`
-pub async fn policy(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
-    let body = json!({"tokenPolicy": {
-        "defaultLifetime": form.get("defaultLifetime").unwrap_or_default(),
-        "maxLifetime": form.get("maxLifetime").unwrap_or_default(),
-        "allowNonExpiring": form.get("allowNonExpiring") == Some("true"),
-        "allowSelfRotation": form.get("allowSelfRotation") == Some("true"),
-        "ipAllowlist": form.lines("ipAllowlist"),
-        "expiryWarningDays": form
-            .get("expiryWarningDays")
-            .unwrap_or_default()
-            .split([',', ' '])
-            .filter(|day| !day.is_empty())
-            .map(day_count)
-            .collect::<Vec<_>>(),
-        "revokeUnusedAfterDays": form.text("revokeUnusedAfterDays").as_deref().map(day_count),
-        "maxLineageAgeDays": form.text("maxLineageAgeDays").as_deref().map(day_count),
-    }});
-    save(&state, &signed, &form, body, &|error| error).await
-}
-
-/// A number of days typed in a form; what is not one becomes -1, which the API refuses with
-/// the field's rule.
-fn day_count(text: &str) -> i64 {
-    text.trim().parse().unwrap_or(-1)
-}
-
-/// `POST .../settings/iac`: one `<account> [<stack prefix>]` per line; a refusal is shown
-/// under the field with its line.
-pub async fn iac(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
-    let list: Vec<Value> = form
-        .get("iacAccess")
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            let mut words = line.split_whitespace();
-            let mut entry = json!({"account": words.next().unwrap_or_default()});
-            let rest: Vec<&str> = words.collect();
-            if !rest.is_empty() {
-                entry["stackPrefix"] = json!(rest.join(" "));
-            }
-            entry
-        })
-        .collect();
-    let place = |error: FieldError| {
-        let line = error
-            .field
-            .strip_prefix("iacAccess[")
-            .and_then(|rest| rest.split_once(']'))
-            .and_then(|(index, _)| index.parse::<usize>().ok());
-        match line {
-            Some(index) => {
-                FieldError::new("iacAccess", format!("line {}: {}", index + 1, error.reason))
-            }
-            None => error,
-        }
-    };
-    save(&state, &signed, &form, json!({"iacAccess": list}), &place).await
-}
-
-/// `POST .../settings/providers`: the whole list, as the form shows it.
-pub async fn providers(State(state): State<ConsoleState>, signed: Signed, form: Form) -> Response {
-    let mut list = Vec::new();
-    // The form's row of each provider sent, so a refusal is shown on the right row.
-    let mut rows = Vec::new();
-    for i in 0..6 {
-        let field = |name: &str| form.text(&format!("p{i}.{name}"));
-        let Some(issuer) = field("issuer") else {
-            continue;
-        };
-        if form.get(&format!("p{i}.remove")) == Some("true") {
-            continue;
-        }
-        let values = |name: &str| form.lines(&format!("p{i}.{name}"));
-        let mut provider = json!({
-            "issuer": issuer,
-            "audiences": values("audiences"),
-            "displayClaim": field("displayClaim").unwrap_or_else(|| "email".into()),
-            "roles": {
-                "claim": field("claim").unwrap_or_else(|| "groups".into()),
-                "admin": values("admin"),
-                "auditor": values("auditor"),
-            },
-        });
-        if let Some(client) = field("consoleClientId") {
-            provider["consoleClientId"] = json!(client);
-        }
-        list.push(provider);
-        rows.push(i);
-    }
-    let place = |error: FieldError| {
-        let renamed = error
-            .field
-            .strip_prefix("identityProviders[")
-            .and_then(|rest| rest.split_once(']'))
-            .and_then(|(index, rest)| {
-                let row = rows.get(index.parse::<usize>().ok()?)?;
-                Some(format!("identityProviders[{row}]{rest}"))
-            });
-        match renamed {
-            Some(field) => FieldError::new(field, error.reason),
-            None => error,
-        }
-    };
-    save(
-        &state,
-        &signed,
-        &form,
-        json!({"identityProviders": list}),
-        &place,
-    )
-    .await
 }
