@@ -30,6 +30,7 @@ const TOKEN_FIELDS: &[&str] = &[
     "revokedAt",
     "rotatedFrom",
     "rotatedTo",
+    "rotatedAt",
     "issuedFor",
     "trustPolicy",
     "leak",

@@ -611,6 +611,7 @@ mod tests {
         assert_eq!(event.action, AuditAction::TokenRotated);
         assert_eq!(event.actor, alice());
         assert_eq!(event.time, rotated_at);
+        assert!(event.changes["rotatedAt"]["new"].is_string());
         assert_eq!(rotated.revoked_at, Some(rotated_at + Duration::hours(1)));
         assert_eq!(
             event.changes["rotatedTo"],
