@@ -6,8 +6,10 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use serde_json::json;
 use tests::browser::Browser;
 use tests::console::ConsoleWorld;
+use tests::events::{ApiCall, Shape};
 
 /// The pages axe-core found wanting, if any.
 pub(crate) async fn check_page(browser: &Browser, name: &str) {
@@ -17,6 +19,35 @@ pub(crate) async fn check_page(browser: &Browser, name: &str) {
         violations.is_empty(),
         "{name}: serious or critical accessibility violations: {violations:#?}"
     );
+}
+
+/// A call to the admin API as acme's bootstrap admin.
+pub(crate) fn admin_call(system: &ConsoleWorld, method: &str, path: &str) -> ApiCall {
+    ApiCall::new(Shape::HttpV2, method, path).bearer(&system.world.acme.token)
+}
+
+/// Creates an account with one `role` through the admin API; its id.
+pub(crate) async fn create_account(system: &ConsoleWorld, name: &str, role: &str) -> String {
+    let created = system
+        .world
+        .accounts(
+            admin_call(system, "POST", "/v1/orgs/acme/service-accounts")
+                .json(json!({"name": name, "roles": [role]})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The banner that says what the last change did (empty when there is none).
+pub(crate) async fn banner(browser: &Browser) -> String {
+    browser
+        .script("const b = document.querySelector('main p.banner[role=status]'); return b ? b.textContent : '';")
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Signs `person` in through the provider's own login and consent pages.

@@ -15,10 +15,11 @@ use shared::text::DisplayName;
 use shared::token::{ParsedToken, TokenOwner, TokenSecret};
 use tests::browser::Browser;
 use tests::console::ConsoleWorld;
-use tests::events::{ApiCall, Shape};
 use time::Duration;
 
-use super::console::{check_page, credentials, post, sign_in};
+use super::console::{
+    admin_call as api, banner, check_page, create_account, credentials, post, sign_in,
+};
 
 /// The value of the field `css`.
 async fn value(browser: &Browser, css: &str) -> Value {
@@ -112,24 +113,6 @@ async fn a_refused_account_allowlist_names_its_line_counted_from_one() {
     check_page(&browser, "account-allowlist-refused").await;
 }
 
-/// A call to the admin API as acme's bootstrap admin.
-fn api(system: &ConsoleWorld, method: &str, path: &str) -> ApiCall {
-    ApiCall::new(Shape::HttpV2, method, path).bearer(&system.world.acme.token)
-}
-
-/// Creates an account through the admin API; its id.
-async fn create_account(system: &ConsoleWorld, name: &str) -> String {
-    let created = system
-        .world
-        .accounts(
-            api(system, "POST", "/v1/orgs/acme/service-accounts")
-                .json(json!({"name": name, "roles": ["reader"]})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    created.body["id"].as_str().unwrap().to_owned()
-}
-
 /// Mints a token of `account` through the admin API; the API's view of it (with its secret).
 async fn mint(system: &ConsoleWorld, account: &str, name: &str, lifetime: &str) -> Value {
     let minted = system
@@ -156,17 +139,6 @@ async fn account_status(system: &ConsoleWorld, id: &str) -> String {
         .await
         .unwrap();
     format!("{:?}", account.status)
-}
-
-/// The banner that says what the last change did.
-async fn banner(browser: &Browser) -> String {
-    browser
-        .script("const b = document.querySelector('main p.banner[role=status]'); return b ? b.textContent : '';")
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 /// The names of the accounts listed, in order.
@@ -388,7 +360,7 @@ async fn the_accounts_list_shows_tokens_and_risk_and_sorts_filters_and_searches(
     let mut ids = std::collections::HashMap::new();
     for (second, name) in [(1, "charlie"), (2, "alpha"), (3, "bravo")] {
         system.world.clock.set(start + Duration::seconds(second));
-        ids.insert(name, create_account(&system, name).await);
+        ids.insert(name, create_account(&system, name, "reader").await);
     }
     let soon = mint(&system, &ids["alpha"], "soon", "1d").await;
     mint(&system, &ids["alpha"], "later", "90d").await;
@@ -579,9 +551,9 @@ async fn the_accounts_list_shows_tokens_and_risk_and_sorts_filters_and_searches(
 #[tokio::test]
 async fn accounts_selected_in_the_list_are_disabled_in_one_confirmed_step_each_its_own_event() {
     let system = ConsoleWorld::start().await.unwrap();
-    let one = create_account(&system, "one").await;
-    let two = create_account(&system, "two").await;
-    let three = create_account(&system, "three").await;
+    let one = create_account(&system, "one", "reader").await;
+    let two = create_account(&system, "two", "reader").await;
+    let three = create_account(&system, "three", "reader").await;
     let browser = Browser::start().await.unwrap();
     sign_in(&browser, &system, "ada").await;
     let (cookie, csrf) = credentials(&browser).await;
@@ -672,7 +644,7 @@ async fn accounts_selected_in_the_list_are_disabled_in_one_confirmed_step_each_i
 
     // One of the selected is gone by the time it is confirmed: the others are disabled, and
     // the page says which was not, and why.
-    let four = create_account(&system, "four").await;
+    let four = create_account(&system, "four", "reader").await;
     browser
         .goto(&system.url("/console/orgs/acme/service-accounts"))
         .await
@@ -791,7 +763,7 @@ async fn the_settings_page_sums_up_the_tokens_that_need_attention_with_links_to_
     assert!(browser.text().await.unwrap().contains("never used"));
 
     // A token expiring tomorrow, one in 90 days, one reported leaked.
-    let account = create_account(&system, "worker").await;
+    let account = create_account(&system, "worker", "reader").await;
     mint(&system, &account, "tomorrow", "1d").await;
     mint(&system, &account, "later", "90d").await;
     let exposed = mint(&system, &account, "exposed", "30d").await;

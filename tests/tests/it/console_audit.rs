@@ -10,29 +10,11 @@ use serde_json::{Value, json};
 use shared::ids::ServiceAccountId;
 use tests::browser::Browser;
 use tests::console::{Answer, ConsoleWorld};
-use tests::events::{ApiCall, Shape};
 
-use super::console::{check_page, credentials, sign_in};
+use super::console::{admin_call as call, check_page, create_account, credentials, sign_in};
 
 const COMMA_AND_QUOTE: &str = r#"ci, "prod""#;
 const FORMULA: &str = "=HYPERLINK(\"http://evil.example\")";
-
-/// An admin API call as acme's admin.
-fn call(system: &ConsoleWorld, method: &str, path: &str) -> ApiCall {
-    ApiCall::new(Shape::HttpV2, method, path).bearer(&system.world.acme.token)
-}
-
-async fn create_account(system: &ConsoleWorld, name: &str) -> ServiceAccountId {
-    let reply = system
-        .world
-        .accounts(
-            call(system, "POST", "/v1/orgs/acme/service-accounts")
-                .json(json!({"name": name, "roles": ["reader"]})),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    ServiceAccountId::parse(reply.body["id"].as_str().unwrap()).unwrap()
-}
 
 async fn mint(system: &ConsoleWorld, account: &ServiceAccountId, name: &str) -> String {
     let reply = system
@@ -59,9 +41,12 @@ struct Trail {
 }
 
 async fn make_changes(system: &ConsoleWorld) -> Trail {
-    let quoted = create_account(system, COMMA_AND_QUOTE).await;
-    let formula = create_account(system, FORMULA).await;
-    let deleted = create_account(system, "short-lived").await;
+    let account = |name: &'static str| async move {
+        ServiceAccountId::parse(&create_account(system, name, "reader").await).unwrap()
+    };
+    let quoted = account(COMMA_AND_QUOTE).await;
+    let formula = account(FORMULA).await;
+    let deleted = account("short-lived").await;
     let deploy = mint(system, &quoted, "deploy").await;
     let revoked = mint(system, &quoted, "old").await;
     let revoke = system

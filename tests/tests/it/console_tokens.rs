@@ -14,7 +14,7 @@ use tests::events::{ApiCall, Shape};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::console::{check_page, credentials, post, sign_in};
+use super::console::{banner, check_page, create_account, credentials, post, sign_in};
 
 /// Follows the redirect a mint or a rotation answers with, carrying the sealed secret's
 /// cookie as a browser would: the page that shows the secret.
@@ -49,17 +49,6 @@ async fn api(system: &ConsoleWorld, method: &str, path: &str, body: Option<Value
     };
     assert!(reply.status < 300, "{method} {path}: {:?}", reply.body);
     reply.body
-}
-
-async fn create_account(system: &ConsoleWorld, name: &str) -> String {
-    let body = api(
-        system,
-        "POST",
-        "/v1/orgs/acme/service-accounts",
-        Some(json!({"name": name, "roles": ["writer"]})),
-    )
-    .await;
-    body["id"].as_str().unwrap().to_owned()
 }
 
 /// Mints a token through the API: its id and secret.
@@ -100,16 +89,6 @@ async fn tokens_of(system: &ConsoleWorld, account: &str) -> Vec<Value> {
         .clone()
 }
 
-async fn banner(browser: &Browser) -> String {
-    browser
-        .script("const b = document.querySelector('[role=status]'); return b ? b.textContent : '';")
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// The text of the table rows of the page, one string per row.
 async fn rows(browser: &Browser) -> Vec<String> {
     let rows = browser
@@ -128,7 +107,7 @@ async fn a_new_secret_is_shown_once_after_a_redirect_and_a_reload_mints_nothing(
     let system = ConsoleWorld::start().await.unwrap();
     let browser = Browser::start().await.unwrap();
     sign_in(&browser, &system, "ada").await;
-    let account = create_account(&system, "pipeline").await;
+    let account = create_account(&system, "pipeline", "writer").await;
     browser
         .goto(&system.url(&format!("/console/orgs/acme/service-accounts/{account}")))
         .await
@@ -204,7 +183,7 @@ async fn a_picked_expiry_date_is_the_tokens_expiry_and_a_date_with_another_lifet
     let system = ConsoleWorld::start().await.unwrap();
     let browser = Browser::start().await.unwrap();
     sign_in(&browser, &system, "ada").await;
-    let account = create_account(&system, "dated").await;
+    let account = create_account(&system, "dated", "writer").await;
     let page = format!("/console/orgs/acme/service-accounts/{account}");
     let date = (OffsetDateTime::now_utc() + Duration::days(20)).date();
     let day = date.to_string();
@@ -297,7 +276,7 @@ async fn risks_rotations_confirmations_and_banners_are_on_the_tokens_pages() {
     let system = ConsoleWorld::start().await.unwrap();
     let browser = Browser::start().await.unwrap();
     sign_in(&browser, &system, "ada").await;
-    let account = create_account(&system, "builder").await;
+    let account = create_account(&system, "builder", "writer").await;
     let soon = (OffsetDateTime::now_utc() + Duration::days(3))
         .format(&Rfc3339)
         .unwrap();
@@ -496,8 +475,8 @@ async fn every_token_is_found_by_search_filter_and_order_and_selected_ones_are_r
     let system = ConsoleWorld::start().await.unwrap();
     let browser = Browser::start().await.unwrap();
     sign_in(&browser, &system, "ada").await;
-    let builder = create_account(&system, "builder").await;
-    let doomed = create_account(&system, "doomed").await;
+    let builder = create_account(&system, "builder", "writer").await;
+    let doomed = create_account(&system, "doomed", "writer").await;
     let (carol, _) = mint(&system, &builder, json!({"name": "carol"})).await;
     let (alice, _) = mint(&system, &builder, json!({"name": "alice"})).await;
     let (bob, _) = mint(

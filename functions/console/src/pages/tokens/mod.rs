@@ -73,23 +73,42 @@ fn org_owner(signed: &Signed) -> Owner {
     }
 }
 
-/// The token a posted change is for, once the form may change it (CSRF, admin role), as
-/// stored.
-async fn token_to_change(
+/// The token a posted change is for, once the form may change it (CSRF, admin role).
+fn token_to_change(signed: &Signed, tid: &str, form: &Form) -> Result<TokenId, ApiError> {
+    signed.may_change(form)?;
+    TokenId::parse(tid).map_err(|_| ApiError::NotFound("token"))
+}
+
+/// The confirmation page of `change` (`revoke`, `rotate`) to the token `id`, which names it
+/// as stored: the only read a change adds (the confirmed post goes straight to the use case).
+async fn ask_about(
     state: &ConsoleState,
     signed: &Signed,
-    owner: &TokenOwner,
-    tid: &str,
+    owner: &Owner,
+    (change, id): (&str, &TokenId),
     form: &Form,
-) -> Result<Token, ApiError> {
-    signed.may_change(form)?;
-    let id = TokenId::parse(tid).map_err(|_| ApiError::NotFound("token"))?;
-    Ok(state
+    question: impl FnOnce(&Token) -> (String, &'static str, &'static str),
+) -> Response {
+    let token = match state
         .accounts
         .admin
         .use_cases
-        .token(&signed.org.id, owner, &id)
-        .await?)
+        .token(&signed.org.id, &owner.owner, id)
+        .await
+    {
+        Ok(token) => token,
+        Err(error) => return fail(signed, error),
+    };
+    let (title, consequence, button) = question(&token);
+    let action = format!("{}/{id}/{change}", owner.tokens);
+    let question = Ask {
+        title,
+        consequence: consequence.into(),
+        button,
+        action: &action,
+        back: &owner.back,
+    };
+    ask(signed, &question, form)
 }
 
 async fn mint(state: &ConsoleState, signed: &Signed, owner: TokenOwner, form: Form) -> Response {
@@ -170,28 +189,26 @@ async fn revoke(
     tid: &str,
     form: &Form,
 ) -> Response {
-    let token = match token_to_change(state, signed, &owner.owner, tid, form).await {
-        Ok(token) => token,
+    let id = match token_to_change(signed, tid, form) {
+        Ok(id) => id,
         Err(error) => return fail(signed, error),
     };
     if !confirmed(form) {
-        let action = format!("{}/{}/revoke", owner.tokens, token.id);
-        let question = Ask {
-            title: format!("Revoke {}?", token_label(&token)),
-            consequence: "The token stops working on its next request, wherever it is used. \
-                          A revocation cannot be undone: its user needs a new token."
-                .into(),
-            button: "Revoke the token",
-            action: &action,
-            back: &owner.back,
-        };
-        return ask(signed, &question, form);
+        return ask_about(state, signed, owner, ("revoke", &id), form, |token| {
+            (
+                format!("Revoke {}?", token_label(token)),
+                "The token stops working on its next request, wherever it is used. A \
+                 revocation cannot be undone: its user needs a new token.",
+                "Revoke the token",
+            )
+        })
+        .await;
     }
     match state
         .accounts
         .admin
         .use_cases
-        .revoke_token(&signed.caller, &signed.org.id, &owner.owner, &token.id)
+        .revoke_token(&signed.caller, &signed.org.id, &owner.owner, &id)
         .await
     {
         Ok(()) => see_other(&done(&owner.back, "token-revoked"), &[]),
@@ -206,8 +223,8 @@ async fn rotate(
     tid: &str,
     form: &Form,
 ) -> Response {
-    let token = match token_to_change(state, signed, &owner.owner, tid, form).await {
-        Ok(token) => token,
+    let id = match token_to_change(signed, tid, form) {
+        Ok(id) => id,
         Err(error) => return fail(signed, error),
     };
     let grace = form
@@ -221,24 +238,21 @@ async fn rotate(
         );
     };
     if grace.is_zero() && !confirmed(form) {
-        let action = format!("{}/{}/rotate", owner.tokens, token.id);
-        let question = Ask {
-            title: format!("Rotate {} with no grace period?", token_label(&token)),
-            consequence: "The old token stops working now: whatever uses it fails until it \
-                          has the new token. Choose a grace period instead to switch over \
-                          without a break."
-                .into(),
-            button: "Rotate now",
-            action: &action,
-            back: &owner.back,
-        };
-        return ask(signed, &question, form);
+        return ask_about(state, signed, owner, ("rotate", &id), form, |token| {
+            (
+                format!("Rotate {} with no grace period?", token_label(token)),
+                "The old token stops working now: whatever uses it fails until it has the \
+                 new token. Choose a grace period instead to switch over without a break.",
+                "Rotate now",
+            )
+        })
+        .await;
     }
     match state
         .accounts
         .admin
         .use_cases
-        .rotate_token(&signed.caller, &signed.org, &owner.owner, &token.id, grace)
+        .rotate_token(&signed.caller, &signed.org, &owner.owner, &id, grace)
         .await
     {
         Ok(minted) => reveal::reveal(state, signed, &minted, true),
